@@ -1,0 +1,110 @@
+"""Command line: the console (default) and its subcommands.
+
+Errors in what the operator gave us (config, runbooks, arguments) are printed as one located
+line on stderr with exit status 2 — never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from opsconsole import __version__
+from opsconsole.config import (
+    AppConfig,
+    ConfigError,
+    load_config,
+    resolve_config_path,
+    resolve_data_dir,
+)
+from opsconsole.schema import Duration, Invalid
+
+EXIT_USAGE = 2
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(Duration.parse(text))
+    except Invalid as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("expected a duration above 0")
+    return value
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", metavar="PATH",
+                   help="config file (default: $OPSCONSOLE_CONFIG, then "
+                        "$XDG_CONFIG_HOME/opsconsole/config.yaml, then built-in defaults)")
+    p.add_argument("--data-dir", metavar="PATH",
+                   help="where incidents, journal and outputs are kept (default: "
+                        "$OPSCONSOLE_DATA_DIR, then $XDG_DATA_HOME/opsconsole)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="opsconsole",
+        description="Terminal operations console: health, resources, PostgreSQL slow queries "
+                    "and locks, incidents and runbooks on one screen.",
+    )
+    parser.add_argument("--version", action="version", version=f"opsconsole {__version__}")
+    _common(parser)
+    parser.add_argument("--theme", metavar="NAME", help="theme name (opsconsole-dark, "
+                        "opsconsole-light, opsconsole-contrast, or one of yours)")
+    parser.add_argument("--refresh", metavar="SECONDS", type=_seconds,
+                        help="refresh interval, e.g. 2 or 2s or 500ms (default 2s)")
+    parser.add_argument("--read-only", action="store_true",
+                        help="watch only: every action that changes anything is removed")
+    parser.add_argument("--dsn", metavar="DSN", help="watch this PostgreSQL server "
+                        "(URI or key=value; PG* variables and ~/.pgpass work as in libpq)")
+    parser.add_argument("--redact-queries", action="store_true",
+                        help="mask literals in query text (for shared screens)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    from opsconsole import commands
+
+    commands.register(sub, _common)
+    return parser
+
+
+def load_or_exit(path_arg: str | None) -> AppConfig:
+    try:
+        return load_config(resolve_config_path(path_arg))
+    except ConfigError as exc:
+        print(f"opsconsole: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE) from None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command:
+        return int(args.run(args) or 0)
+    return run_console(args)
+
+
+def run_console(args: argparse.Namespace) -> int:
+    cfg = load_or_exit(args.config)
+    from opsconsole.ui.app import OpsConsoleApp, RunOptions
+
+    options = RunOptions(
+        read_only=bool(args.read_only),
+        theme=args.theme,
+        refresh=args.refresh,
+        data_dir=resolve_data_dir(args.data_dir, cfg),
+        dsn=args.dsn,
+    )
+    if args.redact_queries:
+        from dataclasses import replace
+
+        cfg = replace(cfg, redact_queries=True)
+    app = OpsConsoleApp(cfg, options)
+    app.run()
+    return int(app.return_code or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
+
+_ = os

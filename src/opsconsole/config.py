@@ -1,0 +1,166 @@
+"""YAML + environment → typed configuration. Never imports Textual.
+
+Where the config comes from: ``--config PATH``, else ``$OPSCONSOLE_CONFIG``, else
+``$XDG_CONFIG_HOME/opsconsole/config.yaml`` (``~/.config/...``) when it exists, else the
+built-in defaults. Every error names file:line:column and what was expected.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from opsconsole.checks.spec import CheckSpec
+from opsconsole.incidents.config import IncidentsConfig
+from opsconsole.postgres.config import DatabaseTarget, PostgresOptions
+from opsconsole.runbooks.config import Hotkey
+from opsconsole.schema import (
+    ConfigError,
+    Duration,
+    Invalid,
+    field,
+    load_file,
+    load_text,
+    non_negative,
+    positive,
+)
+
+__all__ = ["AppConfig", "ConfigError", "Levels", "Thresholds", "load_config", "resolve_config_path"]
+
+
+@dataclass(frozen=True)
+class Levels:
+    """Three thresholds, ascending: careful < warning < critical."""
+
+    careful: float
+    warning: float
+    critical: float
+
+    def __check__(self) -> None:
+        if not (self.careful <= self.warning <= self.critical):
+            raise Invalid(
+                f"expected careful <= warning <= critical, got "
+                f"{self.careful} / {self.warning} / {self.critical}"
+            )
+
+    def level(self, value: float | None) -> str:
+        """``ok`` / ``careful`` / ``warning`` / ``critical`` for a value."""
+        if value is None:
+            return "ok"
+        if value >= self.critical:
+            return "critical"
+        if value >= self.warning:
+            return "warning"
+        if value >= self.careful:
+            return "careful"
+        return "ok"
+
+
+def _pct_levels(a: float, b: float, c: float) -> Levels:
+    return Levels(a, b, c)
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Percent thresholds (load is per core). Defaults follow glances."""
+
+    cpu: Levels = field(_pct_levels(50, 70, 90))
+    memory: Levels = field(_pct_levels(50, 70, 90))
+    swap: Levels = field(_pct_levels(50, 70, 90))
+    disk: Levels = field(_pct_levels(50, 70, 90))
+    load: Levels = field(Levels(0.7, 1.0, 5.0))
+
+
+@dataclass(frozen=True)
+class ResourcesConfig:
+    """How the resources pane samples the host."""
+
+    process_interval: Duration = field(Duration(4.0), check=positive)
+    filesystem_interval: Duration = field(Duration(30.0), check=positive)
+    history: Duration = field(Duration(300.0), check=positive)
+    top: int = field(40, check=positive)
+    sort: str = field("cpu", check=lambda v: None if v in ("cpu", "memory") else "expected cpu or memory")
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    """The whole configuration file."""
+
+    refresh: Duration = field(Duration(2.0), check=positive)
+    theme: str = "opsconsole-dark"
+    read_only: bool = False
+    data_dir: str | None = None
+    clock_seconds: bool = False
+    redact_queries: bool = False
+    thresholds: Thresholds = field(Thresholds())
+    resources: ResourcesConfig = field(ResourcesConfig())
+    checks: list[CheckSpec] = field([])
+    databases: list[DatabaseTarget] = field([])
+    postgres: PostgresOptions = field(PostgresOptions())
+    incidents: IncidentsConfig = field(IncidentsConfig())
+    runbook_dirs: list[str] = field([])
+    hotkeys: list[Hotkey] = field([])
+    keys: dict[str, str] = field({})  # action id -> key(s), e.g. {zoom: "Z"}
+    source: str | None = field(None, metadata={"internal": True})
+
+    def __check__(self) -> None:
+        names = [c.name for c in self.checks]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise Invalid(f"check names must be unique; repeated: {', '.join(sorted(dup))}", "checks")
+        dbs = [d.name for d in self.databases]
+        dup = {n for n in dbs if dbs.count(n) > 1}
+        if dup:
+            raise Invalid(f"database names must be unique; repeated: {', '.join(sorted(dup))}", "databases")
+
+
+def resolve_config_path(cli_path: str | None, env: dict[str, str] | None = None) -> Path | None:
+    """The config file to read, by precedence, or None for built-in defaults."""
+    env = os.environ if env is None else env
+    if cli_path:
+        return Path(cli_path).expanduser()
+    if env.get("OPSCONSOLE_CONFIG"):
+        return Path(env["OPSCONSOLE_CONFIG"]).expanduser()
+    xdg = env.get("XDG_CONFIG_HOME") or str(Path(env.get("HOME", "~")).expanduser() / ".config")
+    candidate = Path(xdg) / "opsconsole" / "config.yaml"
+    return candidate if candidate.is_file() else None
+
+
+def load_config(path: str | Path | None) -> AppConfig:
+    """Load a config file (or the defaults for None). Raises :class:`ConfigError`."""
+    if path is None:
+        return AppConfig()
+    p = Path(path)
+    if not p.exists():
+        raise ConfigError(p, None, None, "config file does not exist")
+    cfg = load_file(p, AppConfig)
+    return replace(cfg, source=str(p))
+
+
+def parse_config(text: str, name: str = "<config>") -> AppConfig:
+    """Parse config text (for tests and tools)."""
+    return load_text(text, AppConfig, name)
+
+
+def default_data_dir(env: dict[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    if env.get("OPSCONSOLE_DATA_DIR"):
+        return Path(env["OPSCONSOLE_DATA_DIR"]).expanduser()
+    xdg = env.get("XDG_DATA_HOME") or str(Path(env.get("HOME", "~")).expanduser() / ".local" / "share")
+    return Path(xdg) / "opsconsole"
+
+
+def resolve_data_dir(cli: str | None, cfg: AppConfig, env: dict[str, str] | None = None) -> Path:
+    """``--data-dir`` > ``$OPSCONSOLE_DATA_DIR`` > config ``data_dir`` > XDG default."""
+    env = os.environ if env is None else env
+    if cli:
+        return Path(cli).expanduser()
+    if env.get("OPSCONSOLE_DATA_DIR"):
+        return Path(env["OPSCONSOLE_DATA_DIR"]).expanduser()
+    if cfg.data_dir:
+        return Path(cfg.data_dir).expanduser()
+    return default_data_dir(env)
+
+
+_ = non_negative  # re-exported helpers for sibling config modules

@@ -1,0 +1,47 @@
+"""Formatting shared by the screen, the CLI and exports. Never imports Textual."""
+
+from __future__ import annotations
+
+import re
+
+_CTRL = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+def human_bytes(n: float | None, suffix: str = "") -> str:
+    """1536 → '1.5K'. Binary multiples, one decimal under 10."""
+    if n is None:
+        return "–"
+    n = float(n)
+    for unit in ("B", "K", "M", "G", "T", "P"):
+        if abs(n) < 1024 or unit == "P":
+            if unit == "B":
+                return f"{n:.0f}{unit}{suffix}"
+            return (f"{n:.1f}" if abs(n) < 10 else f"{n:.0f}") + unit + suffix
+        n /= 1024
+    return f"{n:.0f}P{suffix}"
+
+
+def one_line(text: str, width: int | None = None) -> str:
+    """Collapse control characters and newlines; cut to ``width`` with an ellipsis."""
+    s = _CTRL.sub(" ", text).strip()
+    if width is not None and len(s) > width:
+        return s[: max(width - 1, 0)] + "…"
+    return s
+
+
+def duration(seconds: float | None) -> str:
+    """Compact duration: 850ms, 4.2s, 3m12s, 2h05m, 3d04h."""
+    if seconds is None:
+        return "–"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
+    if seconds < 10:
+        return f"{seconds:.1f}s"
+    s = int(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+    return f"{s // 86400}d{(s % 86400) // 3600:02d}h"

@@ -1,0 +1,17 @@
+"""Typed runbook configuration (``hotkeys:``). Owned by the runbooks work (issue 6)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from opsconsole.schema import field
+
+
+@dataclass(frozen=True)
+class Hotkey:
+    """A key that opens a runbook, or launches one of its steps directly."""
+
+    key: str
+    runbook: str
+    step: int | str | None = field(None)
+    description: str | None = None

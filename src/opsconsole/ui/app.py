@@ -1,0 +1,370 @@
+"""The console: header, five panes, footer; global keys; themes; read-only gating."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual.app import App, ComposeResult, SystemCommand
+from textual.containers import Container
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from opsconsole.config import AppConfig
+from opsconsole.events import EventSink, MemorySink
+from opsconsole.ui.actions import GLOBAL_ACTIONS, bindings, dangerous_actions
+from opsconsole.ui.panes.base import Pane, PolledPane
+from opsconsole.ui.panes.health import HealthPane
+from opsconsole.ui.panes.incidents import IncidentsPane
+from opsconsole.ui.panes.locks import LocksPane
+from opsconsole.ui.panes.resources import ResourcesPane
+from opsconsole.ui.panes.slow_queries import SlowQueriesPane
+from opsconsole.ui.screens.help import HelpRow, HelpScreen
+from opsconsole.ui.themes import DEFAULT_THEME, load_themes, theme_dirs
+from opsconsole.ui.widgets import LineBlock
+
+INTERVALS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+PANE_ORDER = ("health", "resources", "slow", "locks", "incidents")
+NARROW_WIDTH = 120
+NARROW_HEIGHT = 36
+
+
+@dataclass
+class RunOptions:
+    """What the command line decided (config merged in)."""
+
+    read_only: bool = False
+    theme: str | None = None
+    refresh: float | None = None
+    data_dir: Path | None = None
+    dsn: str | None = None
+
+
+@dataclass
+class Services:
+    """The outside world, injectable so tests and snapshots can feed fixed data."""
+
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    host_collector: Any = None  # anything with .collect() -> HostSnapshot
+    sink: EventSink | None = None
+    hostname: str = field(default_factory=socket.gethostname)
+
+
+class ConsoleHeader(Static):
+    """``opsconsole · host · ● LIVE every 2s · 21:43 UTC``. Calm: repaints when the text
+    changes (the clock shows minutes unless ``clock_seconds``)."""
+
+    DEFAULT_CSS = "ConsoleHeader { height: 1; }"
+
+    def __init__(self) -> None:
+        super().__init__("", id="console-header")
+        self._last = ""
+
+    def show(self, text: Text) -> None:
+        if text.plain != self._last:
+            self._last = text.plain
+            self.update(text)
+
+
+class MainScreen(Screen[None]):
+    BINDINGS = bindings(GLOBAL_ACTIONS)
+
+    def __init__(self, panes: list[Pane]) -> None:
+        super().__init__(id="main")
+        self.panes = {p.pane_id: p for p in panes}
+
+    def compose(self) -> ComposeResult:
+        yield ConsoleHeader()
+        yield LineBlock(id="pane-tabs")
+        with Container(id="pane-grid"):
+            yield from self.panes.values()
+        yield Footer()
+
+    def on_descendant_focus(self, event: Any) -> None:
+        node = event.control if hasattr(event, "control") else None
+        while node is not None and not isinstance(node, Pane):
+            node = node.parent
+        if isinstance(node, Pane) and isinstance(self.app, OpsConsoleApp):
+            self.app.set_current_pane(node.pane_id, focus=False)
+
+
+class OpsConsoleApp(App[None]):
+    CSS_PATH = "opsconsole.tcss"
+    TITLE = "opsconsole"
+
+    def __init__(self, config: AppConfig | None = None, options: RunOptions | None = None,
+                 services: Services | None = None) -> None:
+        self.config = config or AppConfig()
+        self.options = options or RunOptions()
+        self.services = services or Services()
+        self.read_only = self.options.read_only or self.config.read_only
+        self.refresh_interval = float(self.options.refresh or self.config.refresh)
+        self.paused = False
+        self.current_pane = "health"
+        self.zoomed = False
+        self.narrow = False
+        self.sink: EventSink = self.services.sink or MemorySink()
+        self._theme_errors: list[str] = []
+        super().__init__()
+        self._load_themes()
+        if self.config.keys:
+            self.set_keymap(dict(self.config.keys))
+
+    # ------------------------------------------------------------------ setup
+    def _load_themes(self) -> None:
+        themes, errors = load_themes(theme_dirs())
+        for theme in themes.values():
+            self.register_theme(theme)
+        self._theme_errors = [str(e) for e in errors]
+        wanted = self.options.theme or self.config.theme or DEFAULT_THEME
+        if wanted in self.available_themes:
+            self.theme = wanted
+        else:
+            self._theme_errors.append(f"theme {wanted!r} not found; using {DEFAULT_THEME}")
+            self.theme = DEFAULT_THEME if DEFAULT_THEME in self.available_themes else "textual-dark"
+
+    def make_panes(self) -> list[Pane]:
+        cfg = self.config
+        return [
+            HealthPane(),
+            ResourcesPane(
+                collector=self.services.host_collector,
+                thresholds=cfg.thresholds,
+                top=cfg.resources.top,
+                sort=cfg.resources.sort,
+                history_seconds=cfg.resources.history,
+                process_interval=cfg.resources.process_interval,
+                filesystem_interval=cfg.resources.filesystem_interval,
+            ),
+            IncidentsPane(),
+            SlowQueriesPane(),
+            LocksPane(),
+        ]  # compose order = grid placement: health | resources(2 rows) / incidents / slow | locks
+
+    def on_mount(self) -> None:
+        self.push_screen(MainScreen(self.make_panes()))
+        if self._theme_errors:
+            self.notify("\n".join(self._theme_errors), title="theme", severity="error", timeout=15)
+        self.call_after_refresh(self._after_first_frame)
+
+    def _after_first_frame(self) -> None:
+        self.set_current_pane(self.current_pane, focus=True)
+        self.update_header()
+        self._tick_clock()
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def main(self) -> MainScreen:
+        for screen in self.screen_stack:
+            if isinstance(screen, MainScreen):
+                return screen
+        raise LookupError("main screen not mounted")
+
+    def pane(self, pane_id: str) -> Pane:
+        return self.main.panes[pane_id]
+
+    def set_current_pane(self, pane_id: str, focus: bool = True) -> None:
+        if pane_id not in PANE_ORDER:
+            return
+        changed = pane_id != self.current_pane
+        self.current_pane = pane_id
+        for pid, pane in self.main.panes.items():
+            pane.set_class(pid == pane_id, "-current")
+        if focus:
+            self.pane(pane_id).focus_primary()
+        for pane in self.main.panes.values():
+            pane.update_header()
+        if changed or focus:
+            self._draw_tabs()
+
+    def _draw_tabs(self) -> None:
+        t = Text()
+        for i, pid in enumerate(PANE_ORDER):
+            pane = self.main.panes[pid]
+            label = f"{pane.number} {pane.title}"
+            if pane.state == "stale":
+                label += " !"
+            if pid == self.current_pane:
+                t.append(f"[{label}]", style="bold reverse")
+            else:
+                t.append(f" {label} ")
+            if i < len(PANE_ORDER) - 1:
+                t.append("│")
+        try:
+            self.main.query_one("#pane-tabs", LineBlock).set_lines([t])
+        except Exception:
+            pass
+
+    def header_text(self) -> Text:
+        now = self.services.clock().astimezone(UTC)
+        clock = now.strftime("%H:%M:%S" if self.config.clock_seconds else "%H:%M")
+        t = Text()
+        t.append(" opsconsole ", style="bold reverse")
+        t.append(f" {self.services.hostname} ")
+        extra = self.header_extra()
+        if extra:
+            t.append(" · ")
+            t.append_text(extra)
+        t.append(" · ")
+        if self.paused:
+            t.append("‖ PAUSED", style="bold")
+        else:
+            t.append(f"● LIVE every {self.refresh_interval:g}s")
+        if self.read_only:
+            t.append(" · READ-ONLY", style="bold")
+        t.append(f" · {clock} UTC")
+        return t
+
+    def header_extra(self) -> Text | None:
+        """Hook for the active incident (issue 5)."""
+        return None
+
+    def update_header(self) -> None:
+        try:
+            self.main.query_one(ConsoleHeader).show(self.header_text())
+        except LookupError:
+            pass
+
+    def _tick_clock(self) -> None:
+        self.update_header()
+        now = self.services.clock()
+        if self.config.clock_seconds:
+            delay = 1.0 - (now.microsecond / 1e6)
+        else:
+            delay = 60.0 - now.second - now.microsecond / 1e6
+        self.set_timer(max(delay, 0.2), self._tick_clock)
+
+    def on_resize(self, event: Any) -> None:
+        self._apply_layout(event.size.width, event.size.height)
+
+    def _apply_layout(self, width: int, height: int) -> None:
+        narrow = width < NARROW_WIDTH or height < NARROW_HEIGHT
+        self.narrow = narrow
+        try:
+            main = self.main
+        except LookupError:
+            return
+        main.set_class(narrow, "-narrow")
+        main.set_class(self.zoomed, "-zoomed")
+        self._draw_tabs()
+
+    def on_screen_resume(self) -> None:
+        self._apply_layout(self.size.width, self.size.height)
+
+    # ------------------------------------------------------------------ actions
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.read_only and action in dangerous_actions(GLOBAL_ACTIONS):
+            return False
+        return True
+
+    def action_focus_pane(self, pane_id: str) -> None:
+        self.set_current_pane(pane_id, focus=True)
+
+    def action_cycle_pane(self, step: int) -> None:
+        i = PANE_ORDER.index(self.current_pane)
+        self.set_current_pane(PANE_ORDER[(i + step) % len(PANE_ORDER)], focus=True)
+
+    def action_zoom(self) -> None:
+        self.zoomed = not self.zoomed
+        self._apply_layout(self.size.width, self.size.height)
+        self.pane(self.current_pane).focus_primary()
+
+    def action_pause(self) -> None:
+        self.paused = not self.paused
+        if not self.paused:
+            for pane in self.main.panes.values():
+                if isinstance(pane, PolledPane):
+                    pane.resume()
+        else:
+            for pane in self.main.panes.values():
+                if isinstance(pane, PolledPane):
+                    pane.state = "paused"
+                    pane.update_header()
+        self.update_header()
+
+    def action_interval(self, step: int) -> None:
+        cur = self.refresh_interval
+        idx = min(range(len(INTERVALS)), key=lambda i: abs(INTERVALS[i] - cur))
+        idx = max(0, min(len(INTERVALS) - 1, idx + step))
+        self.refresh_interval = INTERVALS[idx]
+        self.update_header()
+        for pane in self.main.panes.values():
+            if isinstance(pane, PolledPane) and not self.paused and not pane._polling:
+                pane.schedule(pane.interval)
+
+    def action_filter(self) -> None:
+        self.pane(self.current_pane).open_filter()
+
+    def action_back(self) -> None:
+        pane = self.pane(self.current_pane)
+        if pane.filter_open:
+            pane.close_filter(keep=False)
+        elif self.zoomed:
+            self.action_zoom()
+
+    def help_rows(self) -> list[HelpRow]:
+        """Every binding active now: the focused pane's first, then global ones."""
+        rows: list[HelpRow] = []
+        pane = self.pane(self.current_pane)
+        seen: set[str] = set()
+        for ab in self.main.active_bindings.values():
+            b = ab.binding
+            if b.action in seen or b.system:
+                continue
+            seen.add(b.action)
+            node = ab.node
+            section = "Global"
+            if isinstance(node, Pane):
+                section = f"{node.title} pane"
+            elif node is not self.main and node is not self:
+                section = f"{pane.title} pane"
+            desc = b.tooltip or b.description
+            rows.append(HelpRow(section, self.get_key_display(b), desc, ab.enabled))
+        rows.sort(key=lambda r: (r.section == "Global", r.section))
+        rows.extend(self.extra_help_rows())
+        return rows
+
+    def extra_help_rows(self) -> list[HelpRow]:
+        """Hook for runbook hotkeys (issue 6)."""
+        return []
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.help_rows(), self.read_only))
+
+    def action_declare_incident(self) -> None:
+        self.notify("Incidents are not built yet.", title="incident")
+
+    def action_note(self) -> None:
+        self.notify("Incidents are not built yet.", title="note")
+
+    def action_runbooks(self) -> None:
+        self.notify("Runbooks are not built yet.", title="runbooks")
+
+    def action_timeline(self) -> None:
+        self.notify("Incidents are not built yet.", title="timeline")
+
+    # ------------------------------------------------------------------ palette
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        if not isinstance(screen, MainScreen):
+            return
+        for spec in GLOBAL_ACTIONS:
+            if not spec.palette or (self.read_only and spec.dangerous):
+                continue
+            yield SystemCommand(spec.description.capitalize(), spec.help,
+                                lambda a=spec.action: screen.run_action(a))
+        pane = self.pane(self.current_pane)
+        for spec in pane.ACTIONS:
+            if self.read_only and spec.dangerous:
+                continue
+            yield SystemCommand(f"{pane.title}: {spec.description}", spec.help,
+                                lambda a=spec.action, p=pane: p.run_action(a))
+        for name in sorted(self.available_themes):
+            if name.startswith("opsconsole-"):
+                yield SystemCommand(f"Theme: {name}", f"Switch to the {name} theme",
+                                    lambda n=name: setattr(self, "theme", n))

@@ -1,0 +1,147 @@
+"""Small widgets that repaint only what changed (see FIELD-NOTES: bytes over SSH)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual.geometry import Region
+from textual.strip import Strip
+from textual.widget import Widget
+
+SPARK = "▁▂▃▄▅▆▇█"
+ASCII_SPARK = "_.-=+*#@"
+
+
+def sparkline(values: Iterable[float], width: int, top: float | None = None,
+              chars: str = SPARK) -> str:
+    """The last ``width`` values as a fixed-width sparkline (left-padded with spaces)."""
+    vals = list(values)[-width:] if width > 0 else []
+    if not vals:
+        return " " * max(width, 0)
+    hi = top if top is not None else max(max(vals), 1e-9)
+    n = len(chars) - 1
+    out = []
+    for v in vals:
+        frac = 0.0 if hi <= 0 else min(max(v / hi, 0.0), 1.0)
+        out.append(chars[round(frac * n)])
+    return " " * (width - len(out)) + "".join(out)
+
+
+def bar(percent: float, width: int, fill: str = "|", empty: str = " ") -> str:
+    """A htop-like bar of ``width`` cells for a percentage."""
+    if width <= 0:
+        return ""
+    n = round(min(max(percent, 0.0), 100.0) / 100.0 * width)
+    return fill * n + empty * (width - n)
+
+
+class LineBlock(Widget):
+    """A block of text lines that repaints only the lines whose content changed.
+
+    ``set_lines`` takes Rich ``Text`` lines; unchanged lines are not sent to the terminal.
+    """
+
+    DEFAULT_CSS = """
+    LineBlock { height: auto; }
+    """
+
+    def __init__(self, *, name: str | None = None, id: str | None = None,
+                 classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self._lines: list[Text] = []
+        self._keys: list[tuple[str, tuple]] = []
+        self._strips: dict[int, tuple[int, Strip]] = {}
+
+    @property
+    def lines(self) -> list[Text]:
+        return list(self._lines)
+
+    @property
+    def plain(self) -> str:
+        return "\n".join(t.plain for t in self._lines)
+
+    def get_content_height(self, container: object, viewport: object, width: int) -> int:
+        return len(self._lines)
+
+    def set_lines(self, lines: Sequence[Text]) -> None:
+        keys = [(t.plain, tuple((s.start, s.end, str(s.style)) for s in t.spans) + (str(t.style),))
+                for t in lines]
+        if len(keys) != len(self._keys):
+            self._lines = list(lines)
+            self._keys = keys
+            self._strips.clear()
+            self.refresh(layout=True)
+            return
+        width = self.size.width
+        for y, key in enumerate(keys):
+            if key != self._keys[y]:
+                self._lines[y] = lines[y]
+                self._keys[y] = key
+                self._strips.pop(y, None)
+                self.refresh(Region(0, y, max(width, 1), 1))
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        if y >= len(self._lines):
+            return Strip.blank(width, self.rich_style)
+        cached = self._strips.get(y)
+        if cached is not None and cached[0] == width:
+            return cached[1]
+        text = self._lines[y]
+        base: Style = self.rich_style
+        segments = list(text.render(self.app.console))
+        segments = [Segment(s.text.replace("\n", " "), base + s.style if s.style else base)
+                    for s in segments if not s.control]
+        strip = Strip(segments).crop_extend(0, width, base)
+        self._strips[y] = (width, strip)
+        return strip
+
+    def on_resize(self) -> None:
+        self._strips.clear()
+
+
+def sync_table(table: object, rows: Sequence[tuple[str, Sequence[object]]],
+               columns: Sequence[str]) -> None:
+    """Make a DataTable show ``rows`` ([(key, cells)], in order) without clearing it.
+
+    Rows are removed/added/updated by key, changed cells only, then re-ordered; the cursor
+    stays on the same row key (never jumps to another row because the data moved).
+    """
+    from textual.widgets import DataTable
+
+    assert isinstance(table, DataTable)
+    cursor_key = None
+    if table.row_count:
+        try:
+            cursor_key = table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
+        except Exception:
+            cursor_key = None
+    wanted = [k for k, _ in rows]
+    wanted_set = set(wanted)
+    for rk in list(table.rows):
+        if rk.value not in wanted_set:
+            table.remove_row(rk)
+    existing = {rk.value for rk in table.rows}
+    for key, cells in rows:
+        if key in existing:
+            for col, val in zip(columns, cells, strict=True):
+                if table.get_cell(key, col) != val:
+                    table.update_cell(key, col, val)
+        else:
+            table.add_row(*cells, key=key)
+    if [r.key.value for r in table.ordered_rows] != wanted:
+        # DataTable.sort() hands the key function row values, not row keys; order by key
+        # directly (the same thing sort() does internally).
+        from textual.widgets._data_table import TwoWayDict
+
+        order = {k: i for i, k in enumerate(wanted)}
+        table._row_locations = TwoWayDict({rk: order[rk.value] for rk in table.rows})
+        table._update_count += 1
+        table.refresh()
+    if cursor_key is not None and cursor_key in wanted_set:
+        idx = wanted.index(cursor_key)
+        if table.cursor_row != idx:
+            table.move_cursor(row=idx, animate=False, scroll=False)
