@@ -45,3 +45,32 @@ def data_dir(tmp_path, monkeypatch):
     d.mkdir()
     monkeypatch.setenv("OPSCONSOLE_DATA_DIR", str(d))
     return d
+
+
+REPO = __import__("pathlib").Path(__file__).resolve().parents[1]
+
+
+def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment for running this checkout's CLI in a subprocess."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO / "src") + os.pathsep + env.get("PYTHONPATH", "")
+    env.pop("OPSCONSOLE_CONFIG", None)
+    env.update(extra or {})
+    return env
+
+
+@pytest.fixture
+def run_cli(tmp_path):
+    """Run ``python -m opsconsole ARGS`` from this checkout: returns CompletedProcess."""
+    import subprocess
+    import sys
+
+    def run(*args: str, timeout: float = 60, env: dict[str, str] | None = None,
+            input: str | None = None, cwd: str | None = None):
+        base = {"OPSCONSOLE_DATA_DIR": str(tmp_path / "cli-data"), "XDG_CONFIG_HOME": str(tmp_path / "xdg")}
+        base.update(env or {})
+        return subprocess.run([sys.executable, "-m", "opsconsole", *args], capture_output=True,
+                              text=True, timeout=timeout, env=cli_env(base), input=input,
+                              cwd=cwd or str(tmp_path))
+
+    return run

@@ -15,8 +15,8 @@ from textual.containers import Container
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from opsconsole.config import AppConfig
-from opsconsole.events import EventSink, MemorySink
+from opsconsole.config import AppConfig, default_data_dir
+from opsconsole.events import EventSink, JournalSink
 from opsconsole.ui.actions import GLOBAL_ACTIONS, bindings, dangerous_actions
 from opsconsole.ui.panes.base import Pane, PolledPane
 from opsconsole.ui.panes.health import HealthPane
@@ -108,7 +108,10 @@ class OpsConsoleApp(App[None]):
         self.current_pane = "health"
         self.zoomed = False
         self.narrow = False
-        self.sink: EventSink = self.services.sink or MemorySink()
+        self.data_dir = self.options.data_dir or default_data_dir()
+        # Everything seen and done is recorded here. Until the incident store exists, an
+        # append-only operator journal in the data directory.
+        self.sink: EventSink = self.services.sink or JournalSink(self.data_dir / "journal.jsonl")
         self._theme_errors: list[str] = []
         super().__init__()
         self._load_themes()
