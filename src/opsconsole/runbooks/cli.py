@@ -1,0 +1,252 @@
+"""``opsconsole runbook list | validate PATH… | run ID|PATH``. Never imports Textual."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from opsconsole.runbooks.model import (
+    ManualStep,
+    Runbook,
+    find,
+    load_all,
+    runbook_dirs,
+    runbook_files,
+)
+from opsconsole.schema import ConfigError
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def register(sub: argparse._SubParsersAction, common: Callable[[argparse.ArgumentParser], None]) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("runbook", help="list, validate and run runbooks",
+                       description="Runbooks: guided, recorded procedures (YAML or Markdown).")
+    rsub = p.add_subparsers(dest="runbook_command", metavar="ACTION", required=True)
+
+    ls = rsub.add_parser("list", help="list the runbooks found (shipped and runbook_dirs:)")
+    common(ls)
+    ls.set_defaults(run=cmd_list)
+
+    va = rsub.add_parser("validate", help="check runbook files; exit 2 on any error")
+    common(va)
+    va.add_argument("paths", nargs="*", metavar="PATH",
+                    help="files or directories (default: every runbook directory)")
+    va.set_defaults(run=cmd_validate)
+
+    run = rsub.add_parser("run", help="run a runbook non-interactively, recording every step")
+    common(run)
+    run.add_argument("runbook", metavar="ID|PATH")
+    run.add_argument("--param", "-p", action="append", default=[], metavar="NAME=VALUE",
+                     help="a parameter value (secret ones are better given as "
+                          "$OPSCONSOLE_PARAM_NAME or typed at the prompt)")
+    run.add_argument("--dry-run", action="store_true",
+                     help="show what would run; run only dry_run commands and read-only checks")
+    run.add_argument("--yes", "-y", action="store_true",
+                     help="confirm dangerous steps without asking")
+    run.add_argument("--incident", metavar="ID", help="record on this incident's timeline")
+    run.add_argument("--step", metavar="N|ID", action="append", default=[],
+                     help="run only these steps (number, id or title); repeatable")
+    run.set_defaults(run=cmd_run)
+
+
+def _config(args: argparse.Namespace) -> Any:
+    from opsconsole.cli import load_or_exit
+
+    return load_or_exit(getattr(args, "config", None))
+
+
+def _data_dir(args: argparse.Namespace, cfg: Any) -> Path:
+    from opsconsole.config import resolve_data_dir
+
+    return resolve_data_dir(getattr(args, "data_dir", None), cfg)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    loaded = load_all(runbook_dirs(cfg.runbook_dirs))
+    width = max((len(i.runbook.id) for i in loaded if i.runbook), default=10)
+    bad = 0
+    for item in loaded:
+        if item.runbook:
+            rb = item.runbook
+            tags = f"  [{', '.join(rb.tags)}]" if rb.tags else ""
+            print(f"{rb.id:<{width}}  {rb.title}{tags}  ({len(rb.steps)} steps)")
+        else:
+            bad += 1
+            print(f"{'✗ BROKEN':<{width}}  {item.error}")
+    return EXIT_USAGE if bad else EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    if args.paths:
+        paths = [Path(p) for p in args.paths]
+    else:
+        cfg = _config(args)
+        paths = runbook_dirs(cfg.runbook_dirs)
+    errors = 0
+    count = 0
+    for p in paths:
+        if not p.exists():
+            print(f"{p}: no such file or directory", file=sys.stderr)
+            errors += 1
+    for item in load_all([p for p in paths if p.exists()]):
+        count += 1
+        if item.error:
+            errors += 1
+            print(str(item.error), file=sys.stderr)
+        else:
+            print(f"ok  {item.path}  ({item.runbook.id if item.runbook else ''})")
+    if not count and not errors:
+        files = runbook_files([p for p in paths if p.exists()])
+        if not files:
+            print("no runbook files found (*.yaml, *.yml, *.md)", file=sys.stderr)
+            return EXIT_USAGE
+    if errors:
+        print(f"{errors} error(s) in {count} file(s)", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_OK
+
+
+def _parse_params(items: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        if "=" not in item:
+            raise ValueError(f"--param {item!r}: expected NAME=VALUE")
+        k, v = item.split("=", 1)
+        out[k.strip()] = v
+    return out
+
+
+def _interactive() -> bool:
+    try:
+        return os.isatty(sys.stdin.fileno())
+    except (OSError, ValueError):
+        return False
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from opsconsole.events import JournalSink
+    from opsconsole.runbooks.runner import ParamError, RunbookSession, host_figures_default, resolve_params
+
+    cfg = _config(args)
+    read_only = bool(getattr(args, "read_only", False) or cfg.read_only)
+    loaded = load_all(runbook_dirs(cfg.runbook_dirs))
+    try:
+        rb = find(loaded, args.runbook)
+    except ConfigError as exc:
+        print(f"opsconsole: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except LookupError as exc:
+        print(f"opsconsole: {exc.args[0]}", file=sys.stderr)
+        return EXIT_USAGE
+    if read_only and not args.dry_run:
+        print("opsconsole: read-only: runbooks can be read, not run (try --dry-run)", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        given = _parse_params(args.param)
+    except ValueError as exc:
+        print(f"opsconsole: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    for p in rb.params:
+        env_name = f"OPSCONSOLE_PARAM_{p.name.upper()}"
+        if p.name not in given and env_name in os.environ:
+            given[p.name] = os.environ[env_name]
+    interactive = _interactive()
+    if interactive:
+        for p in rb.params:
+            if p.name in given or p.default is not None:
+                continue
+            ask = getpass.getpass if p.secret else input
+            try:
+                given[p.name] = ask(f"{p.label}: ")
+            except EOFError:
+                break
+    try:
+        values = resolve_params(rb, given)
+    except ParamError as exc:
+        print(f"opsconsole: {rb.id}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    steps = list(range(len(rb.steps)))
+    if args.step:
+        try:
+            steps = [rb.find_step(int(s) if s.isdigit() else s) for s in args.step]
+        except LookupError as exc:
+            print(f"opsconsole: {exc.args[0]}", file=sys.stderr)
+            return EXIT_USAGE
+    data_dir = _data_dir(args, cfg)
+    sink = JournalSink(data_dir / "journal.jsonl")
+
+    def on_line(line: str) -> None:
+        sys.stdout.write(f"  │ {line}\n")
+        sys.stdout.flush()
+
+    session = RunbookSession(
+        rb, values, config=cfg, sink=sink, data_dir=data_dir, incident_id=args.incident,
+        host_figures=host_figures_default(), dry_run=args.dry_run, read_only=read_only,
+        on_line=on_line, auto_confirm=args.yes,
+    )
+    try:
+        return asyncio.run(_run(session, rb, steps, interactive, args.yes))
+    except KeyboardInterrupt:
+        print("\nopsconsole: interrupted; the running step was stopped", file=sys.stderr)
+        return 130
+
+
+async def _run(session: Any, rb: Runbook, steps: list[int], interactive: bool, yes: bool) -> int:
+    mode = " (dry run)" if session.dry_run else ""
+    print(f"runbook {rb.id}: {rb.title}{mode}")
+    failed = False
+    for i in steps:
+        step = rb.steps[i]
+        rendered = session.render(step, dry=session.dry_run and bool(step.dry_run))
+        print(f"\n── step {i + 1}/{len(rb.steps)}: {session.text(step.title)} [{step.kind}]")
+        for line in rendered.display.splitlines():
+            print(f"   {line}")
+        if isinstance(step, ManualStep):
+            if session.dry_run:
+                print("   (manual step: shown only)")
+                continue
+            if interactive:
+                answer = input("   done? [y = done / s = skip / q = stop] ").strip().lower()
+                if answer.startswith("q"):
+                    session.skip(i, "operator stopped the run")
+                    print("stopped by the operator")
+                    return EXIT_FAILED
+                if not answer.startswith("y"):
+                    session.skip(i, "skipped by the operator")
+                    continue
+                await session.run_step(i)
+            else:
+                session.skip(i, "manual step: printed, not ticked (non-interactive run)")
+                print("   skipped: manual steps are ticked in the console or an interactive run")
+            continue
+        confirmation = None
+        if step.confirm and not yes and not session.dry_run:
+            if not interactive:
+                print(f"   refused: this step needs confirmation; type {step.confirm!r} "
+                      "interactively or pass --yes", file=sys.stderr)
+                failed = True
+                break
+            confirmation = input(f"   dangerous step: type {step.confirm!r} to run it: ").strip()
+        outcome = await session.run_step(i, confirmation)
+        tail = f" — {outcome.message}" if outcome.message else ""
+        code = f" (exit {outcome.exit_code})" if outcome.exit_code is not None else ""
+        print(f"   → {outcome.status.upper()}{code} in {outcome.duration:.2f}s{tail}")
+        if not outcome.ok:
+            if step.continue_on_failure:
+                continue
+            failed = True
+            break
+    if failed:
+        print(f"\nrunbook {rb.id}: stopped at a failed step", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"\nrunbook {rb.id}: done")
+    return EXIT_OK
