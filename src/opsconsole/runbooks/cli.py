@@ -134,7 +134,12 @@ def _interactive() -> bool:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from opsconsole.events import JournalSink
-    from opsconsole.runbooks.runner import ParamError, RunbookSession, host_figures_default, resolve_params
+    from opsconsole.runbooks.runner import (
+        ParamError,
+        RunbookSession,
+        host_figures_default,
+        resolve_params,
+    )
 
     cfg = _config(args)
     read_only = bool(getattr(args, "read_only", False) or cfg.read_only)

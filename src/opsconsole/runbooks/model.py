@@ -172,6 +172,9 @@ class SqlStep(_StepBase):
     args: list[str] = field([])
     max_rows: int = field(50, check=positive)
 
+    def templates(self) -> list[tuple[str, str]]:
+        return [*super().templates(), ("database", self.database)]
+
     def __check__(self) -> None:
         super().__check__()
         if PLACEHOLDER.search(self.sql):

@@ -253,11 +253,12 @@ class Rendered:
 # --------------------------------------------------------------------------- host figures
 
 
-def host_figures_default() -> Callable[[], dict[str, Any]]:
-    """A function returning a few key host figures (call it in a thread)."""
+def host_figures_default(source: Any = None) -> Callable[[], dict[str, Any]]:
+    """A function returning a few key host figures (call it in a thread). ``source`` is
+    anything with ``.collect() -> HostSnapshot`` (default: a fresh HostCollector)."""
     from opsconsole.sources.host import HostCollector
 
-    collector: list[Any] = []
+    collector: list[Any] = [source] if source is not None else []
 
     def figures() -> dict[str, Any]:
         if not collector:
@@ -421,6 +422,7 @@ class RunbookSession:
         on_line: Callable[[str], None] | None = None,
         kill_grace: float = KILL_GRACE,
         auto_confirm: bool = False,
+        on_note: Callable[[str], None] | None = None,
     ) -> None:
         self.runbook = runbook
         self.config = config
@@ -433,6 +435,7 @@ class RunbookSession:
         self.on_line = on_line
         self.kill_grace = kill_grace
         self.auto_confirm = auto_confirm  # the CLI's --yes
+        self.on_note = on_note or on_line  # opsconsole's own messages (retries, captures)
         self.run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + _secrets.token_hex(3)
         self.params: dict[str, Param] = {p.name: p for p in runbook.params}
         self.values: dict[str, Any] = {}
@@ -495,8 +498,8 @@ class RunbookSession:
             args = tuple(self.values.get(a, "") for a in step.args)
             shown = [MASK if self._is_secret(a) else self.values.get(a, "") for a in step.args]
             binds = "".join(f"\n  ${i} = {v!r}" for i, v in enumerate(shown, 1))
-            return Rendered("sql", f"[{step.database}] {sql.strip()}{binds}", sql=sql, args=args,
-                            target=step.database)
+            db = self.text(step.database)
+            return Rendered("sql", f"[{db}] {sql.strip()}{binds}", sql=sql, args=args, target=db)
         if isinstance(step, HttpStep):
             real, shown = self.url(step.url)
             return Rendered("http", f"{step.method} {shown} (expect {step.expect_status})", url=real)
@@ -556,8 +559,11 @@ class RunbookSession:
         try:
             self.sink.record(type, data, incident_id=self.incident_id)
         except OSError as exc:  # the run goes on; the operator is told
-            if self.on_line is not None:
-                self.on_line(f"[opsconsole] could not record {type}: {exc}")
+            self._note(f"[opsconsole] could not record {type}: {exc}")
+
+    def _note(self, line: str) -> None:
+        if self.on_note is not None:
+            self.on_note(line)
 
     async def _figures(self) -> dict[str, Any] | None:
         if self.host_figures is None:
@@ -580,9 +586,8 @@ class RunbookSession:
             outcome = await self._run_with_retries(step, index, confirmation)
             if outcome.status in ("failed", "timeout") and step.on_failure:
                 for j, sub in enumerate(step.on_failure):
-                    if self.on_line:
-                        self.on_line(f"[opsconsole] on_failure {j + 1}/{len(step.on_failure)}: "
-                                     f"{self.text(sub.title)}")
+                    self._note(f"[opsconsole] on_failure {j + 1}/{len(step.on_failure)}: "
+                                 f"{self.text(sub.title)}")
                     label = f"{index + 1}.on_failure.{j + 1}"
                     sub_outcome = await self._run_with_retries(
                         sub, label, confirmation if sub.confirm else None)
@@ -616,9 +621,8 @@ class RunbookSession:
             if outcome.status in ("ok", "dry-run", "stopped", "refused"):
                 break
             if attempt < attempts:
-                if self.on_line:
-                    self.on_line(f"[opsconsole] attempt {attempt} of {attempts} {outcome.status}; "
-                                 f"retrying in {float(step.retry_delay):g}s")
+                self._note(f"[opsconsole] attempt {attempt} of {attempts} {outcome.status}; "
+                             f"retrying in {float(step.retry_delay):g}s")
                 if await self._sleep_or_stop(float(step.retry_delay)):
                     outcome = StepOutcome("stopped", message="stopped by the operator")
                     break
@@ -642,8 +646,7 @@ class RunbookSession:
             m = re.search(pattern, text, re.MULTILINE)
             if m:
                 self.values[name] = (m.group(1) if m.groups() else m.group(0)).strip()
-                if self.on_line:
-                    self.on_line(f"[opsconsole] captured {name} = {self.values[name]}")
+                self._note(f"[opsconsole] captured {name} = {self.values[name]}")
 
     async def _sleep_or_stop(self, seconds: float) -> bool:
         assert self._stop is not None
@@ -668,7 +671,7 @@ class RunbookSession:
         base.update({"command": rendered.display, "params": self.masked_params(), "attempt": attempt,
                      "attempts": attempts, "dry_run": dry, "operator": self.sink_actor()})
         if isinstance(step, SqlStep):
-            base["database"] = step.database
+            base["database"] = rendered.target
         before = None if would_only or step.kind == "manual" else await self._figures()
         started = datetime.now(UTC)
         self._record("runbook.step_started", {**base, "started_at": started.isoformat(),
@@ -846,10 +849,11 @@ class RunbookSession:
 
     async def _sql(self, step: SqlStep, rendered: Rendered,
                    capture: OutputCapture) -> tuple[str, int | None, str]:
-        target = next((d for d in self.config.databases if d.name == step.database), None)
+        name = rendered.target or step.database
+        target = next((d for d in self.config.databases if d.name == name), None)
         if target is None:
             known = ", ".join(d.name for d in self.config.databases) or "none configured"
-            return "failed", None, f"database {step.database!r} is not in the config (databases: {known})"
+            return "failed", None, f"database {name!r} is not in the config (databases: {known})"
         conn = await _pg_connect(target, self.config, min(float(step.timeout), 10.0))
         try:
             ms = int(float(step.timeout) * 1000)

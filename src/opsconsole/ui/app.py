@@ -11,6 +11,7 @@ from typing import Any
 
 from rich.text import Text
 from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
 from textual.containers import Container
 from textual.screen import Screen
 from textual.widgets import Footer, Static
@@ -114,6 +115,12 @@ class OpsConsoleApp(App[None]):
         self.sink: EventSink = self.services.sink or JournalSink(self.data_dir / "journal.jsonl")
         self._theme_errors: list[str] = []
         super().__init__()
+        # runbook hotkeys from the config: ActionSpecs → bindings (footer, help, keymap ids)
+        from opsconsole.ui.screens.runbook_picker import hotkey_specs
+
+        self.hotkey_specs = hotkey_specs(list(self.config.hotkeys))
+        for binding in Binding.make_bindings(bindings(self.hotkey_specs)):
+            self._bindings._add_binding(binding)
         self._load_themes()
         if self.config.keys:
             self.set_keymap(dict(self.config.keys))
@@ -263,6 +270,10 @@ class OpsConsoleApp(App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if self.read_only and action in dangerous_actions(GLOBAL_ACTIONS):
             return False
+        if self.read_only and action == "runbook_hotkey" and parameters:
+            n = parameters[0]
+            if isinstance(n, int) and 0 <= n < len(self.hotkey_specs) and self.hotkey_specs[n].dangerous:
+                return False
         return True
 
     def action_focus_pane(self, pane_id: str) -> None:
@@ -317,7 +328,7 @@ class OpsConsoleApp(App[None]):
         seen: set[str] = set()
         for ab in self.main.active_bindings.values():
             b = ab.binding
-            if b.action in seen or b.system:
+            if b.action in seen or b.system or (b.id or "").startswith("runbook-hotkey-"):
                 continue
             seen.add(b.action)
             node = ab.node
@@ -333,8 +344,10 @@ class OpsConsoleApp(App[None]):
         return rows
 
     def extra_help_rows(self) -> list[HelpRow]:
-        """Hook for runbook hotkeys (issue 6)."""
-        return []
+        """Runbook hotkeys from the config (issue 6)."""
+        from opsconsole.ui.screens.runbook_picker import hotkey_help_rows
+
+        return hotkey_help_rows(self, self.hotkey_specs)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.help_rows(), self.read_only))
@@ -346,7 +359,14 @@ class OpsConsoleApp(App[None]):
         self.notify("Incidents are not built yet.", title="note")
 
     def action_runbooks(self) -> None:
-        self.notify("Runbooks are not built yet.", title="runbooks")
+        from opsconsole.ui.screens.runbook_picker import open_picker
+
+        open_picker(self)
+
+    async def action_runbook_hotkey(self, n: int) -> None:
+        from opsconsole.ui.screens.runbook_picker import launch_hotkey
+
+        await launch_hotkey(self, n)
 
     def action_timeline(self) -> None:
         self.notify("Incidents are not built yet.", title="timeline")

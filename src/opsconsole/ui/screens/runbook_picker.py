@@ -1,0 +1,265 @@
+"""The runbook picker (``r``): fuzzy search over title, tags and symptoms; broken runbooks
+are listed with their located error while the others load. Also the glue the app uses:
+config ``hotkeys:`` → ActionSpecs, and opening a runbook (parameters first, then the
+walkthrough)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from opsconsole.runbooks.config import Hotkey
+from opsconsole.runbooks.model import Loaded, Runbook, load_all, runbook_dirs, search
+from opsconsole.ui.actions import ActionSpec, bindings
+from opsconsole.ui.screens.help import HelpRow
+from opsconsole.ui.screens.runbook_walkthrough import RunbookParamsScreen, RunbookScreen
+
+PICKER_ACTIONS: tuple[ActionSpec, ...] = (
+    ActionSpec("runbook-picker-open", "enter", "open", "open", "Open the highlighted runbook"),
+    ActionSpec("runbook-picker-down", "down", "move(1)", "down", "Next runbook", show=False),
+    ActionSpec("runbook-picker-up", "up", "move(-1)", "up", "Previous runbook", show=False),
+    ActionSpec("runbook-picker-close", "escape", "close", "close", "Close the picker"),
+)
+
+
+def load_runbooks(config: Any) -> list[Loaded]:
+    """Every runbook (shipped + ``runbook_dirs:``); blocking: call it in a thread."""
+    return load_all(runbook_dirs(list(getattr(config, "runbook_dirs", []) or [])))
+
+
+def picker_label(item: Loaded, width: int = 200) -> Text:
+    t = Text(no_wrap=True, overflow="ellipsis")
+    if item.runbook is None:
+        t.append("✗ ", style="bold")
+        t.append(item.path.name, style="bold")
+        t.append("  BROKEN: ")
+        err = item.error
+        t.append(err.message if err is not None else "could not load")
+        return t
+    rb = item.runbook
+    t.append("• ")
+    t.append(rb.title, style="bold")
+    if rb.tags:
+        t.append("  [" + ", ".join(rb.tags) + "]")
+    if rb.symptoms:
+        t.append("  " + rb.symptoms, style="italic")
+    return t
+
+
+def detail(item: Loaded | None) -> Text:
+    t = Text()
+    if item is None:
+        t.append("No runbook matches.")
+        return t
+    if item.runbook is None:
+        t.append("This runbook could not be loaded:\n", style="bold")
+        t.append(str(item.error) + "\n")
+        t.append("Fix the file and reopen the picker; `opsconsole runbook validate` checks them all.")
+        return t
+    rb = item.runbook
+    t.append(f"{rb.title}", style="bold")
+    t.append(f"  ({rb.id} · {len(rb.steps)} steps · {item.path.name})\n")
+    if rb.symptoms:
+        t.append("When to use: ", style="bold")
+        t.append(rb.symptoms + "\n")
+    if rb.description:
+        t.append(rb.description.strip() + "\n")
+    if rb.params:
+        t.append("Parameters: ", style="bold")
+        t.append(", ".join(p.name + (" (secret)" if p.secret else "") for p in rb.params) + "\n")
+    return t
+
+
+class RunbookPickerScreen(Screen[None]):
+    ACTIONS: ClassVar[tuple[ActionSpec, ...]] = PICKER_ACTIONS
+    BINDINGS = bindings(PICKER_ACTIONS)
+    DEFAULT_CSS = """
+    RunbookPickerScreen { background: $background; }
+    #runbook-picker-title { height: 1; background: $panel; color: $foreground; }
+    #runbook-search { height: 3; }
+    #runbook-list { height: 1fr; background: $surface; }
+    #runbook-picker-detail-box { height: auto; max-height: 40%; padding: 0 1;
+                                 border-top: solid $primary; background: $surface; }
+    """
+
+    def __init__(self, loaded: list[Loaded] | None = None, context: dict[str, str] | None = None) -> None:
+        super().__init__(id="runbook-picker")
+        self.loaded = loaded
+        self.context = context or {}
+        self.shown: list[Loaded] = []
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text(" runbooks ", style="bold reverse"), id="runbook-picker-title")
+        yield Input(placeholder="search title, tags, symptoms…", id="runbook-search")
+        options = OptionList(id="runbook-list")
+        options.can_focus = False
+        yield options
+        with VerticalScroll(id="runbook-picker-detail-box"):
+            yield Static("", id="runbook-picker-detail")
+        yield Footer()
+
+    async def on_mount(self) -> None:
+        self.query_one("#runbook-search", Input).focus()
+        if self.loaded is None:
+            self.loaded = await asyncio.to_thread(load_runbooks, getattr(self.app, "config", None))
+        self.refilter("")
+
+    def title_text(self) -> Text:
+        loaded = self.loaded or []
+        ok = sum(1 for i in loaded if i.ok)
+        t = Text()
+        t.append(" runbooks ", style="bold reverse")
+        t.append(f" {ok} loaded")
+        broken = len(loaded) - ok
+        if broken:
+            t.append(f" · ✗ {broken} broken", style="bold")
+        if getattr(self.app, "read_only", False):
+            t.append(" · READ-ONLY: read, not run", style="bold")
+        return t
+
+    def refilter(self, query: str) -> None:
+        self.shown = search(self.loaded or [], query)
+        ol = self.query_one("#runbook-list", OptionList)
+        ol.set_options([Option(picker_label(item), id=str(n)) for n, item in enumerate(self.shown)])
+        if self.shown:
+            ol.highlighted = 0
+        self.query_one("#runbook-picker-title", Static).update(self.title_text())
+        self.show_detail()
+
+    def highlighted(self) -> Loaded | None:
+        ol = self.query_one("#runbook-list", OptionList)
+        if ol.highlighted is None or not self.shown:
+            return None
+        return self.shown[ol.highlighted]
+
+    def show_detail(self) -> None:
+        self.query_one("#runbook-picker-detail", Static).update(detail(self.highlighted()))
+
+    @on(Input.Changed, "#runbook-search")
+    def changed(self, event: Input.Changed) -> None:
+        self.refilter(event.value)
+
+    @on(Input.Submitted, "#runbook-search")
+    def submitted(self, event: Input.Submitted) -> None:
+        self.action_open()
+
+    @on(OptionList.OptionHighlighted)
+    def option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        self.show_detail()
+
+    @on(OptionList.OptionSelected)
+    def option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.action_open()
+
+    def action_move(self, step: int) -> None:
+        ol = self.query_one("#runbook-list", OptionList)
+        if ol.option_count:
+            cur = ol.highlighted or 0
+            ol.highlighted = max(0, min(ol.option_count - 1, cur + step))
+        self.show_detail()
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    def action_open(self) -> None:
+        item = self.highlighted()
+        if item is None:
+            return
+        if item.runbook is None:
+            self.notify(str(item.error), title="broken runbook", severity="error", timeout=10)
+            return
+        open_runbook(self.app, item.runbook, context=self.context)
+
+
+def open_runbook(app: Any, rb: Runbook, *, start: int = 0, autorun: bool = False,
+                 context: dict[str, str] | None = None) -> None:
+    """Ask for parameters when the runbook has any, then push the walkthrough."""
+    if not rb.params:
+        app.push_screen(RunbookScreen(rb, {}, start=start, autorun=autorun))
+        return
+
+    def got(values: dict[str, str] | None) -> None:
+        if values is not None:
+            app.push_screen(RunbookScreen(rb, values, start=start, autorun=autorun))
+
+    app.push_screen(RunbookParamsScreen(rb, prefill=context), got)
+
+
+def context_of(app: Any) -> dict[str, str]:
+    """Values the focused pane offers to pre-fill parameters (e.g. pid, database): a pane may
+    define ``runbook_context() -> dict[str, str]``."""
+    try:
+        pane = app.pane(app.current_pane)
+    except Exception:
+        return {}
+    fn = getattr(pane, "runbook_context", None)
+    if fn is None:
+        return {}
+    try:
+        return {str(k): str(v) for k, v in (fn() or {}).items() if v is not None}
+    except Exception:
+        return {}
+
+
+def open_picker(app: Any) -> None:
+    app.push_screen(RunbookPickerScreen(context=context_of(app)))
+
+
+# --------------------------------------------------------------------------- hotkeys
+
+
+def hotkey_specs(hotkeys: list[Hotkey]) -> list[ActionSpec]:
+    """One ActionSpec per configured hotkey (shown in the footer and the help screen).
+    A hotkey that launches a step is dangerous (hidden and refused in read-only)."""
+    specs = []
+    for n, hk in enumerate(hotkeys):
+        target = hk.runbook if hk.step is None else f"{hk.runbook} step {hk.step}"
+        desc = hk.description or (hk.runbook if hk.step is None else f"{hk.runbook}#{hk.step}")
+        specs.append(ActionSpec(
+            id=f"runbook-hotkey-{n}", key=hk.key, action=f"app.runbook_hotkey({n})",
+            description=desc, help=f"Runbook: {'run ' if hk.step is not None else 'open '}{target}",
+            dangerous=hk.step is not None,
+        ))
+    return specs
+
+
+def hotkey_help_rows(app: Any, specs: list[ActionSpec]) -> list[HelpRow]:
+    rows = []
+    read_only = bool(getattr(app, "read_only", False))
+    for spec in specs:
+        key = spec.key_display or spec.key
+        rows.append(HelpRow("Runbook hotkeys", key, spec.help, enabled=not (read_only and spec.dangerous)))
+    return rows
+
+
+async def launch_hotkey(app: Any, n: int) -> None:
+    hotkeys = list(app.config.hotkeys)
+    if not 0 <= n < len(hotkeys):
+        return
+    hk = hotkeys[n]
+    if hk.step is not None and app.read_only:
+        app.notify("Read-only: runbook steps do not run.", title="hotkey", severity="warning")
+        return
+    loaded = await asyncio.to_thread(load_runbooks, app.config)
+    rb = next((i.runbook for i in loaded if i.runbook and i.runbook.id == hk.runbook), None)
+    if rb is None:
+        broken = next((i for i in loaded if i.runbook is None and i.path.stem == hk.runbook), None)
+        msg = str(broken.error) if broken else f"no runbook with id {hk.runbook!r}"
+        app.notify(f"{hk.key}: {msg}", title="hotkey", severity="error", timeout=10)
+        return
+    start = 0
+    if hk.step is not None:
+        try:
+            start = rb.find_step(hk.step)
+        except LookupError as exc:
+            app.notify(f"{hk.key}: {exc.args[0]}", title="hotkey", severity="error", timeout=10)
+            return
+    open_runbook(app, rb, start=start, autorun=hk.step is not None, context=context_of(app))

@@ -1,0 +1,450 @@
+"""The guided runbook walkthrough: steps with their state, what the current step will run
+(parameters filled in, secrets masked), and the live output of the running step.
+
+Keys (one ActionSpec list → bindings, footer, help, read-only gating): ``enter`` run the
+current step · ``s`` skip · ``x`` stop the running step · ``b`` previous step · ``↑/↓`` move
+· ``escape`` close. Parameters are asked for first (secret ones in a password field); a
+dangerous step asks for its confirmation word.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Footer, Input, RichLog, Static
+
+from opsconsole.runbooks.model import ManualStep, Runbook, SqlStep
+from opsconsole.runbooks.runner import (
+    LIVE_LINES,
+    ParamError,
+    RunbookSession,
+    host_figures_default,
+    resolve_params,
+)
+from opsconsole.secrets import MASK
+from opsconsole.ui.actions import ActionSpec, bindings, dangerous_actions
+from opsconsole.ui.widgets import LineBlock
+
+STATE_MARK = {
+    "pending": "○ pending",
+    "running": "▶ running",
+    "ok": "✓ ok",
+    "failed": "✗ failed",
+    "skipped": "↷ skipped",
+    "stopped": "■ stopped",
+}
+STATE_STYLE = {"running": "bold", "ok": "", "failed": "bold reverse", "stopped": "bold",
+               "skipped": "dim", "pending": ""}
+
+WALK_ACTIONS: tuple[ActionSpec, ...] = (
+    ActionSpec("runbook-run", "enter", "run_step", "run", "Run the current step (or mark a manual step done)",
+               dangerous=True),
+    ActionSpec("runbook-skip", "s", "skip_step", "skip", "Skip the current step", dangerous=True),
+    ActionSpec("runbook-stop", "x", "stop_step", "stop", "Stop the running step (SIGTERM its process group, then SIGKILL)",
+               dangerous=True),
+    ActionSpec("runbook-back", "b", "previous_step", "back", "Go back to the previous step"),
+    ActionSpec("runbook-down", "down,j", "move(1)", "next", "Look at the next step", show=False),
+    ActionSpec("runbook-up", "up,k", "move(-1)", "previous", "Look at the previous step", show=False),
+    ActionSpec("runbook-close", "escape", "close", "close", "Close the runbook"),
+)
+
+
+class ConfirmStepScreen(ModalScreen[str | None]):
+    """Type the step's confirmation word to run a dangerous step."""
+
+    BINDINGS = [Binding("escape", "cancel", "cancel", id="runbook-confirm-cancel")]
+    DEFAULT_CSS = """
+    ConfirmStepScreen { align: center middle; }
+    #runbook-confirm-box { width: 70; max-width: 95%; height: auto; padding: 1 2;
+                           background: $surface; border: thick $error; }
+    #runbook-confirm-what { margin: 1 0; color: $text; }
+    """
+
+    def __init__(self, title: str, word: str, what: str) -> None:
+        super().__init__(id="runbook-confirm")
+        self.step_title = title
+        self.word = word
+        self.what = what
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="runbook-confirm-box"):
+            yield Static(Text.assemble(("⚠ Dangerous step: ", "bold"), self.step_title), id="runbook-confirm-title")
+            yield Static(self.what, id="runbook-confirm-what")
+            yield Static(Text.assemble("Type ", (self.word, "bold"), " and press enter to run it; "
+                                       "escape cancels."))
+            yield Input(placeholder=self.word, id="runbook-confirm-input")
+
+    @on(Input.Submitted)
+    def submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value.strip())
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class RunbookParamsScreen(ModalScreen[dict[str, str] | None]):
+    """Ask for the runbook's parameters (pre-filled from context and defaults)."""
+
+    BINDINGS = [Binding("escape", "cancel", "cancel", id="runbook-params-cancel")]
+    DEFAULT_CSS = """
+    RunbookParamsScreen { align: center middle; }
+    #runbook-params-box { width: 76; max-width: 95%; height: auto; max-height: 90%; padding: 1 2;
+                          background: $surface; border: thick $primary; }
+    .runbook-param-label { margin-top: 1; }
+    #runbook-params-error { margin-top: 1; color: $error; }
+    .runbook-hint { color: $text-muted; }
+    """
+
+    def __init__(self, runbook: Runbook, prefill: dict[str, str] | None = None) -> None:
+        super().__init__(id="runbook-params")
+        self.runbook = runbook
+        self.prefill = prefill or {}
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="runbook-params-box"):
+            yield Static(Text.assemble(("Parameters · ", "bold"), self.runbook.title))
+            for p in self.runbook.params:
+                hint = []
+                if p.type == "enum":
+                    hint.append("one of " + ", ".join(p.choices))
+                elif p.type == "int":
+                    hint.append("an integer")
+                if p.pattern:
+                    hint.append(f"pattern {p.pattern}")
+                if p.secret:
+                    hint.append("secret: never shown or recorded")
+                label = p.label + (f"  ({'; '.join(hint)})" if hint else "")
+                yield Static(label, classes="runbook-param-label")
+                value = self.prefill.get(p.name) if not p.secret else None
+                if value is None:
+                    value = p.default or ""
+                yield Input(value=str(value), password=p.secret, id=f"param-{p.name}",
+                            placeholder=p.help or p.name)
+            yield Static("", id="runbook-params-error")
+            yield Static("enter: next field / start · escape: cancel", classes="runbook-hint")
+
+    def on_mount(self) -> None:
+        inputs = list(self.query(Input))
+        if inputs:
+            empty = [i for i in inputs if not i.value]
+            (empty[0] if empty else inputs[0]).focus()
+
+    def values(self) -> dict[str, str]:
+        return {p.name: self.query_one(f"#param-{p.name}", Input).value for p in self.runbook.params}
+
+    @on(Input.Submitted)
+    def submitted(self, event: Input.Submitted) -> None:
+        inputs = list(self.query(Input))
+        idx = inputs.index(event.input)
+        if idx < len(inputs) - 1 and not inputs[idx + 1].value:
+            inputs[idx + 1].focus()
+            return
+        try:
+            values = resolve_params(self.runbook, self.values())
+        except ParamError as exc:
+            self.query_one("#runbook-params-error", Static).update(Text(f"✗ {exc}", style="bold"))
+            return
+        self.dismiss(values)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class RunbookScreen(Screen[None]):
+    """A guided walkthrough of one runbook."""
+
+    ACTIONS: ClassVar[tuple[ActionSpec, ...]] = WALK_ACTIONS
+    BINDINGS = bindings(WALK_ACTIONS)
+    POLL = 0.1
+    DEFAULT_CSS = """
+    RunbookScreen { background: $background; }
+    #runbook-title { height: 1; background: $panel; color: $foreground; }
+    #runbook-body { height: 1fr; }
+    #runbook-steps-box { width: 38%; max-width: 48; background: $surface; padding: 0 1 0 0; }
+    #runbook-right { width: 1fr; }
+    #runbook-detail-box { height: auto; max-height: 50%; background: $surface; padding: 0 1;
+                          border-bottom: solid $primary; }
+    #runbook-output { height: 1fr; background: $background; padding: 0 1; }
+    #runbook-status { height: 1; background: $panel; color: $foreground; }
+    """
+
+    def __init__(self, runbook: Runbook, values: dict[str, str], *, start: int = 0,
+                 autorun: bool = False, incident_id: str | None = None,
+                 session: RunbookSession | None = None) -> None:
+        super().__init__(id="runbook-screen")
+        self.runbook = runbook
+        self.values = values
+        self.current = max(0, min(start, len(runbook.steps) - 1))
+        self.autorun = autorun
+        self.incident_id = incident_id
+        self._session = session
+        self._seen_lines = 0
+        self._seen_capture: Any = None
+        self._notes: list[str] = []
+        self.last_status = ""
+        self._last_running: int | None = None
+
+    # ------------------------------------------------------------------ setup
+    @property
+    def session(self) -> RunbookSession:
+        assert self._session is not None
+        return self._session
+
+    @property
+    def read_only(self) -> bool:
+        return bool(getattr(self.app, "read_only", False))
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="runbook-title")
+        with Horizontal(id="runbook-body"):
+            with Vertical(id="runbook-steps-box"):
+                yield LineBlock(id="runbook-steps")
+            with Vertical(id="runbook-right"):
+                with VerticalScroll(id="runbook-detail-box"):
+                    yield Static("", id="runbook-detail")
+                log = RichLog(id="runbook-output", max_lines=LIVE_LINES, wrap=True, markup=False, min_width=20)
+                log.can_focus = False
+                yield log
+        yield Static("", id="runbook-status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        if self._session is None:
+            app: Any = self.app
+            services = getattr(app, "services", None)
+            source = getattr(services, "host_collector", None) if services is not None else None
+            self._session = RunbookSession(
+                self.runbook, self.values, config=app.config, sink=app.sink, data_dir=app.data_dir,
+                incident_id=self.incident_id, host_figures=host_figures_default(source),
+                read_only=self.read_only, on_note=self._notes.append,
+            )
+        self.draw()
+        self.set_interval(self.POLL, self._pump_output)
+        if self.autorun:
+            self.call_after_refresh(self.action_run_step)
+
+    # ------------------------------------------------------------------ drawing
+    def title_text(self) -> Text:
+        t = Text()
+        t.append(" runbook ", style="bold reverse")
+        t.append(f" {self.runbook.title} ")
+        shown = self.session.masked_params()
+        if shown:
+            t.append("· " + "  ".join(f"{k}={v}" for k, v in shown.items()))
+        if self.read_only:
+            t.append(" · READ-ONLY: nothing runs", style="bold")
+        return t
+
+    def step_lines(self, height: int | None = None) -> list[Text]:
+        s = self.session
+        lines: list[Text] = []
+        section = None
+        cur_line = 0
+        for i, step in enumerate(self.runbook.steps):
+            if step.section and step.section != section:
+                section = step.section
+                lines.append(Text(f"§ {section}", style="bold underline"))
+            state = s.states[i]
+            mark = STATE_MARK[state].split(" ", 1)[0]
+            pointer = "▸" if i == self.current else " "
+            t = Text(f"{pointer}{mark} {i + 1:>2} ", style=STATE_STYLE[state])
+            t.append(s.text(step.title), style="bold" if i == self.current else "")
+            if step.confirm:
+                t.append(" ⚠")
+            if i == self.current:
+                cur_line = len(lines)
+                t.stylize("reverse")
+            lines.append(t)
+        if height and len(lines) > height:
+            top = max(0, min(cur_line - height // 2, len(lines) - height))
+            lines = lines[top: top + height]
+        return lines
+
+    def detail_text(self) -> Text:
+        s = self.session
+        step = self.runbook.steps[self.current]
+        state = s.states[self.current]
+        t = Text()
+        t.append(f"Step {self.current + 1} of {len(self.runbook.steps)} · {STATE_MARK[state]}", style="bold")
+        kind = f"sql on {self.session.text(step.database)}" if isinstance(step, SqlStep) else step.kind
+        t.append(f" · {kind}")
+        if float(step.timeout) and step.runs_something:
+            t.append(f" · timeout {float(step.timeout):g}s")
+        if step.retries:
+            t.append(f" · retries {step.retries}")
+        t.append("\n")
+        t.append(s.text(step.title) + "\n", style="bold")
+        if step.text and not isinstance(step, ManualStep):
+            t.append(s.text(step.text).strip() + "\n")
+        rendered = s.render(step)
+        if isinstance(step, ManualStep):
+            t.append(rendered.display + "\n")
+            t.append("enter marks it done\n", style="italic")
+        else:
+            t.append("Will run:\n", style="underline")
+            t.append(rendered.display + "\n", style="bold")
+        if step.confirm:
+            t.append(f"⚠ dangerous: you will type '{step.confirm}' to run it\n", style="bold")
+        if step.milestone:
+            t.append(f"On success: incident milestone '{step.milestone}'\n")
+        if step.on_failure:
+            t.append("On failure: " + "; ".join(s.text(x.title) for x in step.on_failure) + "\n")
+        out = s.outcomes[self.current]
+        if out is not None:
+            code = f" exit {out.exit_code}" if out.exit_code is not None else ""
+            t.append(f"Last run: {out.status.upper()}{code} in {out.duration:.1f}s"
+                     + (f" — {out.message}" if out.message else "") + "\n", style="bold")
+        return t
+
+    def draw(self) -> None:
+        if self._session is None:
+            return
+        self.query_one("#runbook-title", Static).update(self.title_text())
+        box = self.query_one("#runbook-steps-box")
+        self.query_one("#runbook-steps", LineBlock).set_lines(self.step_lines(box.size.height or None))
+        self.query_one("#runbook-detail", Static).update(self.detail_text())
+        status = self.last_status
+        if self.session.running is not None:
+            status = f"▶ running step {self.session.running + 1} · x stops it"
+        self.query_one("#runbook-status", Static).update(status)
+
+    def on_resize(self) -> None:
+        self.draw()
+
+    def _pump_output(self) -> None:
+        """Move new output lines to the screen, at most LIVE_LINES per tick (floods stay cheap)."""
+        log = self.query_one("#runbook-output", RichLog)
+        if self.session.running != self._last_running:
+            self._last_running = self.session.running
+            self.draw()
+            self.refresh_bindings()
+        for note in self._notes:
+            log.write(Text(note, style="italic"))
+        self._notes.clear()
+        cap = self.session.capture
+        if cap is None:
+            return
+        if cap is not self._seen_capture:
+            self._seen_capture = cap
+            self._seen_lines = 0
+        new = cap.lines - self._seen_lines
+        if new <= 0:
+            return
+        take = list(cap.live)[-min(new, len(cap.live)):] if cap.live else []
+        if new > len(take):
+            log.write(Text(f"… {new - len(take)} lines not shown here (all kept in the output file)",
+                           style="italic"))
+        for line in take:
+            log.write(line)
+        self._seen_lines = cap.lines
+
+    # ------------------------------------------------------------------ actions
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.read_only and action in dangerous_actions(WALK_ACTIONS):
+            return False
+        if action == "stop_step":
+            return self._session is not None and self.session.running is not None
+        if action in ("run_step", "skip_step"):
+            return self._session is None or self.session.running is None
+        return True
+
+    def action_move(self, step: int) -> None:
+        self.current = max(0, min(len(self.runbook.steps) - 1, self.current + step))
+        self.draw()
+
+    def action_previous_step(self) -> None:
+        self.action_move(-1)
+
+    def action_close(self) -> None:
+        if self._session is not None and self.session.running is not None:
+            self.notify("A step is running: press x to stop it first.", title="runbook")
+            return
+        self.dismiss(None)
+
+    def action_skip_step(self) -> None:
+        if self.read_only or self.session.running is not None:
+            return
+        self.session.skip(self.current, "skipped by the operator")
+        self.last_status = f"↷ step {self.current + 1} skipped"
+        self._advance()
+
+    def action_stop_step(self) -> None:
+        if self.session.stop():
+            self.last_status = "■ stopping…"
+            self.draw()
+
+    def action_run_step(self) -> None:
+        if self.read_only:
+            self.notify("Read-only: runbooks are shown, nothing runs.", title="runbook")
+            return
+        if self.session.running is not None:
+            return
+        index = self.current
+        step = self.runbook.steps[index]
+        if self.session.states[index] == "ok":
+            self.notify(f"Step {index + 1} already ran OK; enter again runs it a second time.",
+                        title="runbook", severity="warning")
+            self.session.states[index] = "pending"
+            self.draw()
+            return
+        if step.confirm:
+            what = self.session.render(step).display
+
+            def confirmed(word: str | None) -> None:
+                if word is None:
+                    self.last_status = "cancelled: not confirmed"
+                    self.draw()
+                elif word != step.confirm:
+                    self.notify(f"Not run: you typed {word!r}, the step needs {step.confirm!r}.",
+                                title="runbook", severity="error")
+                    self.last_status = "✗ not confirmed"
+                    self.draw()
+                else:
+                    self._start(index, word)
+
+            self.app.push_screen(ConfirmStepScreen(self.session.text(step.title), step.confirm, what),
+                                 confirmed)
+            return
+        self._start(index, None)
+
+    def _start(self, index: int, confirmation: str | None) -> None:
+        log = self.query_one("#runbook-output", RichLog)
+        step = self.runbook.steps[index]
+        log.write(Text(f"── step {index + 1}: {self.session.text(step.title)}", style="bold"))
+        self.run_worker(self._run(index, confirmation), group="runbook-step", exclusive=False)
+
+    async def _run(self, index: int, confirmation: str | None) -> None:
+        outcome = await self.session.run_step(index, confirmation)
+        self._pump_output()
+        code = f" exit {outcome.exit_code}" if outcome.exit_code is not None else ""
+        self.last_status = (f"{STATE_MARK.get(self.session.states[index], outcome.status)} · step {index + 1}"
+                            f"{code} · {outcome.duration:.1f}s" + (f" · {outcome.message}" if outcome.message else ""))
+        if outcome.output_file:
+            self.last_status += f" · output: {outcome.output_file}"
+        self.refresh_bindings()
+        if outcome.ok and index == self.current:
+            self._advance()
+        else:
+            self.draw()
+        if not outcome.ok:
+            self.notify(f"Step {index + 1} {outcome.status}: {outcome.message}"[:300], title="runbook",
+                        severity="error" if outcome.status != "refused" else "warning")
+
+    def _advance(self) -> None:
+        nxt = self.session.next_pending(self.current)
+        if nxt is not None:
+            self.current = nxt
+        elif all(s in ("ok", "skipped") for s in self.session.states):
+            self.last_status += " · runbook complete"
+        self.draw()
+
+
+def masked(values: dict[str, str], runbook: Runbook) -> dict[str, str]:
+    secret = {p.name for p in runbook.params if p.secret}
+    return {k: (MASK if k in secret else v) for k, v in values.items()}
