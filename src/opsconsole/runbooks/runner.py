@@ -689,6 +689,8 @@ class RunbookSession:
                 status, message = "ok", "done by the operator"
             else:
                 status, code, message = await self._execute(step, rendered, capture)
+                if dry and status == "ok":
+                    status = "dry-run"
         except Exception as exc:  # a step's failure is an outcome, never a crash
             status, message = "failed", f"{type(exc).__name__}: {mask_values(str(exc), self.secret_values)}"
         finally:
@@ -942,8 +944,8 @@ class RunbookSession:
                     capture.note(f"attempt {n}: {type(exc).__name__}: {exc}")
                     status = "failed"
             else:
-                status, code, msg = await self._shell(rendered.command or "", rendered.env, step.cwd,
-                                                      step.env, capture)
+                status, code, msg = await self._shell(rendered.command or "", rendered.env, None,
+                                                      {}, capture)
                 capture.note(f"attempt {n}: exit status {code}")
             if status == "ok":
                 return "ok", 0, f"condition met after {n} attempt(s)"

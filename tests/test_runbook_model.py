@@ -1,0 +1,254 @@
+"""Runbook files: YAML and Markdown parsing, located errors, search."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from opsconsole.runbooks.model import (
+    ManualStep,
+    ShellStep,
+    SqlStep,
+    fuzzy_score,
+    load_all,
+    load_runbook,
+    runbook_files,
+    search,
+    shipped_dir,
+)
+from opsconsole.schema import ConfigError
+
+ISSUE_EXAMPLE = """\
+id: pg-lock-contention
+title: PostgreSQL lock contention
+tags: [postgres, locks]
+when_to_use: Queries time out waiting on locks; the locks pane shows a root blocker.
+params:
+  - name: pid
+    prompt: Root blocker pid
+    pattern: '^[0-9]+$'
+steps:
+  - title: Look at the root blocker
+    kind: sql
+    database: main
+    sql: select pid, state, now() - state_change as idle_for, query from pg_stat_activity where pid = $1
+    args: [pid]
+  - title: Cancel its query
+    kind: sql
+    database: main
+    sql: select pg_cancel_backend($1)
+    args: [pid]
+    confirm: cancel
+  - title: Is the API healthy again?
+    kind: http
+    url: http://127.0.0.1:8000/health
+    expect_status: 200
+    milestone: mitigated
+  - title: Who held the lock, and why?
+    kind: manual
+    text: Write it on the timeline with n.
+  - title: Server load
+    kind: shell
+    run: uptime; ps -o pid,stat,etime,cmd -p {{ pid }}
+    timeout: 10s
+"""
+
+SHIPPED = sorted(runbook_files([shipped_dir()]))
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def error_of(path: Path) -> ConfigError:
+    with pytest.raises(ConfigError) as info:
+        load_runbook(path)
+    return info.value
+
+
+def test_the_shipped_runbooks_are_all_there():
+    ids = {load_runbook(p).id for p in SHIPPED}
+    assert {"high-cpu", "high-memory", "disk-almost-full", "pg-slow-queries", "pg-lock-contention",
+            "pg-connection-saturation", "service-down", "high-traffic", "backup-verification",
+            "daily-ops-checklist"} <= ids
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.name for p in SHIPPED])
+def test_every_shipped_runbook_validates(path):
+    rb = load_runbook(path)
+    assert rb.title and rb.steps and rb.tags and rb.symptoms
+
+
+def test_the_issue_example_loads_as_written(tmp_path):
+    rb = load_runbook(write(tmp_path, "ex.yaml", ISSUE_EXAMPLE))
+    assert [s.kind for s in rb.steps] == ["sql", "sql", "http", "manual", "shell"]
+    assert rb.steps[1].confirm == "cancel"
+    assert rb.steps[2].milestone == "mitigated"
+    assert float(rb.steps[4].timeout) == 10.0
+    assert isinstance(rb.steps[0], SqlStep) and rb.steps[0].args == ["pid"]
+
+
+@pytest.mark.parametrize(
+    "text, where, words",
+    [
+        # malformed YAML
+        ("id: x\ntitle: [unclosed\nsteps: []\n", "3:", "invalid YAML"),
+        # unknown step kind
+        ("id: x\ntitle: t\nsteps:\n  - title: a\n    kind: teleport\n", "5:11", "unknown kind 'teleport'"),
+        # missing field
+        ("id: x\ntitle: t\nsteps:\n  - title: a\n    kind: shell\n", "4:5", "missing required key 'run'"),
+        # bad regex
+        ("id: x\ntitle: t\nparams:\n  - name: a\n    pattern: '(['\nsteps:\n  - title: a\n    kind: manual\n",
+         "5:14", "expected a regular expression"),
+        # undefined parameter in a shell step (column of the {{)
+        ("id: x\ntitle: t\nsteps:\n  - title: a\n    kind: shell\n    run: echo {{ nope }}\n", "6:15",
+         "undefined parameter 'nope'"),
+        # undefined parameter inside a block scalar
+        ("id: x\ntitle: t\nsteps:\n  - title: a\n    kind: shell\n    run: |\n      echo ok\n      kill {{ pidd }}\n",
+         "8:12", "undefined parameter 'pidd'"),
+        # undefined SQL arg
+        ("id: x\ntitle: t\nsteps:\n  - title: a\n    kind: sql\n    database: m\n    sql: select $1\n    args: [who]\n",
+         "8:12", "undefined parameter 'who'"),
+        # SQL must not paste parameters
+        ("id: x\ntitle: t\nparams:\n  - name: p\nsteps:\n  - title: a\n    kind: sql\n    database: m\n"
+         "    sql: select {{ p }}\n", "9:10", "never {{ name }}"),
+        # $2 without a second arg
+        ("id: x\ntitle: t\nparams:\n  - name: p\nsteps:\n  - title: a\n    kind: sql\n    database: m\n"
+         "    sql: select $1, $2\n    args: [p]\n", "9:10", "uses $2"),
+        # unknown key
+        ("id: x\ntitle: t\nsteps:\n  - title: a\n    kind: shell\n    run: ls\n    timout: 3s\n", "7:5",
+         "unknown key 'timout'"),
+        # bad duration
+        ("id: x\ntitle: t\nsteps:\n  - title: a\n    kind: shell\n    run: ls\n    timeout: soon\n", "7:14",
+         "expected a duration"),
+        # a capture is a regex too
+        ("id: x\ntitle: t\nsteps:\n  - title: a\n    kind: shell\n    run: ls\n    capture: {v: '(x'}\n",
+         "7:14", "capture v"),
+        # enum needs choices
+        ("id: x\ntitle: t\nparams:\n  - name: a\n    type: enum\nsteps:\n  - title: a\n    kind: manual\n",
+         "5:11", "needs choices"),
+        # wait needs one condition
+        ("id: x\ntitle: t\nsteps:\n  - title: a\n    kind: wait\n", "5:11", "exactly one of"),
+        # no steps
+        ("id: x\ntitle: t\nsteps: []\n", "3:8", "at least one step"),
+    ],
+)
+def test_errors_are_located(tmp_path, text, where, words):
+    path = write(tmp_path, "bad.yaml", text)
+    err = error_of(path)
+    assert str(err).startswith(f"{path}:{where}"), str(err)
+    assert words in str(err)
+
+
+def test_captured_variables_are_known_to_later_steps_only(tmp_path):
+    ok = ("id: x\ntitle: t\nsteps:\n  - title: a\n    kind: shell\n    run: echo v=1\n    capture: {v: 'v=(\\d+)'}\n"
+          "  - title: b\n    kind: shell\n    run: echo {{ v }}\n")
+    assert load_runbook(write(tmp_path, "ok.yaml", ok)).steps[0].capture == {"v": "v=(\\d+)"}
+    bad = ("id: x\ntitle: t\nsteps:\n  - title: b\n    kind: shell\n    run: echo {{ v }}\n"
+           "  - title: a\n    kind: shell\n    run: echo v=1\n    capture: {v: 'v=(\\d+)'}\n")
+    assert "undefined parameter 'v'" in str(error_of(write(tmp_path, "bad.yaml", bad)))
+
+
+MARKDOWN = """\
+---
+id: md-example
+tags: [wiki]
+params:
+  - name: unit
+    default: nginx
+database: main
+---
+# Restart the web tier
+
+Used when the web tier hangs.
+
+## Look first
+
+Status of the unit.
+
+```bash timeout=5s
+systemctl status {{ unit }}
+```
+
+```sql
+select count(*) from pg_stat_activity where application_name = {{ unit }}
+```
+
+## Then by hand
+
+- [ ] Tell the channel
+- [ ] Watch the dashboard
+
+```python
+print("not a step")
+```
+"""
+
+
+def test_markdown_headings_are_sections_fences_and_checklists_are_steps(tmp_path):
+    rb = load_runbook(write(tmp_path, "wiki.md", MARKDOWN))
+    assert rb.id == "md-example" and rb.title == "Restart the web tier"
+    assert rb.description.startswith("Used when the web tier hangs")
+    kinds = [(s.kind, s.section, s.title) for s in rb.steps]
+    assert kinds == [
+        ("shell", "Look first", "Look first"),
+        ("sql", "Look first", "Look first (2)"),
+        ("manual", "Then by hand", "Tell the channel"),
+        ("manual", "Then by hand", "Watch the dashboard"),
+    ]
+    shell, sql = rb.steps[0], rb.steps[1]
+    assert isinstance(shell, ShellStep) and float(shell.timeout) == 5.0
+    assert shell.text == "Status of the unit."
+    # {{ name }} in a Markdown SQL block is bound as $1, never pasted
+    assert isinstance(sql, SqlStep) and sql.sql.endswith("= $1") and sql.args == ["unit"]
+    assert sql.database == "main"
+    assert isinstance(rb.steps[2], ManualStep)
+
+
+@pytest.mark.parametrize(
+    "text, line, words",
+    [
+        ("# T\n\n## A\n\n```sh\necho {{ nope }}\n```\n", 5, "undefined parameter 'nope'"),
+        ("# T\n\n```sql\nselect 1\n```\n", 3, "no database"),
+        ("# T\n\n```sh retries=lots\nls\n```\n", 3, "retries"),
+        ("# T\n\n```sh colour=red\nls\n```\n", 3, "unknown fence option 'colour'"),
+        ("# T\n\n```sh\nls\n", 3, "never closed"),
+        ("---\nid: [x\n---\n# T\n- [ ] a\n", 2, "invalid YAML"),
+        ("just text\n", 1, "Title"),
+    ],
+)
+def test_markdown_errors_name_the_line_of_the_block(tmp_path, text, line, words):
+    path = write(tmp_path, "bad.md", text)
+    err = error_of(path)
+    assert err.line == line, str(err)
+    assert words in str(err)
+
+
+def test_a_broken_runbook_is_listed_with_its_error_while_the_others_load(tmp_path):
+    write(tmp_path, "good.yaml", ISSUE_EXAMPLE)
+    write(tmp_path, "broken.yaml", "id: b\ntitle: t\nsteps:\n  - title: a\n    kind: nope\n")
+    write(tmp_path, "dup.yaml", ISSUE_EXAMPLE)
+    write(tmp_path, "notes.txt", "ignored")
+    loaded = load_all([tmp_path])
+    by_name = {i.path.name: i for i in loaded}
+    assert set(by_name) == {"good.yaml", "broken.yaml", "dup.yaml"}
+    assert by_name["broken.yaml"].error is not None and ":5:11:" in str(by_name["broken.yaml"].error)
+    # files load in name order: the later file with the same id is the broken one
+    assert by_name["dup.yaml"].runbook is not None
+    assert by_name["good.yaml"].runbook is None and "already used by" in str(by_name["good.yaml"].error)
+
+
+def test_fuzzy_search_over_title_tags_and_symptoms():
+    loaded = load_all([shipped_dir()])
+    ids = lambda q: [i.runbook.id for i in search(loaded, q) if i.runbook]  # noqa: E731
+    assert ids("lock")[0] == "pg-lock-contention"
+    assert ids("pglock")[0] == "pg-lock-contention"  # letters in order
+    assert "disk-almost-full" in ids("no space left")  # symptoms
+    assert ids("oom")[0] == "high-memory"  # tags
+    assert "backup-verification" in ids("daily")
+    assert ids("zzzz-nothing") == []
+    assert len(search(loaded, "")) == len(loaded)
+    assert fuzzy_score("abc", "a-b-c") is not None and fuzzy_score("cba", "abc") is None
