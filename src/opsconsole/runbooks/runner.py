@@ -482,10 +482,17 @@ class RunbookSession:
         return PLACEHOLDER.sub(sub, template), env
 
     def url(self, template: str) -> tuple[str, str]:
-        real = PLACEHOLDER.sub(lambda m: url_quote(str(self.values.get(m.group(1), "")), safe=""), template)
-        shown = PLACEHOLDER.sub(
-            lambda m: MASK if self._is_secret(m.group(1)) else url_quote(str(self.values.get(m.group(1), "")), safe=""),
-            template)
+        """A URL with each ``{{ name }}`` percent-encoded (a placeholder that starts the URL
+        is the whole base URL and goes in as given)."""
+
+        def value(m: re.Match[str], masked: bool) -> str:
+            if masked and self._is_secret(m.group(1)):
+                return MASK
+            v = str(self.values.get(m.group(1), ""))
+            return v if m.start() == 0 else url_quote(v, safe="")
+
+        real = PLACEHOLDER.sub(lambda m: value(m, False), template)
+        shown = PLACEHOLDER.sub(lambda m: value(m, True), template)
         return real, shown
 
     def render(self, step: Any, *, dry: bool = False) -> Rendered:

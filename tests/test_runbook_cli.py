@@ -1,0 +1,339 @@
+"""``opsconsole runbook list | validate | run`` as a subprocess, and the shipped runbooks run
+end-to-end against real local targets (PostgreSQL cluster, HTTP server, this host)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from test_runbook_model import ISSUE_EXAMPLE
+
+
+def journal(tmp_path: Path) -> list[dict]:
+    p = tmp_path / "cli-data" / "journal.jsonl"
+    return [json.loads(line) for line in p.read_text().splitlines()] if p.exists() else []
+
+
+def config(tmp_path: Path, text: str) -> str:
+    p = tmp_path / "config.yaml"
+    p.write_text(text)
+    return str(p)
+
+
+class _Health(BaseHTTPRequestHandler):
+    def do_GET(self):  # noqa: N802
+        code = 200 if self.path.startswith("/health") else 404
+        self.send_response(code)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *a):
+        pass
+
+
+def serve(port: int = 0) -> ThreadingHTTPServer:
+    srv = ThreadingHTTPServer(("127.0.0.1", port), _Health)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv
+
+
+@pytest.fixture
+def http_server():
+    srv = serve()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+# --------------------------------------------------------------------------- list / validate
+
+
+def test_list_shows_shipped_runbooks(run_cli):
+    r = run_cli("runbook", "list")
+    assert r.returncode == 0, r.stderr
+    assert "pg-lock-contention" in r.stdout and "daily-ops-checklist" in r.stdout
+    assert len(r.stdout.strip().splitlines()) >= 10
+
+
+def test_validate_checks_every_file_and_exits_2(run_cli, tmp_path):
+    d = tmp_path / "rb"
+    d.mkdir()
+    (d / "a-good.yaml").write_text(ISSUE_EXAMPLE)
+    (d / "b-kind.yaml").write_text("id: b\ntitle: t\nsteps:\n  - title: a\n    kind: nope\n")
+    (d / "c-missing.yaml").write_text("id: c\ntitle: t\nsteps:\n  - title: a\n    kind: sql\n    sql: select 1\n")
+    (d / "d-param.md").write_text("# T\n\n```sh\necho {{ who }}\n```\n")
+    r = run_cli("runbook", "validate", str(d))
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr
+    assert f"{d / 'b-kind.yaml'}:5:11: steps[0]: unknown kind 'nope'" in r.stderr
+    assert f"{d / 'c-missing.yaml'}:4:5: steps[0]: missing required key 'database'" in r.stderr
+    assert f"{d / 'd-param.md'}:3:1:" in r.stderr and "undefined parameter 'who'" in r.stderr
+    assert "ok  " in r.stdout and "a-good.yaml" in r.stdout
+    assert "3 error(s) in 4 file(s)" in r.stderr
+
+
+def test_validate_shipped_is_clean(run_cli):
+    r = run_cli("runbook", "validate")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("ok  ") >= 10
+
+
+def test_runbook_dirs_from_config_are_searched(run_cli, tmp_path):
+    d = tmp_path / "mine"
+    d.mkdir()
+    (d / "hello.yaml").write_text("id: hello\ntitle: Hello\nsteps:\n  - title: s\n    kind: shell\n    run: echo hi\n")
+    cfg = config(tmp_path, f"runbook_dirs: [{d}]\n")
+    r = run_cli("runbook", "list", "--config", cfg)
+    assert "hello" in r.stdout
+    r = run_cli("runbook", "run", "hello", "--config", cfg)
+    assert r.returncode == 0 and "│ hi" in r.stdout
+
+
+# --------------------------------------------------------------------------- run
+
+
+def test_run_records_and_prints_output(run_cli, tmp_path):
+    p = tmp_path / "rb.yaml"
+    p.write_text("id: two\ntitle: Two steps\nparams:\n  - name: who\nsteps:\n"
+                 "  - title: greet\n    kind: shell\n    run: printf '%s\\n' hello {{ who }}\n"
+                 "  - title: fails\n    kind: shell\n    run: echo bad; exit 4\n"
+                 "  - title: never\n    kind: shell\n    run: echo never\n")
+    r = run_cli("runbook", "run", str(p), "--param", "who=it's me", "--incident", "INC-1")
+    assert r.returncode == 1
+    assert "│ hello\n" in r.stdout and "│ it's me\n" in r.stdout
+    assert "FAILED (exit 4)" in r.stdout and "never" not in r.stdout.split("fails")[1]
+    ev = journal(tmp_path)
+    fin = [e for e in ev if e["type"] == "runbook.step_finished"]
+    assert [e["data"]["status"] for e in fin] == ["ok", "failed"]
+    assert all(e["incident_id"] == "INC-1" for e in ev)
+    assert fin[0]["data"]["params"] == {"who": "it's me"}
+    assert fin[0]["actor"]["user"] and fin[0]["actor"]["host"]
+    assert Path(fin[1]["data"]["output_file"]).read_text() == "bad\n"
+
+
+def test_run_parameter_errors_exit_2(run_cli, tmp_path):
+    r = run_cli("runbook", "run", "pg-lock-contention", "--param", "pid=12; drop")
+    assert r.returncode == 2 and "does not match the pattern" in r.stderr and "Traceback" not in r.stderr
+    r = run_cli("runbook", "run", "no-such-runbook")
+    assert r.returncode == 2 and "no runbook 'no-such-runbook'" in r.stderr
+    r = run_cli("runbook", "run", "pg-lock-contention")
+    assert r.returncode == 2 and "pid: a value is required" in r.stderr
+
+
+def test_dangerous_steps_need_yes_when_not_interactive(run_cli, tmp_path):
+    flag = tmp_path / "restarted"
+    p = tmp_path / "rb.yaml"
+    p.write_text(f"id: d\ntitle: D\nsteps:\n  - title: restart\n    kind: shell\n    run: touch {flag}\n"
+                 "    confirm: restart\n    dry_run: echo would restart\n")
+    r = run_cli("runbook", "run", str(p))
+    assert r.returncode == 1 and "needs confirmation" in r.stderr and not flag.exists()
+    r = run_cli("runbook", "run", str(p), "--dry-run")
+    assert r.returncode == 0 and "│ would restart" in r.stdout and not flag.exists()
+    r = run_cli("--read-only", "runbook", "run", str(p), "--yes")
+    assert r.returncode == 2 and "read-only" in r.stderr and not flag.exists()
+    r = run_cli("runbook", "run", str(p), "--yes")
+    assert r.returncode == 0 and flag.exists()
+
+
+def test_a_broken_config_is_located(run_cli, tmp_path):
+    cfg = config(tmp_path, "hotkeys:\n  - key: f5\n")
+    r = run_cli("runbook", "list", "--config", cfg)
+    assert r.returncode == 2 and f"{cfg}:2:5: hotkeys[0]: missing required key 'runbook'" in r.stderr
+
+
+# --------------------------------------------------------------------------- shipped, end-to-end
+
+
+def test_high_cpu_memory_disk_and_traffic_run_on_this_host(run_cli, tmp_path, http_server):
+    sleeper = subprocess.Popen(["sleep", "120"])
+    try:
+        r = run_cli("runbook", "run", "high-cpu", "--param", f"pid={sleeper.pid}", "--yes")
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "cores:" in r.stdout and "%CPU" in r.stdout
+        ni = subprocess.run(["ps", "-o", "ni=", "-p", str(sleeper.pid)], capture_output=True, text=True)
+        assert ni.stdout.strip() == "10"
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    r = run_cli("runbook", "run", "high-memory")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Mem:" in r.stdout and "(end of OOM report)" in r.stdout
+    d = tmp_path / "fill"
+    (d / "big").mkdir(parents=True)
+    (d / "big" / "blob").write_bytes(b"x" * 2_000_000)
+    r = run_cli("runbook", "run", "disk-almost-full", "--param", f"path={d}",
+                *[a for n in (1, 2, 3, 4) for a in ("--step", str(n))])  # not the vacuum
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Inodes" in r.stdout and f"{d}/big" in r.stdout and "(end of list)" in r.stdout
+    port = http_server.server_address[1]
+    r = run_cli("runbook", "run", "high-traffic", "--param", f"url=http://127.0.0.1:{port}/health",
+                "--param", f"port={port}")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "HTTP 200 in" in r.stdout and "Total:" in r.stdout
+
+
+def test_service_down_checks_and_waits_for_health(run_cli, tmp_path, http_server):
+    port = http_server.server_address[1]
+    r = run_cli("runbook", "run", "service-down", "--param", "service=opsconsole-test.service",
+                "--param", f"health_url=http://127.0.0.1:{port}/health", "--step", "1", "--step", "5")
+    assert r.returncode == 0, r.stdout + r.stderr
+    ev = journal(tmp_path)
+    assert [e["type"] for e in ev].count("incident.milestone_set") == 1
+
+
+@pytest.mark.pg
+def test_backup_verification_reads_a_real_dump(run_cli, tmp_path, pg_cluster):
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    subprocess.run(["pg_dump", "-Fc", "-f", str(backups / "nightly.dump"), pg_cluster.dsn()], check=True,
+                   timeout=60)
+    r = run_cli("runbook", "run", "backup-verification", "--param", f"backup_dir={backups}")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "captured backup_file" in r.stdout and "nightly.dump" in r.stdout
+    assert "; Archive created at" in r.stdout
+    (backups / "nightly.dump").write_bytes(b"garbage")
+    r = run_cli("runbook", "run", "backup-verification", "--param", f"backup_dir={backups}")
+    assert r.returncode == 1
+
+
+@pytest.mark.pg
+def test_daily_checklist_markdown_runs_against_postgres(run_cli, tmp_path, pg_cluster):
+    cfg = config(tmp_path, f"databases:\n  - name: main\n    dsn: {pg_cluster.dsn()}\n")
+    r = run_cli("runbook", "run", "daily-ops-checklist", "--config", cfg)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "longest_transaction" in r.stdout and "postgres" in r.stdout
+    ev = journal(tmp_path)
+    skipped = [e for e in ev if e["type"] == "runbook.step_skipped"]
+    assert len(skipped) == 3  # the three "- [ ]" items are ticked by people, not by --yes
+
+
+@pytest.mark.pg
+def test_slow_queries_runbook_finds_a_running_query(run_cli, tmp_path, pg_cluster):
+    cfg = config(tmp_path, f"databases:\n  - name: main\n    dsn: {pg_cluster.dsn()}\n")
+
+    async def scenario():
+        conn = await asyncpg.connect(pg_cluster.dsn())
+        slow = asyncio.ensure_future(conn.execute("select pg_sleep(30) /* rb-slow-marker */"))
+        try:
+            await asyncio.sleep(0)
+            deadline = time.monotonic() + 10
+            checker = await asyncpg.connect(pg_cluster.dsn())
+            while time.monotonic() < deadline:
+                n = await checker.fetchval("select count(*) from pg_stat_activity where query like "
+                                           "'%rb-slow-marker%' and state = 'active' and pid <> pg_backend_pid() "
+                                           "and now() - query_start > interval '1 second'")
+                if n:
+                    break
+                await asyncio.sleep(0.1)
+            await checker.close()
+            pid = conn.get_server_pid()
+            r = await asyncio.to_thread(run_cli, "runbook", "run", "pg-slow-queries", "--config", cfg,
+                                        "--param", "min_duration=1s", "--param", f"pid={pid}", "--yes")
+            with pytest.raises(asyncpg.QueryCanceledError):
+                await asyncio.wait_for(slow, 10)
+            return r, pid
+        finally:
+            slow.cancel()
+            await conn.close()
+
+    r, pid = asyncio.run(scenario())
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "rb-slow-marker" in r.stdout and str(pid) in r.stdout
+    assert "total_ms" in r.stdout
+
+
+@pytest.mark.pg
+def test_the_issue_example_works_as_written(run_cli, tmp_path, pg_cluster):
+    """The runbook from the issue, verbatim: real blocker, real cancel, real HTTP on :8000."""
+    try:
+        srv = serve(8000)
+    except OSError:
+        pytest.fail("port 8000 is busy: the issue's example needs it for its health step")
+    example = tmp_path / "example.yaml"
+    example.write_text(ISSUE_EXAMPLE)
+    cfg = config(tmp_path, f"databases:\n  - name: main\n    dsn: {pg_cluster.dsn()}\n")
+    pg_cluster.psql("create table if not exists rb_lock(x int); truncate rb_lock; insert into rb_lock values (1)")
+
+    async def scenario():
+        blocker = await asyncpg.connect(pg_cluster.dsn())
+        waiter = await asyncpg.connect(pg_cluster.dsn())
+        try:
+            hold = asyncio.ensure_future(blocker.execute(
+                "select pg_sleep(60) from (select * from rb_lock for update) s"))
+            await asyncio.sleep(0.2)
+            wait = asyncio.ensure_future(waiter.execute("update rb_lock set x = 2"))
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                n = await blocker_count(pg_cluster)
+                if n:
+                    break
+                await asyncio.sleep(0.1)
+            pid = blocker.get_server_pid()
+            r = await asyncio.to_thread(run_cli, "runbook", "run", str(example), "--config", cfg,
+                                        "--param", f"pid={pid}", "--yes", "--incident", "INC-9")
+            await asyncio.wait_for(wait, 10)  # the waiter got its lock: the blocker was cancelled
+            with pytest.raises(asyncpg.QueryCanceledError):
+                await hold
+            return r, pid
+        finally:
+            await blocker.close()
+            await waiter.close()
+
+    try:
+        r, pid = asyncio.run(scenario())
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "idle_for" in r.stdout and str(pid) in r.stdout
+    assert "pg_cancel_backend" in r.stdout and "HTTP 200 OK" in r.stdout
+    ev = journal(tmp_path)
+    fin = [e["data"] for e in ev if e["type"] == "runbook.step_finished"]
+    assert [d["status"] for d in fin] == ["ok", "ok", "ok", "ok"]  # the manual step is skipped
+    assert fin[1]["command"].startswith("[main] select pg_cancel_backend($1)")
+    assert fin[1]["params"] == {"pid": str(pid)}
+    milestone = [e for e in ev if e["type"] == "incident.milestone_set"]
+    assert milestone and milestone[0]["data"]["milestone"] == "mitigated"
+    assert all(e["incident_id"] == "INC-9" for e in ev)
+
+
+async def blocker_count(cluster) -> int:
+    c = await asyncpg.connect(cluster.dsn())
+    try:
+        return await c.fetchval("select count(*) from pg_stat_activity where wait_event_type = 'Lock'")
+    finally:
+        await c.close()
+
+
+@pytest.mark.pg
+def test_connection_saturation_terminates_old_idle_sessions(run_cli, tmp_path, pg_cluster_private):
+    cluster = pg_cluster_private
+    cfg = config(tmp_path, f"databases:\n  - name: main\n    dsn: {cluster.dsn()}\n")
+
+    async def scenario():
+        idle = [await asyncpg.connect(cluster.dsn()) for _ in range(3)]
+        pids = [c.get_server_pid() for c in idle]
+        await asyncio.sleep(1.2)  # state_change must be older than the 1s threshold
+        r = await asyncio.to_thread(run_cli, "runbook", "run", "pg-connection-saturation", "--config", cfg,
+                                    "--param", "idle_for=1s", "--yes")
+        checker = await asyncpg.connect(cluster.dsn())
+        left = await checker.fetchval("select count(*) from pg_stat_activity where pid = any($1::int[])", pids)
+        await checker.close()
+        for c in idle:
+            c.terminate()
+        return r, pids, left
+
+    r, pids, left = asyncio.run(scenario())
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "max_connections" in r.stdout
+    assert all(str(p) in r.stdout for p in pids)
+    assert left == 0
