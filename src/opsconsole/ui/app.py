@@ -149,8 +149,10 @@ class OpsConsoleApp(App[None]):
             LocksPane(),
         ]  # compose order = grid placement: health | resources(2 rows) / incidents / slow | locks
 
+    def get_default_screen(self) -> Screen[Any]:
+        return MainScreen(self.make_panes())
+
     def on_mount(self) -> None:
-        self.push_screen(MainScreen(self.make_panes()))
         if self._theme_errors:
             self.notify("\n".join(self._theme_errors), title="theme", severity="error", timeout=15)
         self.call_after_refresh(self._after_first_frame)

@@ -63,9 +63,9 @@ class Pane(Vertical):
     can_focus = False
 
     def __init_subclass__(cls, **kw: Any) -> None:
-        super().__init_subclass__(**kw)
-        if "ACTIONS" in cls.__dict__:
+        if "ACTIONS" in cls.__dict__:  # before Textual merges the class's BINDINGS
             cls.BINDINGS = bindings(cls.ACTIONS)
+        super().__init_subclass__(**kw)
 
     def __init__(self, **kw: Any) -> None:
         super().__init__(id=f"pane-{self.pane_id}", classes="pane", **kw)
