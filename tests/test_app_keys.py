@@ -163,6 +163,13 @@ async def test_palette_switches_theme():
         await wait_for(pilot, lambda: app.theme == "opsconsole-contrast")
 
 
+async def test_first_key_after_start_reaches_the_console():
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.press("z")  # no pause: the very first key
+        assert app.zoomed
+
+
 async def test_q_quits():
     app = make_app()
     async with app.run_test(size=(160, 48)) as pilot:

@@ -73,6 +73,7 @@ class ConsoleHeader(Static):
 
 class MainScreen(Screen[None]):
     BINDINGS = bindings(GLOBAL_ACTIONS)
+    AUTO_FOCUS = ""  # focus is set by the app (current pane), never the hidden filter input
 
     def __init__(self, panes: list[Pane]) -> None:
         super().__init__(id="main")
