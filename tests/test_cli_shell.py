@@ -126,3 +126,51 @@ def test_runs_in_real_terminals(tmp_path, term, no_color):
 
 
 _ = os
+
+
+SCREEN = shutil.which("screen")
+
+
+@pytest.mark.skipif(SCREEN is None, reason="GNU screen is not installed")
+def test_runs_inside_gnu_screen(tmp_path):
+    """GNU screen (TERM=screen inside): start, show data, switch pane, quit cleanly."""
+    name = f"ops{uuid.uuid4().hex[:8]}"
+    env = cli_env({"OPSCONSOLE_DATA_DIR": str(tmp_path / "d"), "XDG_CONFIG_HOME": str(tmp_path / "xdg"),
+                   "SCREENDIR": str(tmp_path / "screens")})
+    (tmp_path / "screens").mkdir(mode=0o700)
+    env.pop("TMUX", None)
+    env["TERM"] = "xterm-256color"
+    done = tmp_path / "exit-code"
+    rc = tmp_path / "screenrc"
+    rc.write_text("term screen-256color\n")
+    cmd = f"{sys.executable} -m opsconsole --refresh 1; echo $? > {done}; sleep 30"
+    proc = subprocess.Popen([SCREEN, "-c", str(rc), "-D", "-m", "-S", name, "sh", "-c", cmd], env=env)
+    hard = tmp_path / "hardcopy"
+
+    def capture() -> str:
+        subprocess.run([SCREEN, "-S", name, "-X", "hardcopy", str(hard)], env=env, timeout=10,
+                       capture_output=True)
+        return hard.read_text(errors="replace") if hard.exists() else ""
+
+    def wait_for(text: str, timeout: float = 20) -> str:
+        deadline = time.monotonic() + timeout
+        screen = ""
+        while time.monotonic() < deadline:
+            screen = capture()
+            if text in screen:
+                return screen
+            time.sleep(0.2)
+        raise AssertionError(f"{text!r} never appeared:\n{screen}")
+
+    try:
+        wait_for("LIVE every 1s")
+        subprocess.run([SCREEN, "-S", name, "-X", "stuff", "2"], env=env, timeout=10)
+        wait_for("LOAD")
+        subprocess.run([SCREEN, "-S", name, "-X", "stuff", "q"], env=env, timeout=10)
+        deadline = time.monotonic() + 20
+        while not done.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert done.exists() and done.read_text().strip() == "0"
+    finally:
+        subprocess.run([SCREEN, "-S", name, "-X", "quit"], env=env, timeout=10, capture_output=True)
+        proc.wait(timeout=10)
