@@ -74,6 +74,7 @@ class ConsoleHeader(Static):
 
 class MainScreen(Screen[None]):
     BINDINGS = bindings(GLOBAL_ACTIONS)
+    AUTO_FOCUS = ""  # focus is set by the app (current pane), never the hidden filter input
 
     def __init__(self, panes: list[Pane]) -> None:
         super().__init__(id="main")
@@ -156,8 +157,10 @@ class OpsConsoleApp(App[None]):
             LocksPane(),
         ]  # compose order = grid placement: health | resources(2 rows) / incidents / slow | locks
 
+    def get_default_screen(self) -> Screen[Any]:
+        return MainScreen(self.make_panes())
+
     def on_mount(self) -> None:
-        self.push_screen(MainScreen(self.make_panes()))
         if self._theme_errors:
             self.notify("\n".join(self._theme_errors), title="theme", severity="error", timeout=15)
         self.call_after_refresh(self._after_first_frame)
