@@ -258,7 +258,8 @@ class Runbook:
         if self.when_to_use is None:
             return ""
         if isinstance(self.when_to_use, list):
-            return "; ".join(self.when_to_use)
+            return " ".join(s.strip() if s.strip().endswith((".", "!", "?")) else s.strip() + "."
+                            for s in self.when_to_use)
         return self.when_to_use
 
     def param(self, name: str) -> Param | None:

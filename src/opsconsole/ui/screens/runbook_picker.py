@@ -23,9 +23,10 @@ from opsconsole.ui.screens.help import HelpRow
 from opsconsole.ui.screens.runbook_walkthrough import RunbookParamsScreen, RunbookScreen
 
 PICKER_ACTIONS: tuple[ActionSpec, ...] = (
-    ActionSpec("runbook-picker-open", "enter", "open", "open", "Open the highlighted runbook"),
-    ActionSpec("runbook-picker-down", "down", "move(1)", "down", "Next runbook", show=False),
-    ActionSpec("runbook-picker-up", "up", "move(-1)", "up", "Previous runbook", show=False),
+    ActionSpec("runbook-picker-open", "enter", "open", "open", "Open the highlighted runbook",
+               priority=True),
+    ActionSpec("runbook-picker-down", "down", "move(1)", "down", "Next runbook", show=False, priority=True),
+    ActionSpec("runbook-picker-up", "up", "move(-1)", "up", "Previous runbook", show=False, priority=True),
     ActionSpec("runbook-picker-close", "escape", "close", "close", "Close the picker"),
 )
 
@@ -102,7 +103,9 @@ class RunbookPickerScreen(Screen[None]):
         options = OptionList(id="runbook-list")
         options.can_focus = False
         yield options
-        with VerticalScroll(id="runbook-picker-detail-box"):
+        detail = VerticalScroll(id="runbook-picker-detail-box")
+        detail.can_focus = False
+        with detail:
             yield Static("", id="runbook-picker-detail")
         yield Footer()
 

@@ -206,7 +206,9 @@ class RunbookScreen(Screen[None]):
             with Vertical(id="runbook-steps-box"):
                 yield LineBlock(id="runbook-steps")
             with Vertical(id="runbook-right"):
-                with VerticalScroll(id="runbook-detail-box"):
+                detail = VerticalScroll(id="runbook-detail-box")
+                detail.can_focus = False  # up/down move between steps
+                with detail:
                     yield Static("", id="runbook-detail")
                 log = RichLog(id="runbook-output", max_lines=LIVE_LINES, wrap=True, markup=False, min_width=20)
                 log.can_focus = False
