@@ -337,3 +337,28 @@ def test_connection_saturation_terminates_old_idle_sessions(run_cli, tmp_path, p
     assert "max_connections" in r.stdout
     assert all(str(p) in r.stdout for p in pids)
     assert left == 0
+
+
+def test_secret_params_never_reach_the_terminal_or_the_journal(run_cli, tmp_path):
+    p = tmp_path / "rb.yaml"
+    p.write_text("id: s\ntitle: S\nparams:\n  - name: token\n    secret: true\nsteps:\n"
+                 "  - title: use\n    kind: shell\n    run: echo using {{ token }}; echo \"len=${#OPSCONSOLE_SECRET_TOKEN}\"\n")
+    secret = "tok-9f8e7d6c5b4a"
+    r = run_cli("runbook", "run", str(p), env={"OPSCONSOLE_PARAM_TOKEN": secret})
+    assert r.returncode == 0, r.stderr
+    assert secret not in r.stdout + r.stderr
+    assert "│ using ••••" in r.stdout and f"len={len(secret)}" in r.stdout
+    text = (tmp_path / "cli-data" / "journal.jsonl").read_text()
+    assert secret not in text
+    for f in (tmp_path / "cli-data" / "runbook-output").iterdir():
+        assert secret not in f.read_text()
+
+
+def test_validate_checks_hotkeys_in_the_config(run_cli, tmp_path):
+    cfg = config(tmp_path, "hotkeys:\n  - key: f5\n    runbook: high-cpu\n    step: 2\n"
+                           "  - key: f6\n    runbook: nope\n  - key: f7\n    runbook: high-cpu\n    step: 99\n")
+    r = run_cli("runbook", "validate", "--config", cfg)
+    assert r.returncode == 2
+    assert f"{cfg}:6:14: hotkeys[1].runbook: no runbook 'nope'" in r.stderr
+    assert f"{cfg}:9:11: hotkeys[2].step: runbook high-cpu has steps 1..5, not 99" in r.stderr
+    assert "hotkeys[0]" not in r.stderr

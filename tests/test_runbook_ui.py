@@ -279,3 +279,37 @@ def test_confirm_snapshot(snap_compare, tmp_path):
 
     app = make_app(snap_config(), data_dir=tmp_path)
     assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)
+
+
+async def test_parameters_are_prefilled_from_the_focused_pane(tmp_path):
+    app = make_app(cfg_for(ui_runbooks(tmp_path)), data_dir=tmp_path / "data")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("4")
+        await pilot.pause()
+        app.pane("locks").runbook_context = lambda: {"pid": "4242", "database": "main"}
+        await pilot.press("r")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunbookPickerScreen) and bool(app.screen.shown))
+        await pilot.press(*"lock contention", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunbookParamsScreen))
+        assert app.screen.query_one("#param-pid", Input).value == "4242"
+        # a value that does not fit is refused with the reason, in the form
+        app.screen.query_one("#param-pid", Input).value = "42; drop"
+        app.screen.query_one("#param-database", Input).focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, RunbookParamsScreen)
+        assert "does not match the pattern" in str(app.screen.query_one("#runbook-params-error", Static).render())
+
+
+async def test_running_a_step_twice_needs_a_second_enter(tmp_path):
+    app = make_app(cfg_for(ui_runbooks(tmp_path)), data_dir=tmp_path / "data")
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_walk(pilot)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: screen.session.states[0] == "ok")
+        await pilot.press("b", "enter")
+        await pilot.pause()
+        finished = lambda: [e for e in app.sink.events if e.type == "runbook.step_finished"]  # noqa: E731
+        assert len(finished()) == 1 and screen.session.states[0] == "pending"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: len(finished()) == 2)

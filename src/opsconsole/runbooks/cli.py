@@ -85,7 +85,40 @@ def cmd_list(args: argparse.Namespace) -> int:
     return EXIT_USAGE if bad else EXIT_OK
 
 
+def hotkey_errors(cfg: Any, loaded: list[Any]) -> list[str]:
+    """Config ``hotkeys:`` that name a runbook or step that does not exist, located in the
+    config file when there is one."""
+    from opsconsole.runbooks.model import _locate
+    from opsconsole.schema import compose
+
+    root = None
+    if cfg.source:
+        try:
+            root = compose(Path(cfg.source).read_text(), cfg.source)
+        except (OSError, ConfigError):
+            root = None
+    out = []
+    by_id = {i.runbook.id: i.runbook for i in loaded if i.runbook}
+    for n, hk in enumerate(cfg.hotkeys):
+        problem, key = None, "runbook"
+        rb = by_id.get(hk.runbook)
+        if rb is None:
+            problem = f"hotkeys[{n}].runbook: no runbook {hk.runbook!r}; known: {', '.join(sorted(by_id))}"
+        elif hk.step is not None:
+            try:
+                rb.find_step(hk.step)
+            except LookupError as exc:
+                problem, key = f"hotkeys[{n}].step: {exc.args[0]}", "step"
+        if problem:
+            node = _locate(root, ["hotkeys", n, key]) if root is not None else None
+            where = (f"{cfg.source}:{node.start_mark.line + 1}:{node.start_mark.column + 1}"
+                     if node is not None else (cfg.source or "config"))
+            out.append(f"{where}: {problem}")
+    return out
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
+    cfg = None
     if args.paths:
         paths = [Path(p) for p in args.paths]
     else:
@@ -104,6 +137,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
             print(str(item.error), file=sys.stderr)
         else:
             print(f"ok  {item.path}  ({item.runbook.id if item.runbook else ''})")
+    if cfg is not None:
+        for line in hotkey_errors(cfg, load_all([p for p in paths if p.exists()])):
+            errors += 1
+            print(line, file=sys.stderr)
     if not count and not errors:
         files = runbook_files([p for p in paths if p.exists()])
         if not files:
