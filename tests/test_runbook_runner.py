@@ -362,3 +362,11 @@ def test_no_textual_in_the_runbook_core():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")})
     assert r.stdout.strip() == "False", r.stderr
+
+
+async def test_output_that_looks_like_credentials_is_masked(tmp_path):
+    rb = runbook(shell_rb("echo 'api_key=AbCdEf123456'; echo 'password = hunter2'; echo plain line"))
+    out = await session(rb, data_dir=tmp_path).run_step(0)
+    assert out.output_first == [f"api_key={MASK}", f"password={MASK}", "plain line"]
+    text = Path(out.output_file).read_text()
+    assert "AbCdEf123456" not in text and "hunter2" not in text

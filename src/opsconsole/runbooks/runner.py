@@ -116,6 +116,14 @@ def resolve_params(rb: Runbook, given: dict[str, str], *, context: dict[str, str
 # --------------------------------------------------------------------------- output
 
 
+_TOKEN_TRIGGERS = ("bearer", "token", "api", "secret", "passw", "pwd", "authorization",
+                   "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "xox", "akia", "eyj")
+
+
+def _cut(line: str) -> str:
+    return line if len(line) <= MAX_LINE else line[:MAX_LINE] + " …"
+
+
 class OutputCapture:
     """Everything a step printed, with bounded memory."""
 
@@ -156,7 +164,9 @@ class OutputCapture:
         text = block.decode("utf-8", errors="replace")
         if self.secrets:
             text = mask_values(text, self.secrets)
-        text = mask_tokens(text)
+        low = text.lower()
+        if any(t in low for t in _TOKEN_TRIGGERS):  # the token regexes are slow: look first
+            text = mask_tokens(text)
         out = text.encode()
         self.bytes += len(out)
         self._hash.update(out)
@@ -174,16 +184,14 @@ class OutputCapture:
         lines = text.split("\n")
         if lines and lines[-1] == "":
             lines.pop()
-        for line in lines:
-            if len(line) > MAX_LINE:
-                line = line[:MAX_LINE] + " …"
-            self.lines += 1
-            if len(self.head) < HEAD_LINES:
-                self.head.append(line)
-            self.tail.append(line)
-            self.live.append(line)
-            if self.on_line is not None:
-                self.on_line(line)
+        self.lines += len(lines)
+        if len(self.head) < HEAD_LINES:
+            self.head.extend(_cut(x) for x in lines[: HEAD_LINES - len(self.head)])
+        self.tail.extend(_cut(x) for x in lines[-TAIL_LINES:])
+        self.live.extend(_cut(x) for x in lines[-LIVE_LINES:])
+        if self.on_line is not None:
+            for line in lines:
+                self.on_line(_cut(line))
 
     def note(self, line: str) -> None:
         """A line written by opsconsole itself (status, rows of a query)."""
