@@ -362,3 +362,40 @@ def test_validate_checks_hotkeys_in_the_config(run_cli, tmp_path):
     assert f"{cfg}:6:14: hotkeys[1].runbook: no runbook 'nope'" in r.stderr
     assert f"{cfg}:9:11: hotkeys[2].step: runbook high-cpu has steps 1..5, not 99" in r.stderr
     assert "hotkeys[0]" not in r.stderr
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_interrupting_a_run_stops_the_step_and_records_it(tmp_path, sig):
+    import os
+    import signal
+    import sys
+
+    from conftest import cli_env
+
+    pidfile = tmp_path / "child.pid"
+    p = tmp_path / "rb.yaml"
+    p.write_text(f"id: i\ntitle: I\nsteps:\n  - title: hang\n    kind: shell\n"
+                 f"    run: sleep 300 & echo $! > {pidfile}; echo started; wait\n"
+                 "  - title: after\n    kind: shell\n    run: echo must not run\n")
+    env = cli_env({"OPSCONSOLE_DATA_DIR": str(tmp_path / "cli-data"), "XDG_CONFIG_HOME": str(tmp_path / "x")})
+    proc = subprocess.Popen([sys.executable, "-m", "opsconsole", "runbook", "run", str(p)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    deadline = time.monotonic() + 20
+    while not (pidfile.exists() and pidfile.read_text().strip()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    child = int(pidfile.read_text())
+    proc.send_signal(getattr(signal, sig))
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130, out + err
+    assert "must not run" not in out and "interrupted" in err
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("the step's child process survived the interrupt")
+    fin = [e for e in journal(tmp_path) if e["type"] == "runbook.step_finished"]
+    assert len(fin) == 1 and fin[0]["data"]["status"] == "stopped"

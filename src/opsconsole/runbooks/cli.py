@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import getpass
 import os
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -235,6 +236,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         host_figures=host_figures_default(), dry_run=args.dry_run, read_only=read_only,
         on_line=on_line, auto_confirm=args.yes,
     )
+    def on_term(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)  # like Ctrl+C: stop the step's process group too
     try:
         return asyncio.run(_run(session, rb, steps, interactive, args.yes))
     except KeyboardInterrupt:

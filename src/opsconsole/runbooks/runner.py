@@ -706,16 +706,29 @@ class RunbookSession:
                 status, code, message = await self._execute(step, rendered, capture)
                 if dry and status == "ok":
                     status = "dry-run"
+        except asyncio.CancelledError:
+            # the whole run is being stopped (Ctrl+C, app closing): the step's processes are
+            # already gone (see _execute); record it, then let the cancellation go on
+            capture.close()
+            self._finish(base, started, t0, capture, "stopped", None, "interrupted: the run was stopped",
+                         before, None, step)
+            raise
         except Exception as exc:  # a step's failure is an outcome, never a crash
             status, message = "failed", f"{type(exc).__name__}: {mask_values(str(exc), self.secret_values)}"
         finally:
             capture.close()
-        duration = time.monotonic() - t0
         if status == "failed" and step.kind == "shell" and self._needs_tty(capture):
             message = (message + " — " if message else "") + TTY_MESSAGE
+        after = None if before is None else await self._figures()
+        outcome = self._finish(base, started, t0, capture, status, code, message, before, after, step)
+        return outcome
+
+    def _finish(self, base: dict[str, Any], started: datetime, t0: float, capture: OutputCapture,
+                status: str, code: int | None, message: str, before: dict[str, Any] | None,
+                after: dict[str, Any] | None, step: Any) -> StepOutcome:
+        duration = time.monotonic() - t0
         if message:
             message = mask_tokens(mask_values(message, self.secret_values))
-        after = None if before is None else await self._figures()
         outcome = StepOutcome(
             status=status, exit_code=code, message=message, duration=duration,
             output_first=list(capture.head), output_last=capture.last_lines(),
