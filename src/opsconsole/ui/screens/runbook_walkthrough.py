@@ -302,6 +302,9 @@ class RunbookScreen(Screen[None]):
             code = f" exit {out.exit_code}" if out.exit_code is not None else ""
             t.append(f"Last run: {out.status.upper()}{code} in {out.duration:.1f}s"
                      + (f" — {out.message}" if out.message else "") + "\n", style="bold")
+            if out.output_file:
+                t.append(f"Output: {out.output_lines} lines, sha256 {(out.output_sha256 or '')[:12]}…, "
+                         f"kept in {out.output_file}\n")
         return t
 
     def draw(self) -> None:
@@ -427,8 +430,6 @@ class RunbookScreen(Screen[None]):
         code = f" exit {outcome.exit_code}" if outcome.exit_code is not None else ""
         self.last_status = (f"{STATE_MARK.get(self.session.states[index], outcome.status)} · step {index + 1}"
                             f"{code} · {outcome.duration:.1f}s" + (f" · {outcome.message}" if outcome.message else ""))
-        if outcome.output_file:
-            self.last_status += f" · output: {outcome.output_file}"
         self.refresh_bindings()
         if outcome.ok and index == self.current:
             self._advance()
