@@ -251,6 +251,36 @@ def test_slow_queries_runbook_finds_a_running_query(run_cli, tmp_path, pg_cluste
     assert "total_ms" in r.stdout
 
 
+def lock_scenario(run_cli, cluster, runbook: str, cfg: str, *extra: str):
+    """A real blocker holding a row lock inside a long statement, a real waiter, and the
+    runbook run against the blocker's pid. Returns (CompletedProcess, pid)."""
+    cluster.psql("create table if not exists rb_lock(x int); truncate rb_lock; insert into rb_lock values (1)")
+
+    async def scenario():
+        blocker = await asyncpg.connect(cluster.dsn())
+        waiter = await asyncpg.connect(cluster.dsn())
+        try:
+            hold = asyncio.ensure_future(blocker.execute(
+                "select pg_sleep(60) from (select * from rb_lock for update) s"))
+            await asyncio.sleep(0.2)
+            wait = asyncio.ensure_future(waiter.execute("update rb_lock set x = 2"))
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and not await blocker_count(cluster):
+                await asyncio.sleep(0.1)
+            pid = blocker.get_server_pid()
+            r = await asyncio.to_thread(run_cli, "runbook", "run", runbook, "--config", cfg,
+                                        "--param", f"pid={pid}", "--yes", *extra)
+            await asyncio.wait_for(wait, 10)  # the waiter got its lock: the blocker was cancelled
+            with pytest.raises(asyncpg.QueryCanceledError):
+                await hold
+            return r, pid
+        finally:
+            blocker.terminate()
+            await waiter.close()
+
+    return asyncio.run(scenario())
+
+
 @pytest.mark.pg
 def test_the_issue_example_works_as_written(run_cli, tmp_path, pg_cluster):
     """The runbook from the issue, verbatim: real blocker, real cancel, real HTTP on :8000."""
@@ -261,35 +291,8 @@ def test_the_issue_example_works_as_written(run_cli, tmp_path, pg_cluster):
     example = tmp_path / "example.yaml"
     example.write_text(ISSUE_EXAMPLE)
     cfg = config(tmp_path, f"databases:\n  - name: main\n    dsn: {pg_cluster.dsn()}\n")
-    pg_cluster.psql("create table if not exists rb_lock(x int); truncate rb_lock; insert into rb_lock values (1)")
-
-    async def scenario():
-        blocker = await asyncpg.connect(pg_cluster.dsn())
-        waiter = await asyncpg.connect(pg_cluster.dsn())
-        try:
-            hold = asyncio.ensure_future(blocker.execute(
-                "select pg_sleep(60) from (select * from rb_lock for update) s"))
-            await asyncio.sleep(0.2)
-            wait = asyncio.ensure_future(waiter.execute("update rb_lock set x = 2"))
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline:
-                n = await blocker_count(pg_cluster)
-                if n:
-                    break
-                await asyncio.sleep(0.1)
-            pid = blocker.get_server_pid()
-            r = await asyncio.to_thread(run_cli, "runbook", "run", str(example), "--config", cfg,
-                                        "--param", f"pid={pid}", "--yes", "--incident", "INC-9")
-            await asyncio.wait_for(wait, 10)  # the waiter got its lock: the blocker was cancelled
-            with pytest.raises(asyncpg.QueryCanceledError):
-                await hold
-            return r, pid
-        finally:
-            await blocker.close()
-            await waiter.close()
-
     try:
-        r, pid = asyncio.run(scenario())
+        r, pid = lock_scenario(run_cli, pg_cluster, str(example), cfg, "--incident", "INC-9")
     finally:
         srv.shutdown()
         srv.server_close()
@@ -304,6 +307,17 @@ def test_the_issue_example_works_as_written(run_cli, tmp_path, pg_cluster):
     milestone = [e for e in ev if e["type"] == "incident.milestone_set"]
     assert milestone and milestone[0]["data"]["milestone"] == "mitigated"
     assert all(e["incident_id"] == "INC-9" for e in ev)
+
+
+@pytest.mark.pg
+def test_shipped_lock_contention_cancels_then_terminates(run_cli, tmp_path, pg_cluster):
+    cfg = config(tmp_path, f"databases:\n  - name: main\n    dsn: {pg_cluster.dsn()}\n")
+    r, pid = lock_scenario(run_cli, pg_cluster, "pg-lock-contention", cfg)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "blocked_by" in r.stdout and f"[{pid}]" in r.stdout, r.stdout  # the waiter waits on pid
+    fin = [e["data"] for e in journal(tmp_path) if e["type"] == "runbook.step_finished"]
+    assert [d["step"] for d in fin] == [1, 2, 3, 4, 5, 7]
+    assert all(d["status"] == "ok" for d in fin)
 
 
 async def blocker_count(cluster) -> int:

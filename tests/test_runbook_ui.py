@@ -214,6 +214,22 @@ async def test_hotkeys_show_in_footer_and_help_and_launch_a_step(tmp_path):
         assert "hello world" in log_text(app)
 
 
+async def test_a_hotkey_for_a_dangerous_step_asks_for_its_word(tmp_path):
+    d = ui_runbooks(tmp_path)
+    cfg = cfg_for(d, "hotkeys:\n  - key: f7\n    runbook: walk\n    step: Restart\n")
+    app = make_app(cfg, data_dir=tmp_path / "data")
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("f7")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunbookParamsScreen))
+        app.screen.query_one("#param-token", Input).focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmStepScreen))
+        assert not (tmp_path / "restarted").exists()
+        await pilot.press(*"restart", "enter")
+        await wait_for(pilot, lambda: (tmp_path / "restarted").exists())
+
+
 async def test_read_only_refuses_step_hotkeys(tmp_path):
     d = ui_runbooks(tmp_path)
     cfg = cfg_for(d, "hotkeys:\n  - key: f5\n    runbook: walk\n    step: 1\n")
