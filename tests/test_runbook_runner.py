@@ -370,3 +370,17 @@ async def test_output_that_looks_like_credentials_is_masked(tmp_path):
     assert out.output_first == [f"api_key={MASK}", f"password={MASK}", "plain line"]
     text = Path(out.output_file).read_text()
     assert "AbCdEf123456" not in text and "hunter2" not in text
+
+
+async def test_a_database_that_refuses_is_a_failed_step_without_its_password(tmp_path):
+    from opsconsole.pgcluster import free_port
+    from opsconsole.postgres.config import DatabaseTarget
+
+    dsn = f"postgresql://app:pw-Secret-77@127.0.0.1:{free_port()}/app"
+    cfg = AppConfig(databases=[DatabaseTarget("main", dsn)])
+    rb = runbook("id: t\ntitle: T\nsteps:\n  - title: q\n    kind: sql\n    database: main\n    sql: select 1\n")
+    sink = MemorySink()
+    out = await session(rb, config=cfg, data_dir=tmp_path, sink=sink).run_step(0)
+    assert out.status == "failed" and "could not connect to main" in out.message
+    assert "pw-Secret-77" not in json.dumps([e.data for e in sink.events])
+    assert "pw-Secret-77" not in Path(out.output_file).read_text()

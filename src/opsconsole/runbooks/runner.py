@@ -47,7 +47,7 @@ from opsconsole.runbooks.model import (
     SqlStep,
     WaitStep,
 )
-from opsconsole.secrets import MASK, mask_tokens, mask_values
+from opsconsole.secrets import MASK, mask_tokens, mask_values, safe_dsn
 
 HEAD_LINES = 10
 TAIL_LINES = 10
@@ -361,6 +361,12 @@ async def _fallback_check(spec: Any) -> _CheckResult:
     except Exception as exc:  # a check never raises
         return _CheckResult("CRITICAL", f"{type(exc).__name__}: {exc}", time.monotonic() - t0)
     return _CheckResult("UNKNOWN", f"unsupported check kind {spec.kind}")
+
+
+def asyncpg_errors() -> type[BaseException]:
+    import asyncpg
+
+    return asyncpg.PostgresError
 
 
 def _coerce(value: Any, pg_type: Any) -> Any:
@@ -884,7 +890,12 @@ class RunbookSession:
         if target is None:
             known = ", ".join(d.name for d in self.config.databases) or "none configured"
             return "failed", None, f"database {name!r} is not in the config (databases: {known})"
-        conn = await _pg_connect(target, self.config, min(float(step.timeout), 10.0))
+        try:
+            conn = await _pg_connect(target, self.config, min(float(step.timeout), 10.0))
+        except (OSError, TimeoutError, ValueError, asyncpg_errors()) as exc:
+            msg = str(exc).replace(target.dsn, safe_dsn(target.dsn)) if target.dsn else str(exc)
+            capture.note(f"could not connect to {name}: {msg}")
+            return "failed", None, f"could not connect to {name}: {type(exc).__name__}: {msg}"
         try:
             ms = int(float(step.timeout) * 1000)
             await conn.execute(f"set statement_timeout = {ms}")
