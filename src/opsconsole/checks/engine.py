@@ -220,14 +220,15 @@ def _latency_state(latency: float, spec: Any) -> tuple[State, str]:
 _SSL_CONTEXTS: dict[tuple[bool, str | None], ssl.SSLContext] = {}
 
 
-def _ssl_context(verify: bool) -> ssl.SSLContext:
+def _ssl_context(verify: bool, ca_file: str | None = None) -> ssl.SSLContext:
     """One shared context per mode (building one costs ~10 ms of CPU; 200 checks add up)."""
-    key = (verify, os.environ.get("SSL_CERT_FILE"))
+    cafile = os.path.expanduser(ca_file) if ca_file else os.environ.get("SSL_CERT_FILE") or None
+    key = (verify, cafile)
     ctx = _SSL_CONTEXTS.get(key)
     if ctx is None:
         if verify:
-            ctx = ssl.create_default_context(cafile=os.environ.get("SSL_CERT_FILE") or None)
-            if not os.environ.get("SSL_CERT_FILE"):
+            ctx = ssl.create_default_context(cafile=cafile)
+            if cafile is None:
                 try:
                     import certifi
 
@@ -269,7 +270,10 @@ async def _probe_http(spec: HttpCheck, config: AppConfig | None,
     url = spec.url
     host = httpx.URL(url).host
     phase = "connecting"
-    ctx = _ssl_context(spec.verify_tls)
+    try:
+        ctx = _ssl_context(spec.verify_tls, spec.ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise _Outcome("UNKNOWN", f"cannot load ca_file {spec.ca_file}: {exc}") from None
     timeout = float(spec.timeout)
     started = time.monotonic()
     body = b""
@@ -282,7 +286,18 @@ async def _probe_http(spec: HttpCheck, config: AppConfig | None,
                 limits=httpx.Limits(max_connections=1, max_keepalive_connections=0),
                 trust_env=False,
             ) as client:
-                req = client.build_request(spec.method, url, headers=dict(spec.headers))
+                def trace(event: str, info: dict[str, Any]) -> None:
+                    nonlocal phase
+                    if event.startswith("connection.start_tls"):
+                        phase = "TLS handshake"
+                    elif event.startswith(("http11.send_request", "http2.send_request")):
+                        phase = "sending the request"
+                    elif event.startswith(("http11.receive_response_headers",
+                                           "http2.receive_response_headers")):
+                        phase = "waiting for the response"
+
+                req = client.build_request(spec.method, url, headers=dict(spec.headers),
+                                           extensions={"trace": _sync_to_async(trace)})
                 resp = await client.send(req, stream=True)
                 try:
                     phase = "reading the body"
@@ -351,6 +366,13 @@ async def _probe_http(spec: HttpCheck, config: AppConfig | None,
     if "cert_days_left" in details:
         msg += f", certificate valid {details['cert_days_left']:.0f} more days"
     return "OK", msg, latency, details
+
+
+def _sync_to_async(fn: Any) -> Any:
+    async def wrapper(event: str, info: dict[str, Any]) -> None:
+        fn(event, info)
+
+    return wrapper
 
 
 # --------------------------------------------------------------------------- tcp

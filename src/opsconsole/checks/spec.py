@@ -176,6 +176,7 @@ class HttpCheck(_Common):
     cert_warn_days: int = field(14, check=non_negative)
     cert_crit_days: int = field(7, check=non_negative)
     verify_tls: bool = True
+    ca_file: str | None = None  # trust this CA bundle (e.g. an internal CA) instead of the system's
     follow_redirects: bool = False
     max_body: ByteSize = field(ByteSize(1024 * 1024), check=positive)
 
