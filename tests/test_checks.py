@@ -703,9 +703,9 @@ def test_tracker_failures_before_critical_and_events():
     s = tr.update(res_at("OK", 0))
     assert s.state == "OK" and sink.events == []  # first OK is not news
     s = tr.update(res_at("CRITICAL", 1, "connection refused"))
-    assert s.state == "WARNING" and s.soft and s.message == "connection refused (failure 1/3)"
+    assert s.state == "WARNING" and s.soft and s.message == "failure 1/3: connection refused"
     s = tr.update(res_at("CRITICAL", 2, "connection refused"))
-    assert s.state == "WARNING" and s.message.endswith("(failure 2/3)")
+    assert s.state == "WARNING" and s.message.startswith("failure 2/3: ")
     s = tr.update(res_at("CRITICAL", 3, "connection refused"))
     assert s.state == "CRITICAL" and not s.soft and s.since == T0 + dt.timedelta(minutes=3)
     assert s.time_in_state(T0 + dt.timedelta(minutes=7, seconds=12)) == 252.0

@@ -1,7 +1,7 @@
 """Check state over time: consecutive failures, state changes with their time, history.
 
 :meth:`CheckTracker.update` takes raw results and applies ``failures_before_critical``: a
-CRITICAL result shows as a soft WARNING ("failure 1/3") until that many CRITICAL results in a
+CRITICAL result shows as a soft WARNING ("failure 1/3: ...") until that many CRITICAL results in a
 row, so one blip does not page. Every state change goes through :meth:`CheckTracker._changed`,
 the ONE place that records ``health.state_changed`` on the event sink (the incident timeline
 consumes it). The first state of a check is recorded only when it is not OK, so starting the
@@ -117,7 +117,7 @@ class CheckTracker:
                 tr.failures += 1
                 if tr.failures < tr.threshold and tr.state != "CRITICAL":
                     new = "WARNING"
-                    message = f"{message} (failure {tr.failures}/{tr.threshold})"
+                    message = f"failure {tr.failures}/{tr.threshold}: {message}"
                     tr.soft = True
                 else:
                     tr.soft = False
