@@ -780,6 +780,31 @@ checks:
     assert p.returncode == 2 and "no check named 'nope'" in p.stderr
 
 
+def test_cli_log_errors_continues_where_the_last_run_stopped(run_cli, tmp_path):
+    log = tmp_path / "app.log"
+    append(log, "ERROR before the first run")
+    cfg = write_cfg(tmp_path, f"""
+checks:
+  - {{name: app-log, kind: log_errors, path: "{log}", pattern: ERROR, warning: 1, critical: 4}}
+""")
+    p = run_cli("check", "--config", str(cfg), "--json")
+    first = json.loads(p.stdout)["checks"][0]
+    assert p.returncode == 0 and first["details"]["count"] == 0
+    assert "(watching from now on)" in first["message"]
+    append(log, "ERROR one", "INFO fine", "ERROR two")
+    p = run_cli("check", "--config", str(cfg), "--json")
+    second = json.loads(p.stdout)["checks"][0]
+    assert p.returncode == 1 and second["details"]["count"] == 2, second
+    # logrotate: the writer adds one more line to the old file, then a new file starts
+    log.rename(tmp_path / "app.log.1")
+    append(tmp_path / "app.log.1", "ERROR three (just before rotation)")
+    append(log, "ERROR four (new file)")
+    p = run_cli("check", "--config", str(cfg), "--json")
+    third = json.loads(p.stdout)["checks"][0]
+    assert p.returncode == 2 and third["details"]["count"] == 4, third
+    assert third["details"]["rotations"] == 1
+
+
 def test_cli_check_without_checks_is_unknown(run_cli, tmp_path):
     cfg = write_cfg(tmp_path, "refresh: 2s\n")
     p = run_cli("check", "--config", str(cfg))

@@ -66,6 +66,11 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(f"UNKNOWN: {msg}")
         return 3
+    from opsconsole.checks import engine
+    from opsconsole.config import resolve_data_dir
+
+    # log_errors checks continue where the previous run stopped reading
+    engine.use_state_dir(resolve_data_dir(getattr(args, "data_dir", None), cfg) / "check-state")
     started = time.monotonic()
     results = asyncio.run(run_checks(specs, cfg))
     wall = time.monotonic() - started

@@ -12,16 +12,19 @@ from __future__ import annotations
 import asyncio
 import errno
 import glob
+import json
 import os
 import re
 import shlex
 import signal
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from opsconsole.checks.spec import (
@@ -778,21 +781,121 @@ class LogFollower:
 
 
 _FOLLOWERS: dict[tuple[str, str, str], LogFollower] = {}
+_STATE_LOCK = threading.Lock()
+_state_file: Path | None = None
+
+
+def use_state_dir(path: str | Path | None) -> None:
+    """Remember log positions across processes (``opsconsole check`` from cron): where each
+    log_errors check stopped reading and its recent counts are kept in this directory."""
+    global _state_file
+    _state_file = None if path is None else Path(path) / "log_errors.json"
+
+
+def _load_state() -> dict[str, Any]:
+    if _state_file is None:
+        return {}
+    try:
+        data = json.loads(_state_file.read_text())
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _save_state(key: str, entry: dict[str, Any]) -> None:
+    if _state_file is None:
+        return
+    with _STATE_LOCK:
+        data = _load_state()
+        data[key] = entry
+        _state_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = _state_file.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data, sort_keys=True))
+        os.replace(tmp, _state_file)
+
+
+def _find_rotated(path: str, inode: tuple[int, int]) -> str | None:
+    """The file a log was rotated to (app.log.1, app.log-20261124...), by inode."""
+    for cand in glob.glob(glob.escape(path) + ".*") + glob.glob(glob.escape(path) + "-*"):
+        try:
+            st = os.stat(cand)
+        except OSError:
+            continue
+        if (st.st_dev, st.st_ino) == inode:
+            return cand
+    return None
+
+
+def _resume(fol: LogFollower, entry: dict[str, Any]) -> tuple[int, int]:
+    """Continue from a saved position; returns (lines, matches) read from a rotated file."""
+    fol.started = float(entry.get("started", fol.started))
+    fol.buckets = [(float(t), int(n)) for t, n in entry.get("buckets", [])]
+    fol.last_match = str(entry.get("last_match", ""))
+    fol.rotations = int(entry.get("rotations", 0))
+    fol.truncations = int(entry.get("truncations", 0))
+    inode = (int(entry["dev"]), int(entry["ino"]))
+    offset = int(entry["offset"])
+    lines = matches = 0
+    try:
+        st = os.stat(fol.path)
+        cur: tuple[int, int] | None = (st.st_dev, st.st_ino)
+    except FileNotFoundError:
+        cur = None
+    if cur != inode:
+        old = _find_rotated(fol.path, inode)
+        if old is not None:  # read the rest of the rotated file first
+            with open(old, "rb") as fh:
+                fh.seek(offset)
+                fol.fh = fh
+                lines, matches = fol._read(MAX_LOG_READ)
+                if fol.partial and fol.regex.search(fol.partial.decode("utf-8", "replace")):
+                    matches += 1
+                fol.fh = None
+        fol.rotations += 1
+        if not fol._open(at_end=False):
+            raise FileNotFoundError(fol.path)
+        return lines, matches
+    if not fol._open(at_end=False):
+        raise FileNotFoundError(fol.path)
+    if os.fstat(fol.fh.fileno()).st_size < offset:
+        fol.truncations += 1
+    else:
+        fol.fh.seek(offset)
+    return 0, 0
 
 
 def _poll_log(spec: LogErrorsCheck) -> tuple[LogFollower, int, int, int, bool]:
     key = (spec.name, spec.path, spec.pattern)
+    skey = "\x00".join(key)
     fol = _FOLLOWERS.get(key)
     first = fol is None
+    now = time.time()
+    pre_lines = pre_matches = 0
     if fol is None:
         fol = LogFollower(spec.path, spec.pattern)
-    now = time.time()
-    from_start = False  # the first run starts at the end: we cannot date older lines
-    lines, matches = fol.poll(now, first_run_from_start=from_start)
+        entry = _load_state().get(skey)
+        if entry:
+            try:
+                pre_lines, pre_matches = _resume(fol, entry)
+                first = False
+            except (KeyError, ValueError, TypeError):
+                fol.close()
+                fol = LogFollower(spec.path, spec.pattern)
+    # a first run starts at the end: we cannot date the lines already there
+    lines, matches = fol.poll(now)
+    lines, matches = lines + pre_lines, matches + pre_matches
     _FOLLOWERS[key] = fol
     if matches:
         fol.buckets.append((now, matches))
-    return fol, lines, matches, fol.count(now, spec.window), first and not from_start
+    count = fol.count(now, spec.window)
+    if _state_file is not None and fol.fh is not None and fol.inode is not None:
+        _save_state(skey, {
+            "dev": fol.inode[0], "ino": fol.inode[1],
+            "offset": fol.fh.tell() - len(fol.partial), "started": fol.started,
+            "buckets": fol.buckets, "last_match": fol.last_match[:300],
+            "rotations": fol.rotations, "truncations": fol.truncations,
+        })
+    return fol, lines, matches, count, first
 
 
 async def _probe_log_errors(spec: LogErrorsCheck, config: AppConfig | None,

@@ -169,6 +169,7 @@ class HealthDetailsScreen(Screen[None]):
         self.check_name = name
         self.clock = clock
         self.state_styles = styles or {}
+        self._last = ""
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="health-details-box"):
@@ -182,7 +183,10 @@ class HealthDetailsScreen(Screen[None]):
         self.set_interval(1.0, self.redraw)
 
     def redraw(self) -> None:
-        self.query_one("#health-details-text", Static).update(self._text())
+        text = self._text()
+        if text.plain != self._last:  # repaint only when something changed
+            self._last = text.plain
+            self.query_one("#health-details-text", Static).update(text)
 
     def action_close(self) -> None:
         self.dismiss(None)
@@ -301,6 +305,8 @@ class HealthPane(Pane):
         try:
             table: DataTable[Any] = self.query_one(DataTable)
         except Exception:
+            return
+        if not table.columns:
             return
         with self.app.batch_update():
             self._fit_message_column(table, width)
