@@ -192,6 +192,18 @@ class HealthDetailsScreen(Screen[None]):
         self.dismiss(None)
 
 
+class _AppSink:
+    """Records through whatever ``app.sink`` is at the time of the event (the incident work
+    may swap in a sink that routes events to the active incident's timeline). Called from a
+    worker thread: the sink must be thread-safe (JournalSink and MemorySink are)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def record(self, type: str, data: dict[str, Any], *, incident_id: str | None = None) -> Any:
+        return self.app.sink.record(type, data, incident_id=incident_id)
+
+
 class HealthPane(Pane):
     pane_id = "health"
     number = 1
@@ -245,7 +257,7 @@ class HealthPane(Pane):
         for col in COLUMNS:
             table.add_column(col, key=col, width=widths[col])
         if self._tracker is None:
-            self._tracker = CheckTracker(self.specs, sink=getattr(self.app, "sink", None))
+            self._tracker = CheckTracker(self.specs, sink=_AppSink(self.app))
         self.scheduler = CheckScheduler(self.specs, self.config, self.tracker,
                                         runner=self.runner, on_status=self._on_status)
         self.state = "live"
