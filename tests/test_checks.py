@@ -467,9 +467,12 @@ async def test_postgres_unknown_target_is_unknown():
 
 @pytest.fixture
 def sleepers(tmp_path):
-    exe = tmp_path / "opsc-sleeper"
+    name = f"opsc-{os.getpid() % 10000}-{time.monotonic_ns() % 10**6}"[:15]  # unique per test
+    exe = tmp_path / name
     shutil.copy("/bin/sleep", exe)
     procs = [subprocess.Popen([str(exe), "1234.5"]) for _ in range(2)]
+    for p in procs:
+        p.exe_name = name  # type: ignore[attr-defined]
     yield procs
     for p in procs:
         p.kill()
@@ -478,16 +481,17 @@ def sleepers(tmp_path):
 
 async def test_process_counts_and_pids(sleepers):
     pids = sorted(p.pid for p in sleepers)
-    r = await run_check(ProcessCheck(name="p", pattern="^opsc-sleeper$", min_count=2))
+    pat = f"^{sleepers[0].exe_name}$"
+    r = await run_check(ProcessCheck(name="p", pattern=pat, min_count=2))
     assert r.state == "OK", r.message
     assert r.message.startswith(f"2 processes: pids {pids[0]}, {pids[1]}")
     assert [d["pid"] for d in r.details["processes"]] == pids
     assert all("cpu" in d and "rss" in d for d in r.details["processes"])
-    r = await run_check(ProcessCheck(name="p", pattern="^opsc-sleeper$", min_count=3))
+    r = await run_check(ProcessCheck(name="p", pattern=pat, min_count=3))
     assert r.state == "CRITICAL" and "expected at least 3" in r.message
-    r = await run_check(ProcessCheck(name="p", pattern="^opsc-sleeper$", max_count=1))
+    r = await run_check(ProcessCheck(name="p", pattern=pat, max_count=1))
     assert r.state == "WARNING" and "expected at most 1" in r.message
-    r = await run_check(ProcessCheck(name="p", pattern=r"sleeper 1234\.5", match="cmdline"))
+    r = await run_check(ProcessCheck(name="p", pattern=sleepers[0].exe_name + r" 1234\.5", match="cmdline"))
     assert r.state == "OK" and "2 processes" in r.message
     r = await run_check(ProcessCheck(name="p", pattern="^no-such-daemon$"))
     assert r.state == "CRITICAL" and r.message.startswith("0 processes matching")
@@ -812,3 +816,17 @@ def test_cli_check_without_checks_is_unknown(run_cli, tmp_path):
 
 
 _ = sys
+
+
+async def test_process_cpu_is_unknown_on_first_sight_then_measured(sleepers):
+    spec = ProcessCheck(name="p", pattern=f"^{sleepers[0].exe_name}$", min_count=2)
+    from opsconsole.checks import engine
+
+    for p in sleepers:
+        engine._PROCS.pop(p.pid, None)
+    r = await run_check(spec)
+    assert "cpu n/a (first sample)" in r.message
+    assert all(d["cpu"] is None for d in r.details["processes"])
+    r = await run_check(spec)
+    assert "cpu 0.0%" in r.message  # sleeping processes, measured against the last sample
+    assert all(d["cpu"] == 0.0 for d in r.details["processes"])

@@ -484,17 +484,21 @@ def _scan_processes(spec: ProcessCheck) -> list[dict[str, Any]]:
         if not pat.search(hay):
             continue
         proc = _PROCS.get(p.pid)
-        if proc is None or not proc.is_running():
+        seen_before = proc is not None and proc.is_running()
+        if not seen_before:
             proc = p
             _PROCS[p.pid] = p
         try:
             with proc.oneshot():
-                cpu = proc.cpu_percent(None)
+                cpu: float | None = proc.cpu_percent(None)
                 rss = proc.memory_info().rss
                 mem = proc.memory_percent()
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             continue
-        found.append({"pid": p.pid, "name": info.get("name") or "", "cpu": round(cpu, 1),
+        if not seen_before:
+            cpu = None  # the first sample has nothing to compare with: unknown, not 0%
+        found.append({"pid": p.pid, "name": info.get("name") or "",
+                      "cpu": None if cpu is None else round(cpu, 1),
                       "rss": rss, "mem": round(mem, 1)})
     alive = {f["pid"] for f in found}
     for pid in [pid for pid in _PROCS if pid not in alive]:
@@ -509,7 +513,8 @@ async def _probe_process(spec: ProcessCheck, config: AppConfig | None,
     details["processes"] = found
     n = len(found)
     pids = ", ".join(str(f["pid"]) for f in found[:8]) + (" …" if n > 8 else "")
-    cpu = sum(f["cpu"] for f in found)
+    cpus = [f["cpu"] for f in found if f["cpu"] is not None]
+    cpu = f"cpu {sum(cpus):.1f}%" if len(cpus) == len(found) else "cpu n/a (first sample)"
     rss = sum(f["rss"] for f in found)
     what = f"{n} process{'es' if n != 1 else ''}"
     if n < spec.min_count:
@@ -520,7 +525,7 @@ async def _probe_process(spec: ProcessCheck, config: AppConfig | None,
                 f"{spec.max_count}): pids {pids}", None, details)
     if n == 0:
         return "OK", f"no process matches {spec.pattern!r} (as expected)", None, details
-    return "OK", f"{what}: pids {pids} · cpu {cpu:.1f}% · rss {human_bytes(rss)}", None, details
+    return "OK", f"{what}: pids {pids} · {cpu} · rss {human_bytes(rss)}", None, details
 
 
 # --------------------------------------------------------------------------- command

@@ -134,7 +134,8 @@ def details_text(s: CheckStatus, now: datetime, styles: dict[str, str] | None = 
                 if k == "processes" and isinstance(v, list):
                     t.append(f"  {k}:\n")
                     for p in v[:10]:
-                        t.append(f"    pid {p.get('pid')}  {p.get('name')}  cpu {p.get('cpu')}%"
+                        cpu = "–" if p.get("cpu") is None else f"{p.get('cpu')}%"
+                        t.append(f"    pid {p.get('pid')}  {p.get('name')}  cpu {cpu}"
                                  f"  mem {p.get('mem')}%\n")
                     continue
                 t.append(f"  {k}: {one_line(str(v), 150)}\n")
