@@ -830,3 +830,29 @@ async def test_process_cpu_is_unknown_on_first_sight_then_measured(sleepers):
     r = await run_check(spec)
     assert "cpu 0.0%" in r.message  # sleeping processes, measured against the last sample
     assert all(d["cpu"] == 0.0 for d in r.details["processes"])
+
+
+async def test_a_blocked_file_read_times_out_and_is_not_piled_up(tmp_path):
+    """open() of a FIFO blocks like a hung NFS mount: the check times out; while the stuck
+    thread is still stuck the check says so instead of starting another; then it recovers."""
+    fifo = tmp_path / "stuck.log"
+    os.mkfifo(fifo)
+    spec = LogErrorsCheck(name=f"fifo-{tmp_path.name}", path=str(fifo), timeout=Duration(0.3))
+    r = await run_check(spec)
+    assert (r.state, r.message) == ("CRITICAL", "timed out after 300ms")
+    r = await run_check(spec)
+    assert r.state == "CRITICAL" and r.message.startswith("still hung: the run started ")
+    threads_before = threading.active_count()
+    r = await run_check(spec)
+    assert threading.active_count() == threads_before  # no new thread while one is stuck
+    fd = os.open(fifo, os.O_WRONLY)  # unblocks the reader
+    try:
+        deadline = time.monotonic() + 5
+        while True:
+            r = await run_check(spec)
+            if not r.message.startswith("still hung") or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.02)
+        assert (r.state, r.message) == ("UNKNOWN", f"{fifo} is not a regular file")
+    finally:
+        os.close(fd)

@@ -19,6 +19,7 @@ import shlex
 import signal
 import socket
 import ssl
+import stat
 import threading
 import time
 from collections.abc import Iterable
@@ -175,6 +176,50 @@ def _chain(exc: BaseException) -> list[BaseException]:
         # asyncio's "Multiple exceptions" OSError (several addresses for one host) keeps
         # no references; its text is all we have.
     return out
+
+
+_INFLIGHT: dict[str, tuple[float, asyncio.Future[Any]]] = {}
+
+
+async def _blocking(spec: Any, fn: Any, *args: Any) -> Any:
+    """Run blocking file-system / psutil work in a daemon thread of its own.
+
+    A stat() on a hung NFS mount never returns and cannot be interrupted: the check times
+    out, and while that thread is still stuck the check does not start another one (so
+    stuck threads stay bounded, one per check), and a daemon thread never holds up the exit
+    of ``opsconsole check``.
+    """
+    prev = _INFLIGHT.get(spec.name)
+    if prev is not None and not prev[1].done():
+        stuck = time.monotonic() - prev[0]
+        raise _Outcome("CRITICAL", f"still hung: the run started {duration(stuck)} ago has "
+                                   "not returned (hung filesystem?)")
+    loop = asyncio.get_running_loop()
+    fut: asyncio.Future[Any] = loop.create_future()
+
+    def deliver(ok: bool, value: Any) -> None:
+        if fut.done():
+            return
+        if ok:
+            fut.set_result(value)
+        else:
+            fut.set_exception(value)
+
+    def work() -> None:
+        try:
+            value = fn(*args)
+        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting coroutine
+            ok, value = False, exc
+        else:
+            ok = True
+        try:
+            loop.call_soon_threadsafe(deliver, ok, value)
+        except RuntimeError:  # the loop is gone (a one-shot run ended)
+            pass
+
+    _INFLIGHT[spec.name] = (time.monotonic(), fut)
+    threading.Thread(target=work, name=f"check-{spec.name}", daemon=True).start()
+    return await asyncio.shield(fut)
 
 
 def classify_network_error(exc: BaseException, host: str = "", port: int | None = None) -> str:
@@ -509,7 +554,7 @@ def _scan_processes(spec: ProcessCheck) -> list[dict[str, Any]]:
 
 async def _probe_process(spec: ProcessCheck, config: AppConfig | None,
                          details: dict[str, Any]) -> tuple[State, str, float | None, dict[str, Any]]:
-    found = await asyncio.to_thread(_scan_processes, spec)
+    found = await _blocking(spec, _scan_processes, spec)
     details["processes"] = found
     n = len(found)
     pids = ", ".join(str(f["pid"]) for f in found[:8]) + (" …" if n > 8 else "")
@@ -627,7 +672,7 @@ async def _probe_disk(spec: DiskCheck, config: AppConfig | None,
                       details: dict[str, Any]) -> tuple[State, str, float | None, dict[str, Any]]:
     path = os.path.expanduser(spec.path)
     try:
-        st = await asyncio.to_thread(os.statvfs, path)
+        st = await _blocking(spec, os.statvfs, path)
     except FileNotFoundError:
         raise _Outcome("UNKNOWN", f"{spec.path} does not exist") from None
     except OSError as exc:
@@ -663,7 +708,7 @@ def _newest(pattern: str) -> tuple[str, float, int] | None:
 
 async def _probe_file_age(spec: FileAgeCheck, config: AppConfig | None,
                           details: dict[str, Any]) -> tuple[State, str, float | None, dict[str, Any]]:
-    newest = await asyncio.to_thread(_newest, spec.path)
+    newest = await _blocking(spec, _newest, spec.path)
     if newest is None:
         return "CRITICAL", f"no file matches {spec.path}", None, details
     path, mtime, size = newest
@@ -719,6 +764,9 @@ class LogFollower:
         except FileNotFoundError:
             return False
         st = os.fstat(fh.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            fh.close()
+            raise IsADirectoryError(f"{self.path} is not a regular file")
         self.close()
         self.fh = fh
         self.inode = (st.st_dev, st.st_ino)
@@ -906,11 +954,13 @@ def _poll_log(spec: LogErrorsCheck) -> tuple[LogFollower, int, int, int, bool]:
 async def _probe_log_errors(spec: LogErrorsCheck, config: AppConfig | None,
                             details: dict[str, Any]) -> tuple[State, str, float | None, dict[str, Any]]:
     try:
-        fol, lines, new, count, started_at_end = await asyncio.to_thread(_poll_log, spec)
+        fol, lines, new, count, started_at_end = await _blocking(spec, _poll_log, spec)
     except FileNotFoundError:
         raise _Outcome("UNKNOWN", f"{spec.path} does not exist") from None
     except PermissionError:
         raise _Outcome("UNKNOWN", f"{spec.path}: permission denied") from None
+    except IsADirectoryError:
+        raise _Outcome("UNKNOWN", f"{spec.path} is not a regular file") from None
     details.update(count=count, new_lines=lines, new_matches=new, rotations=fol.rotations,
                    truncations=fol.truncations,
                    watching_since=datetime.fromtimestamp(fol.started, UTC).isoformat())
