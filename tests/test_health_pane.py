@@ -292,7 +292,12 @@ async def test_filter_key_and_pause(tmp_path, web):
         await wait_for(pilot, lambda: pane.filter_open)
         await pilot.press(*"refused")
         await wait_for(pilot, lambda: [r.key.value for r in table.ordered_rows] == ["db-port"])
-        await pilot.press("escape")
+        await pilot.press("enter")  # keeps the filter, closes the box, does not open details
+        await wait_for(pilot, lambda: not pane.filter_open)
+        assert not isinstance(app.screen, HealthDetailsScreen)
+        assert pane.filter_text == "refused" and "filter: refused" in str(pane.header_text())
+        assert [r.key.value for r in table.ordered_rows] == ["db-port"]
+        await pilot.press("slash", "escape")  # escape in the box clears the filter
         await wait_for(pilot, lambda: table.row_count == 2)
         await pilot.press("p")
         await wait_for(pilot, lambda: pane.state == "paused")

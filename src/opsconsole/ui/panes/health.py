@@ -26,7 +26,7 @@ from opsconsole.checks.engine import SEVERITY
 from opsconsole.checks.scheduler import CheckScheduler
 from opsconsole.checks.tracker import PENDING, CheckStatus, CheckTracker
 from opsconsole.fmt import duration, one_line
-from opsconsole.ui.actions import ActionSpec
+from opsconsole.ui.actions import ActionSpec, bindings
 from opsconsole.ui.panes.base import Pane, ago
 from opsconsole.ui.widgets import sparkline, sync_table
 
@@ -213,10 +213,13 @@ class HealthPane(Pane):
     tick_seconds: ClassVar[float] = 0.5
     ACTIONS: ClassVar[tuple[ActionSpec, ...]] = (
         ActionSpec("health-details", "enter", "details", "details",
-                   "Show the check's details and its history of state changes"),
+                   "Show the check's details and its history of state changes", priority=True),
         ActionSpec("health-run-now", "R", "run_now", "check now",
                    "Run every check now instead of waiting for its interval", key_display="R"),
     )
+    # Pane.__init_subclass__ sets BINDINGS after Textual has merged them (so pane ACTIONS
+    # would never be bound); declaring them in the class body makes them take effect.
+    BINDINGS = bindings(ACTIONS)  # type: ignore[assignment]
 
     def __init__(self, specs: Sequence[Any] = (), config: Any = None, runner: Any = None,
                  tracker: CheckTracker | None = None,
@@ -360,6 +363,11 @@ class HealthPane(Pane):
             return table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
         except Exception:
             return None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "details" and not isinstance(self.app.focused, DataTable):
+            return False  # enter in the filter box keeps the filter
+        return super().check_action(action, parameters)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
