@@ -272,7 +272,7 @@ async def test_cursor_stays_on_its_check_when_rows_resort(tmp_path):
         await pilot.press("down", "down")
         key = table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
         states[key] = "CRITICAL"
-        pane.action_run_now()
+        await pilot.press("R")  # check now, instead of waiting an hour
         await wait_for(pilot, lambda: pane.scheduler.runs == 6)
         await wait_for(pilot, lambda: table.ordered_rows[0].key.value == key)
         assert table.cursor_row == 0  # moved with its row, not left on another check
