@@ -72,7 +72,11 @@ def run(args: argparse.Namespace) -> int:
     # log_errors checks continue where the previous run stopped reading
     engine.use_state_dir(resolve_data_dir(getattr(args, "data_dir", None), cfg) / "check-state")
     started = time.monotonic()
-    results = asyncio.run(run_checks(specs, cfg))
+    try:
+        results = asyncio.run(run_checks(specs, cfg))
+    except KeyboardInterrupt:
+        print("opsconsole check: interrupted", file=sys.stderr)
+        return 130
     wall = time.monotonic() - started
     code = exit_code(results)
     state = {0: "OK", 1: "WARNING", 2: "CRITICAL", 3: "UNKNOWN"}[code]
