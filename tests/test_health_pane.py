@@ -382,3 +382,18 @@ def test_snapshot_health_details_80x24(snap_compare):
         await pilot.pause()
 
     assert snap_compare(snapshot_app(), terminal_size=(80, 24), run_before=open_details)
+
+
+def test_snapshot_health_zoomed_160x48(snap_compare):
+    """The war-room view: the health pane alone, full width (messages uncut)."""
+    async def zoom(pilot) -> None:
+        await _settle(pilot)
+        await pilot.press("1", "z")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        while not pilot.app.zoomed:
+            assert loop.time() < deadline
+            await pilot.pause(0.05)
+        await pilot.pause()
+
+    assert snap_compare(snapshot_app(), terminal_size=(160, 48), run_before=zoom)
