@@ -54,6 +54,8 @@ class Services:
     host_collector: Any = None  # anything with .collect() -> HostSnapshot
     sink: EventSink | None = None
     hostname: str = field(default_factory=socket.gethostname)
+    check_runner: Any = None  # async (spec, config) -> CheckResult; default: real checks
+    check_tracker: Any = None  # a pre-filled CheckTracker (snapshots)
 
 
 class ConsoleHeader(Static):
@@ -142,7 +144,8 @@ class OpsConsoleApp(App[None]):
     def make_panes(self) -> list[Pane]:
         cfg = self.config
         return [
-            HealthPane(),
+            HealthPane(cfg.checks, cfg, runner=self.services.check_runner,
+                       tracker=self.services.check_tracker, clock=self.services.clock),
             ResourcesPane(
                 collector=self.services.host_collector,
                 thresholds=cfg.thresholds,
