@@ -305,62 +305,10 @@ async def _pg_connect(target: Any, config: Any, timeout: float) -> Any:
     )
 
 
-@dataclass
-class _CheckResult:
-    state: str
-    message: str
-    latency: float | None = None
-
-
 async def _run_check(spec: Any, config: Any) -> Any:
-    try:
-        from opsconsole.checks.engine import run_check  # issue 3, when it has landed
-    except ImportError:
-        return await _fallback_check(spec)
+    from opsconsole.checks.engine import run_check  # never raises; honours spec.timeout
+
     return await run_check(spec, config)
-
-
-async def _fallback_check(spec: Any) -> _CheckResult:
-    """A minimal check runner, used only until the health-check engine (issue 3) lands."""
-    t0 = time.monotonic()
-    timeout = float(spec.timeout)
-    try:
-        if spec.kind == "http":
-            import httpx
-
-            async with httpx.AsyncClient(timeout=timeout) as client:
-                r = await client.get(spec.url)
-            ok = r.status_code == spec.expect_status
-            return _CheckResult("OK" if ok else "CRITICAL", f"HTTP {r.status_code}", time.monotonic() - t0)
-        if spec.kind == "tcp":
-            host, _, port = spec.address.rpartition(":")
-            _r, w = await asyncio.wait_for(asyncio.open_connection(host or "127.0.0.1", int(port)), timeout)
-            w.close()
-            return _CheckResult("OK", f"connected to {spec.address}", time.monotonic() - t0)
-        if spec.kind == "command":
-            proc = await asyncio.create_subprocess_shell(
-                spec.command, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT, start_new_session=True)
-            try:
-                out, _ = await asyncio.wait_for(proc.communicate(), timeout)
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                raise
-            states = {0: "OK", 1: "WARNING", 2: "CRITICAL"}
-            msg = out.decode(errors="replace").strip().splitlines()
-            return _CheckResult(states.get(proc.returncode or 0, "UNKNOWN"), msg[0] if msg else "",
-                                time.monotonic() - t0)
-        if spec.kind == "file_age":
-            age = time.time() - os.stat(spec.path).st_mtime
-            ok = age <= float(spec.max_age)
-            return _CheckResult("OK" if ok else "CRITICAL", f"{spec.path} is {age:.0f}s old",
-                                time.monotonic() - t0)
-    except TimeoutError:
-        return _CheckResult("CRITICAL", f"timed out after {timeout:g}s", time.monotonic() - t0)
-    except Exception as exc:  # a check never raises
-        return _CheckResult("CRITICAL", f"{type(exc).__name__}: {exc}", time.monotonic() - t0)
-    return _CheckResult("UNKNOWN", f"unsupported check kind {spec.kind}")
 
 
 def asyncpg_errors() -> type[BaseException]:
