@@ -710,6 +710,7 @@ def fuzzy_score(query: str, text: str) -> int | None:
         return 1000 - idx + (50 if idx == 0 or not t[idx - 1].isalnum() else 0)
     score = 0
     pos = -1
+    first = -1
     run = 0
     for ch in q:
         if ch == " ":
@@ -719,7 +720,11 @@ def fuzzy_score(query: str, text: str) -> int | None:
             return None
         run = run + 1 if nxt == pos + 1 else 0
         score += 5 + run * 5 + (10 if nxt == 0 or not t[nxt - 1].isalnum() else 0) - min(nxt - pos, 20) // 4
+        if first < 0:
+            first = nxt
         pos = nxt
+    if pos - first + 1 > max(3 * len(q), len(q) + 8):
+        return None  # letters spread over a long text: no match
     return score
 
 
@@ -736,8 +741,9 @@ def search(loaded: list[Loaded], query: str) -> list[Loaded]:
         total = 0
         for w in words:
             best = None
-            for weight, f in zip((3, 2, 1, 2), fields, strict=False):
-                s = fuzzy_score(w, f)
+            for n_field, (weight, f) in enumerate(zip((3, 2, 1, 2), fields, strict=False)):
+                # symptoms are long prose: letters scattered over it are no match, words are
+                s = fuzzy_score(w, f) if n_field != 2 or w.lower() in f.lower() else None
                 if s is not None and (best is None or s * weight > best):
                     best = s * weight
             if best is None:

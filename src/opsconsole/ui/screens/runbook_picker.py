@@ -86,7 +86,7 @@ class RunbookPickerScreen(Screen[None]):
     RunbookPickerScreen { background: $background; }
     #runbook-picker-title { height: 1; background: $panel; color: $foreground; }
     #runbook-search { height: 3; }
-    #runbook-list { height: 1fr; background: $surface; }
+    #runbook-list { height: 1fr; background: $surface; text-wrap: nowrap; text-overflow: ellipsis; }
     #runbook-picker-detail-box { height: auto; max-height: 40%; padding: 0 1;
                                  border-top: solid $primary; background: $surface; }
     """
