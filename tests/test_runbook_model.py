@@ -194,8 +194,8 @@ def test_markdown_headings_are_sections_fences_and_checklists_are_steps(tmp_path
     assert rb.description.startswith("Used when the web tier hangs")
     kinds = [(s.kind, s.section, s.title) for s in rb.steps]
     assert kinds == [
-        ("shell", "Look first", "Look first"),
-        ("sql", "Look first", "Look first (2)"),
+        ("shell", "Look first", "Status of the unit"),  # the line before the block
+        ("sql", "Look first", "Look first"),  # no text before it: the heading
         ("manual", "Then by hand", "Tell the channel"),
         ("manual", "Then by hand", "Watch the dashboard"),
     ]

@@ -329,3 +329,18 @@ async def test_running_a_step_twice_needs_a_second_enter(tmp_path):
         assert len(finished()) == 1 and screen.session.states[0] == "pending"
         await pilot.press("enter")
         await wait_for(pilot, lambda: len(finished()) == 2)
+
+
+def test_markdown_walkthrough_snapshot_large(snap_compare, tmp_path):
+    """A Markdown runbook: sections from its headings, checklist items as steps (read-only)."""
+    async def run_before(pilot):
+        await pilot.press("r")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, RunbookPickerScreen)
+                       and bool(pilot.app.screen.shown))
+        await pilot.press(*"daily operations", "enter")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, RunbookScreen))
+        await pilot.press("down", "down")
+        await pilot.pause()
+
+    app = make_app(snap_config(), data_dir=tmp_path, read_only=True)
+    assert snap_compare(app, terminal_size=(140, 40), run_before=run_before)

@@ -525,7 +525,11 @@ def load_markdown_runbook(path: Path, text: str) -> Runbook:
                 code = "\n".join(body).strip("\n")
                 if lang == "console":
                     code = "\n".join(b[2:] if b.startswith("$ ") else b for b in body if b.startswith("$ "))
-                base = opts.pop("title", None) or section or title or path.stem
+                lead = next((x.strip() for x in para if x.strip()), "")
+                lead = re.split(r"(?<=[.!?:])\s", lead, maxsplit=1)[0].rstrip(".:")
+                if len(lead) > 70:
+                    lead = lead[:69].rstrip() + "…"
+                base = opts.pop("title", None) or lead or section or title or path.stem
                 n = section_count.get(base, 0) + 1
                 section_count[base] = n
                 step: dict[str, Any] = {

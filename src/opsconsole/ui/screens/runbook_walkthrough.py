@@ -282,7 +282,7 @@ class RunbookScreen(Screen[None]):
             t.append(f" · retries {step.retries}")
         t.append("\n")
         t.append(s.text(step.title) + "\n", style="bold")
-        if step.text and not isinstance(step, ManualStep):
+        if step.text and not isinstance(step, ManualStep) and step.text.strip().rstrip(".:") != step.title:
             t.append(s.text(step.text).strip() + "\n")
         rendered = s.render(step)
         if isinstance(step, ManualStep):
