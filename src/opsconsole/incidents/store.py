@@ -206,6 +206,10 @@ class SQLiteStore:
                 raise self._fail(f"was written by a newer opsconsole (schema version "
                                  f"{version}; this one knows up to {SCHEMA_VERSION}); upgrade "
                                  f"opsconsole — the file was left untouched")
+            if version == 0 and conn.execute(
+                    "SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]:
+                raise self._fail("is a SQLite database of some other program (it has tables "
+                                 "but no opsconsole schema version); left untouched")
             if not self.read_only:
                 mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
                 if str(mode).lower() != "wal":
@@ -360,6 +364,15 @@ class SQLiteStore:
         with self._guard("polling") as conn:
             return int(conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0])
 
+    def conn_pragmas(self) -> dict[str, Any]:
+        """The settings that make commits durable (for tests and ``doctor`` output)."""
+        with self._guard("reading settings") as conn:
+            return {
+                "journal_mode": conn.execute("PRAGMA journal_mode").fetchone()[0],
+                "synchronous": conn.execute("PRAGMA synchronous").fetchone()[0],
+                "user_version": conn.execute("PRAGMA user_version").fetchone()[0],
+            }
+
     def integrity_check(self) -> str:
         with self._guard("checking integrity") as conn:
             return "; ".join(r[0] for r in conn.execute("PRAGMA integrity_check").fetchall())
@@ -426,7 +439,7 @@ class IncidentSink:
     data directory so nothing is lost (and the error is remembered in ``last_error``).
     """
 
-    store: Store
+    store: Store | None
     actor: Actor = field(default_factory=current_actor)
     fallback: JournalSink | None = None
     active: str | None = None
@@ -435,6 +448,8 @@ class IncidentSink:
     def record(self, type: str, data: dict[str, Any], *, incident_id: str | None = None) -> Event:
         iid = incident_id if incident_id is not None else self.active
         try:
+            if self.store is None:
+                raise StoreError("the incident store is not open (yet)")
             event = self.store.append(type, data, incident_id=iid, actor=self.actor)
         except StoreError as exc:
             self.last_error = str(exc)
@@ -447,6 +462,8 @@ class IncidentSink:
 
     def declare(self, title: str, severity: str, services: list[str] | None = None,
                 **extra: Any) -> Event:
+        if self.store is None:
+            raise StoreError("the incident store is not open; cannot declare an incident")
         event = self.store.declare(title, severity, services, actor=self.actor,
                                    extra=extra or None)
         self.active = event.incident_id
