@@ -364,9 +364,10 @@ def host_figures(d: dict[str, Any]) -> str:
     elif isinstance(d.get("load"), list | tuple) and d["load"]:
         parts.append(f"load {float(d['load'][0]):.2f}")
     if "mem" in d:
-        parts.append(f"mem {float(d['mem']):.0f}%")
-    if "mem_used" in d and "mem_total" in d:
-        parts.append(f"({human_bytes(d['mem_used'])}/{human_bytes(d['mem_total'])})")
+        mem = f"mem {float(d['mem']):.0f}%"
+        if "mem_used" in d and "mem_total" in d:
+            mem += f" ({human_bytes(d['mem_used'])}/{human_bytes(d['mem_total'])})"
+        parts.append(mem)
     if "swap" in d:
         parts.append(f"swap {float(d['swap']):.0f}%")
     for fs in d.get("filesystems", []) or []:
