@@ -47,6 +47,11 @@ DB_TERMINATE = "db.terminate"
 RUNBOOK_STARTED = "runbook.step_started"
 RUNBOOK_FINISHED = "runbook.step_finished"
 
+# The events that shape an incident's state (a fold over these alone gives every field but
+# the counters and the latest note).
+LIFECYCLE = (DECLARED, STATUS_CHANGED, SEVERITY_CHANGED, TITLE_CHANGED, MILESTONE_SET,
+             ROLE_ASSIGNED, SERVICES_CHANGED, TAGS_CHANGED)
+
 SEVERITIES = ("SEV1", "SEV2", "SEV3", "SEV4")
 STATUSES = ("investigating", "identified", "monitoring", "resolved", "closed")
 OPEN_STATUSES = ("investigating", "identified", "monitoring")

@@ -92,8 +92,15 @@ class Store(Protocol):
         """Allocate a new incident id and append its ``incident.declared`` event."""
         ...
 
-    def events(self, incident_id: str | None, after: int = 0) -> list[Event]:
-        """The incident's events with seq > after, in order (None: the unattached ones)."""
+    def events(self, incident_id: str | None, after: int = 0, *, limit: int | None = None,
+               newest: int | None = None, types: tuple[str, ...] | None = None) -> list[Event]:
+        """The incident's events with seq > after, in order (None: the unattached ones).
+        ``limit``: the first N of them; ``newest``: the last N; ``types``: only these types
+        (e.g. ``events.LIFECYCLE``, enough to fold the state of a long timeline)."""
+        ...
+
+    def seqs(self, incident_id: str) -> list[int]:
+        """Every sequence number of the incident's events, in order (cheap: an index)."""
         ...
 
     def events_after(self, after: int = 0, limit: int | None = None) -> list[Event]:
@@ -115,9 +122,18 @@ def _iso(ts: datetime) -> str:
     return ts.astimezone(UTC).isoformat(timespec="microseconds")
 
 
+_ACTORS: dict[tuple[Any, ...], Actor] = {}
+
+
 def _row_event(row: tuple[Any, ...]) -> Event:
     seq, iid, typ, ts, user, client, tty, host, data = row
-    return Event(type=typ, data=json.loads(data), actor=Actor(user, client, tty, host),
+    key = (user, client, tty, host)
+    actor = _ACTORS.get(key)
+    if actor is None:
+        actor = _ACTORS[key] = Actor(user, client, tty, host)
+        if len(_ACTORS) > 10_000:
+            _ACTORS.clear()
+    return Event(type=typ, data=json.loads(data), actor=actor,
                  ts=datetime.fromisoformat(ts), incident_id=iid, seq=seq)
 
 
@@ -334,15 +350,30 @@ class SQLiteStore:
         return Event(type=ev.DECLARED, data=data, actor=actor, ts=ts, incident_id=iid, seq=seq)
 
     # ------------------------------------------------------------------ reading
-    def events(self, incident_id: str | None, after: int = 0) -> list[Event]:
+    def events(self, incident_id: str | None, after: int = 0, *, limit: int | None = None,
+               newest: int | None = None, types: tuple[str, ...] | None = None) -> list[Event]:
+        where = ["incident_id IS NULL" if incident_id is None else "incident_id = ?", "seq > ?"]
+        params: list[Any] = [] if incident_id is None else [incident_id]
+        params.append(after)
+        if types:
+            where.append(f"type IN ({', '.join('?' * len(types))})")
+            params += list(types)
+        sql = f"SELECT {_COLS} FROM events WHERE {' AND '.join(where)}"
         with self._guard("reading events") as conn:
-            if incident_id is None:
-                rows = conn.execute(f"SELECT {_COLS} FROM events WHERE incident_id IS NULL "
-                                    "AND seq > ? ORDER BY seq", (after,)).fetchall()
+            if newest is not None:
+                rows = conn.execute(sql + " ORDER BY seq DESC LIMIT ?",
+                                    (*params, newest)).fetchall()
+                rows.reverse()
             else:
-                rows = conn.execute(f"SELECT {_COLS} FROM events WHERE incident_id = ? "
-                                    "AND seq > ? ORDER BY seq", (incident_id, after)).fetchall()
+                rows = conn.execute(sql + " ORDER BY seq LIMIT ?",
+                                    (*params, -1 if limit is None else limit)).fetchall()
         return [_row_event(r) for r in rows]
+
+    def seqs(self, incident_id: str) -> list[int]:
+        with self._guard("reading events") as conn:
+            rows = conn.execute("SELECT seq FROM events WHERE incident_id = ? ORDER BY seq",
+                                (incident_id,)).fetchall()
+        return [r[0] for r in rows]
 
     def events_after(self, after: int = 0, limit: int | None = None) -> list[Event]:
         with self._guard("reading events") as conn:

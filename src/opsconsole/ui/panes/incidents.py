@@ -69,6 +69,7 @@ class IncidentsPane(PolledPane):
         self.states: dict[str, ev.IncidentState] = {}
         self.seen_seq = 0
         self._work: dict[str, ev.IncidentState] = {}
+        self._app_ref: Any = None
 
     @property
     def interval(self) -> float:
@@ -83,14 +84,15 @@ class IncidentsPane(PolledPane):
         table = self.query_one(DataTable)
         for col in COLUMNS:
             table.add_column(col, key=col)
+        self._app_ref = self.app  # collect() runs in a thread, where self.app is not set
         super().on_mount()
 
     # ------------------------------------------------------------------ data
     def collect(self) -> dict[str, ev.IncidentState]:
         """(thread) New events since the last poll, folded; a copy for the UI."""
-        store = getattr(self.app, "incident_store", None)
+        store = getattr(self._app_ref, "incident_store", None)
         if store is None:
-            err = getattr(self.app, "store_error", None)
+            err = getattr(self._app_ref, "store_error", None)
             raise OSError(err or "opening the incident store…")
         last = store.last_seq()
         if last != self.seen_seq or not self._work:

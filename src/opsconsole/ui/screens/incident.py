@@ -9,6 +9,7 @@ Line API widget: opening an incident with 10,000 events draws only the visible l
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -105,50 +106,133 @@ def timeline_text(e: Event) -> Text:
     return t
 
 
+def timeline_width(events: list[Event], sample: int = 1000) -> int:
+    """The widest timeline line among the last ``sample`` events (columns)."""
+    return max((22 + len(ev.describe(e)) for e in events[-sample:]), default=0)
+
+
+PAGE = 200
+
+
 class TimelineView(ScrollView, can_focus=True):
-    """The timeline: one line per event, drawn lazily (only visible lines are formatted).
-    Follows the tail while the operator is at the bottom."""
+    """The timeline: one line per event. It knows every event's sequence number but holds
+    only the pages read so far; a line scrolled into view whose page is not read yet shows
+    ``…`` and asks ``loader`` (a worker) for it. Only visible lines are formatted. Follows
+    the tail while the operator is at the bottom."""
 
     DEFAULT_CSS = "TimelineView { height: 1fr; }"
 
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
-        self.events: list[Event] = []
+        self.seqs: list[int] = []
+        self.loaded: dict[int, Event] = {}
+        self.loader: Callable[[int, int], None] | None = None  # (after_seq, count)
         self._cache: dict[int, Text] = {}
+        self._asked: set[int] = set()
         self._width = 0
+        self.painted_at: float | None = None  # perf_counter of the first line with an event
+        self._jumping = False
 
-    def add(self, events: list[Event]) -> None:
-        if not events:
-            return
-        follow = self.scroll_y >= self.max_scroll_y - 1 or not self.events
-        self.events.extend(events)
-        for e in events:
-            self._width = max(self._width, 24 + len(ev.describe(e))) if len(self.events) < 2000 \
-                else max(self._width, 120)
-        self.virtual_size = Size(self._width, len(self.events))
+    @property
+    def events(self) -> list[Event]:
+        """The events read so far, in order."""
+        return [self.loaded[s] for s in self.seqs if s in self.loaded]
+
+    def _resize(self, follow: bool) -> None:
+        self.virtual_size = Size(self._width, len(self.seqs))
         self.refresh()
         if follow:
-            self.call_after_refresh(self.scroll_end, animate=False, immediate=True)
+            self.call_after_refresh(self._follow)
 
-    def line_text(self, index: int) -> Text:
+    def _follow(self) -> None:
+        self.scroll_end(animate=False, immediate=True)
+        if self._jumping:
+            self.call_after_refresh(self._jumped)
+
+    def reset(self, seqs: list[int], page: list[Event], width: int) -> None:
+        """The whole timeline's sequence numbers and its newest page."""
+        self.seqs = list(seqs)
+        self.loaded = {e.seq: e for e in page if e.seq is not None}
+        self._cache.clear()
+        self._asked.clear()
+        self._width = max(self._width, width)
+        self._jumping = True  # to the newest events: lines drawn at the top meanwhile are
+        self._resize(follow=True)  # not read
+
+    def _jumped(self) -> None:
+        self._jumping = False
+        self.refresh()
+
+    def add(self, events: list[Event], width: int | None = None) -> None:
+        """Append new events (``width``: their widest line if measured off the UI loop)."""
+        known = set(self.seqs[-len(events):]) if events else set()
+        fresh = [e for e in events if e.seq not in known]
+        if not fresh:
+            return
+        follow = self.scroll_y >= self.max_scroll_y - 1 or not self.seqs
+        for e in fresh:
+            if e.seq is not None:
+                self.seqs.append(e.seq)
+                self.loaded[e.seq] = e
+        self._width = max(self._width, width if width is not None else timeline_width(fresh))
+        self._resize(follow)
+
+    def fill(self, events: list[Event], width: int) -> None:
+        """An older page arrived."""
+        for e in events:
+            if e.seq is not None:
+                self.loaded[e.seq] = e
+        if width > self._width:
+            self._width = width
+            self.virtual_size = Size(self._width, len(self.seqs))
+        self.refresh()
+
+    def line_text(self, index: int) -> Text | None:
         t = self._cache.get(index)
         if t is None:
-            t = timeline_text(self.events[index])
+            e = self.loaded.get(self.seqs[index])
+            if e is None:
+                return None
+            t = timeline_text(e)
             self._cache[index] = t
         return t
 
     @property
     def plain(self) -> str:
-        return "\n".join(self.line_text(i).plain for i in range(len(self.events)))
+        return "\n".join(t.plain for i in range(len(self.seqs))
+                         if (t := self.line_text(i)) is not None)
+
+    def action_scroll_home(self) -> None:
+        self.scroll_home(animate=False)  # 10,000 lines: jump, do not glide
+
+    def action_scroll_end(self) -> None:
+        self.scroll_end(animate=False)
+
+    def _ask(self, index: int) -> None:
+        page = index // PAGE
+        if page in self._asked or self.loader is None or self._jumping:
+            return
+        top = int(self.scroll_y)
+        if not top <= index < top + max(self.size.height, 1):
+            return  # scrolled past already (e.g. the jump to the newest events)
+        self._asked.add(page)
+        first = page * PAGE
+        after = self.seqs[first - 1] if first > 0 else 0
+        self.loader(after, PAGE)
 
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
         index = y + scroll_y
         width = self.size.width
         base = self.rich_style
-        if index >= len(self.events):
+        if index >= len(self.seqs):
             return Strip.blank(width, base)
         text = self.line_text(index)
+        if text is None:
+            self.call_later(self._ask, index)
+            text = Text(f"… #{self.seqs[index]}", style="dim")
+        elif self.painted_at is None:
+            self.painted_at = time.perf_counter()
         segments = [Segment(s.text, base + s.style if s.style else base)
                     for s in text.render(self.app.console) if not s.control and s.text != "\n"]
         return Strip(segments).crop_extend(scroll_x, scroll_x + width, base)
@@ -245,12 +329,49 @@ class IncidentScreen(Screen[None]):
         self.run_worker(self._read, thread=True, exit_on_error=False, group="incident-poll")
 
     def _read(self) -> None:
+        """(thread) The first time: every sequence number, the lifecycle events (enough to
+        fold the state) and the newest page. Later: the events after the last one seen."""
         try:
+            if not self.loaded:
+                seqs = self.store.seqs(self.incident_id)
+                page = self.store.events(self.incident_id, newest=PAGE)
+                state = ev.fold(self.store.events(self.incident_id, types=ev.LIFECYCLE),
+                                incident_id=self.incident_id)
+                state.event_count = len(seqs)
+                state.last_seq = seqs[-1] if seqs else 0
+                if page:
+                    state.last_event_at = page[-1].ts
+                self.app.call_from_thread(self._got_first, seqs, page, state,
+                                          timeline_width(page))
+                return
             events = self.store.events(self.incident_id, after=self.last_seq)
+            state = self.state
+            width = 0
+            if events:
+                state = copy.deepcopy(self.state)
+                for e in events:
+                    state.apply(e)
+                width = timeline_width(events)
         except Exception as exc:  # a stale timeline, never a crash
             self.app.call_from_thread(self._failed, str(exc))
             return
-        self.app.call_from_thread(self._got, events)
+        self.app.call_from_thread(self._got, events, state, width)
+
+    def _load_page(self, after: int, count: int) -> None:
+        """An older page of the timeline, read in a worker."""
+        store = self.store
+        iid = self.incident_id
+        view = self.query_one(TimelineView)
+
+        def work() -> None:
+            try:
+                events = store.events(iid, after=after, limit=count)
+            except Exception as exc:
+                self.app.call_from_thread(self._failed, str(exc))
+                return
+            self.app.call_from_thread(view.fill, events, timeline_width(events))
+
+        self.run_worker(work, thread=True, exit_on_error=False, group="incident-page")
 
     def _failed(self, msg: str) -> None:
         self._polling = False
@@ -258,28 +379,38 @@ class IncidentScreen(Screen[None]):
         self.query_one("#incident-status-line", Static).update(Text(f"STALE · {msg}",
                                                                     style="bold"))
 
-    def _got(self, events: list[Event]) -> None:
+    def _status_line(self) -> None:
+        n = self.state.event_count
+        if n == 0:
+            msg = f"no incident {self.incident_id} in the store"
+        else:
+            msg = (f"{n} events · live · n note · s status · v severity · m milestone · "
+                   f"o roles · e export")
+        self.query_one("#incident-status-line", Static).update(msg)
+
+    def _got_first(self, seqs: list[int], page: list[Event], state: ev.IncidentState,
+                   width: int) -> None:
         self._polling = False
-        first = not self.loaded
         self.loaded = True
-        if self.error:
-            self.error = None
+        self.error = None
+        self.state = state
+        self.last_seq = seqs[-1] if seqs else 0
+        view = self.query_one(TimelineView)
+        view.loader = self._load_page
+        view.reset(seqs, page, width)
+        self.draw_summary()
+        self._status_line()
+        self.loaded_after = time.perf_counter() - self.opened_at
+
+    def _got(self, events: list[Event], state: ev.IncidentState, width: int) -> None:
+        self._polling = False
+        self.error = None
         if events:
-            for e in events:
-                self.state.apply(e)
+            self.state = state
             self.last_seq = events[-1].seq or self.last_seq
-            self.query_one(TimelineView).add(events)
+            self.query_one(TimelineView).add(events, width)
             self.draw_summary()
-        if first or events:
-            n = self.state.event_count
-            if n == 0:
-                msg = f"no incident {self.incident_id} in the store"
-            else:
-                msg = (f"{n} events · live · n note · s status · v severity · m milestone · "
-                       f"o roles · e export")
-            self.query_one("#incident-status-line", Static).update(msg)
-        if first:
-            self.loaded_after = time.perf_counter() - self.opened_at
+            self._status_line()
 
     # ------------------------------------------------------------------ actions
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
