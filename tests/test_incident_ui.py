@@ -339,3 +339,35 @@ def test_snapshot_incident_pane_wide(snap_compare, tmp_path):
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(140, 30), run_before=run_before)
+
+
+async def test_long_timeline_opens_on_the_newest_page_and_reads_older_on_demand(tmp_path, store):
+    from opsconsole.ui.screens.incident import PAGE
+
+    iid = store.declare("Long one", "SEV2", actor=ALICE).incident_id
+    store.append(ev.STATUS_CHANGED, {"status": "identified"}, incident_id=iid, actor=ALICE)
+    for i in range(2 * PAGE + 50):
+        store.append(ev.NOTE, {"text": f"note {i}"}, incident_id=iid, actor=BOB)
+    total = 2 * PAGE + 52
+    app = make_app(tmp_path, store)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot, app)
+        from opsconsole.ui.screens.incident import open_incident
+
+        open_incident(app, iid)
+        await until(pilot, lambda: isinstance(app.screen, IncidentScreen) and app.screen.loaded,
+                    "screen loaded")
+        screen = app.screen
+        view = screen.query_one(TimelineView)
+        # the state is whole although only the newest page was read
+        assert screen.state.event_count == total and screen.state.status == "identified"
+        assert len(view.seqs) == total and len(view.loaded) == PAGE
+        await until(pilot, lambda: f"note {2 * PAGE + 49}" in view.plain, "newest drawn")
+        assert "Declared" not in view.plain
+        await pilot.press("home")
+        await until(pilot, lambda: "Declared SEV2 “Long one”" in view.plain, "oldest read")
+        assert view.line_text(0) is not None and "Declared" in view.line_text(0).plain
+        # new events keep arriving at the end
+        store.append(ev.NOTE, {"text": "the newest"}, incident_id=iid, actor=BOB)
+        await until(pilot, lambda: screen.state.event_count == total + 1, "live event")
+        assert view.events[-1].data["text"] == "the newest"

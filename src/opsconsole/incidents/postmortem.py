@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import string
+import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -200,10 +201,14 @@ def markdown(state: ev.IncidentState, events: list[Event], *,
 def to_json(state: ev.IncidentState, events: list[Event], *,
             generated_at: datetime | None = None) -> str:
     """The JSON twin: the folded state and every event, for other tools."""
+    # One event per line (the C encoder: pretty-printing 10,000 events is 5x slower).
+    token = f"__events_{uuid.uuid4().hex}__"
+    lines = ",\n    ".join(json.dumps(_event_json(e), ensure_ascii=False, default=str)
+                             for e in events)
     doc: dict[str, Any] = {
         "format": "opsconsole.incident/1",
         "incident": state.to_json(),
-        "events": [_event_json(e) for e in events],
+        "events": token,
         "runbook_executions": [
             {k: (utc(v) + "Z" if isinstance(v, datetime) else v) for k, v in r.items()}
             for r in runbook_runs(events)
@@ -211,13 +216,16 @@ def to_json(state: ev.IncidentState, events: list[Event], *,
     }
     if generated_at:
         doc["generated_at"] = generated_at.astimezone(UTC).isoformat()
-    return json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n"
+    text = json.dumps(doc, indent=2, ensure_ascii=False, default=str)
+    return text.replace(f'"{token}"', f"[\n    {lines}\n  ]" if lines else "[]", 1) + "\n"
 
 
 def _event_json(e: Event) -> dict[str, Any]:
-    out = e.to_json()
-    out["text"] = ev.describe(e)
-    return out
+    """An event as plain JSON (the same keys as ``Event.to_json``, plus its readable text)."""
+    a = e.actor
+    return {"seq": e.seq, "incident_id": e.incident_id, "type": e.type, "ts": e.ts.isoformat(),
+            "actor": {"user": a.user, "client": a.client, "tty": a.tty, "host": a.host},
+            "data": e.data, "text": ev.describe(e)}
 
 
 # ------------------------------------------------------------------ comms
