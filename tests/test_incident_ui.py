@@ -371,3 +371,30 @@ async def test_long_timeline_opens_on_the_newest_page_and_reads_older_on_demand(
         store.append(ev.NOTE, {"text": "the newest"}, incident_id=iid, actor=BOB)
         await until(pilot, lambda: screen.state.event_count == total + 1, "live event")
         assert view.events[-1].data["text"] == "the newest"
+
+
+async def test_a_corrupt_store_is_shown_and_events_still_kept(tmp_path):
+    db = tmp_path / "incidents.db"
+    db.write_bytes(b"not sqlite" * 50)
+    app = OpsConsoleApp(options=RunOptions(data_dir=tmp_path),
+                        services=Services(clock=lambda: NOW, host_collector=FixedHost(),
+                                          hostname="ops1"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot, app)
+        await until(pilot, lambda: app.store_error is not None, "store error")
+        pane = app.pane("incidents")
+        await until(pilot, lambda: pane.state == "stale", "stale pane")
+        assert "not a SQLite database" in pane.header_text().plain
+        assert any("not a SQLite database" in str(n.message) for n in app._notifications)
+        e = app.sink.record("health.state_changed", {"check": "api", "state": "critical"})
+        assert e.type == "health.state_changed"
+        from opsconsole.events import JournalSink
+
+        kept = JournalSink(tmp_path / "journal.jsonl").read()
+        assert kept[-1]["type"] == "health.state_changed"
+        await pilot.press("i")
+        await until(pilot, lambda: isinstance(app.screen, DeclareModal), "declare modal")
+        await pilot.press(*"x", "enter")
+        await until(pilot, lambda: any("declare failed" in str(n.message)
+                                       for n in app._notifications), "declare refused")
+    assert db.read_bytes() == b"not sqlite" * 50
