@@ -398,3 +398,30 @@ async def test_a_corrupt_store_is_shown_and_events_still_kept(tmp_path):
         await until(pilot, lambda: any("declare failed" in str(n.message)
                                        for n in app._notifications), "declare refused")
     assert db.read_bytes() == b"not sqlite" * 50
+
+
+async def test_comms_draft_from_the_incident_screen(tmp_path, store):
+    from opsconsole.ui.screens.incident import CommsModal
+
+    iid = store.declare("Checkout slow", "SEV2", ["checkout"], actor=ALICE).incident_id
+    store.append(ev.NOTE, {"text": "rolled back release 42"}, incident_id=iid, actor=ALICE)
+    app = make_app(tmp_path, store)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot, app)
+        from opsconsole.ui.screens.incident import open_incident
+
+        open_incident(app, iid)
+        await until(pilot, lambda: isinstance(app.screen, IncidentScreen) and app.screen.loaded,
+                    "screen")
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(app.screen, ChoiceModal), "templates")
+        await pilot.press("enter")  # the suggested one: initial (a young incident)
+        await until(pilot, lambda: isinstance(app.screen, CommsModal), "draft")
+        assert app.screen.template == "initial"
+        assert app.screen.text.startswith("[SEV2] Investigating: Checkout slow")
+        await pilot.press("escape")
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(app.screen, ChoiceModal), "templates")
+        await pilot.press("down", "enter")  # update
+        await until(pilot, lambda: isinstance(app.screen, CommsModal), "draft")
+        assert "Latest: rolled back release 42" in app.screen.text

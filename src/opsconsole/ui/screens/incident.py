@@ -266,6 +266,8 @@ class IncidentScreen(Screen[None]):
                    "Record a snapshot of key host figures", dangerous=True),
         ActionSpec("incident-export", "e", "export", "export",
                    "Write the postmortem draft (Markdown) to the data directory"),
+        ActionSpec("incident-comms", "c", "comms", "comms",
+                   "Draft a status message (initial / update / resolved)"),
         ActionSpec("incident-back", "escape", "back", "back", "Back to the console"),
     )
     BINDINGS: ClassVar[list[Binding]] = bindings(ACTIONS)  # type: ignore[assignment]
@@ -495,6 +497,33 @@ class IncidentScreen(Screen[None]):
 
     def action_snapshot(self) -> None:
         snapshot_in_worker(self.app, self.incident_id, self.poll)
+
+    def action_comms(self) -> None:
+        cfg = getattr(self.app, "config", None)
+        templates = dict(cfg.incidents.templates) if cfg is not None else {}
+        every = float(cfg.incidents.update_every) if cfg is not None else None
+        names = list(postmortem.DEFAULT_TEMPLATES) + sorted(
+            set(templates) - set(postmortem.DEFAULT_TEMPLATES))  # initial, update, resolved…
+        store = self.store
+        iid = self.incident_id
+        now = self.now()
+
+        def chosen(name: str | None) -> None:
+            if not name:
+                return
+
+            def work() -> None:  # the latest note needs the whole fold: read off the UI loop
+                state = ev.fold(store.events(iid), incident_id=iid)
+                text = postmortem.comms(state, name, now=now, templates=templates,
+                                        update_every=every)
+                self.app.call_from_thread(self.app.push_screen, CommsModal(name, text))
+
+            run_io(self.app, work, "comms")
+
+        default = "resolved" if not self.state.is_open else (
+            "initial" if self.state.event_count <= 3 else "update")
+        self.app.push_screen(ChoiceModal(f"Message about {iid}", names, current=default),
+                             chosen)
 
     def action_export(self) -> None:
         data_dir = Path(getattr(self.app, "data_dir", "."))
@@ -761,4 +790,32 @@ class ChoiceModal(ModalScreen[str | None]):
         self.dismiss(self.choices[event.option_index])
 
     def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class CommsModal(ModalScreen[None]):
+    """A communication draft to copy (select with the mouse, or from the export)."""
+
+    BINDINGS: ClassVar[list[Binding]] = [Binding("escape,enter", "close", "close",
+                                                 id="modal-close")]
+    DEFAULT_CSS = """
+    CommsModal { align: center middle; background: $background 60%; }
+    CommsModal > Vertical { width: 90; max-width: 95%; height: auto; max-height: 90%;
+                            border: round $primary; background: $surface; padding: 0 1; }
+    CommsModal #comms-text { height: auto; }
+    """
+
+    def __init__(self, template: str, text: str) -> None:
+        super().__init__(id="comms-modal")
+        self.template = template
+        self.text = text
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(Text(f"Draft: {self.template}", style="bold"))
+            yield Static(Text(self.text), id="comms-text")
+            yield Static(Text("escape closes · same text: opsconsole incident comms ID "
+                              f"--template {self.template}", style="italic"))
+
+    def action_close(self) -> None:
         self.dismiss(None)
