@@ -17,7 +17,6 @@ Never imports Textual.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -534,5 +533,3 @@ def take_snapshot(sink: Any, collector: Any = None, *, incident_id: str | None =
     snap = collector.collect(force_processes=True)
     return sink.record(ev.SNAPSHOT, snapshot_figures(snap), incident_id=incident_id)
 
-
-_ = os

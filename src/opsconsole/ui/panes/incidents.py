@@ -93,7 +93,9 @@ class IncidentsPane(PolledPane):
         store = getattr(self._app_ref, "incident_store", None)
         if store is None:
             err = getattr(self._app_ref, "store_error", None)
-            raise OSError(err or "opening the incident store…")
+            if err:
+                raise OSError(err)
+            return self.states  # still opening (a moment at start-up)
         last = store.last_seq()
         if last != self.seen_seq or not self._work:
             known = set(self._work)

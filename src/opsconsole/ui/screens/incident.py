@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -236,14 +235,6 @@ class TimelineView(ScrollView, can_focus=True):
         segments = [Segment(s.text, base + s.style if s.style else base)
                     for s in text.render(self.app.console) if not s.control and s.text != "\n"]
         return Strip(segments).crop_extend(scroll_x, scroll_x + width, base)
-
-
-@dataclass
-class Pending:
-    """What a modal asked for, to run in a worker."""
-
-    label: str
-    fn: Callable[[], Any]
 
 
 class IncidentScreen(Screen[None]):
