@@ -148,7 +148,9 @@ class SQLiteStore:
         self.busy_timeout = busy_timeout
         self.read_only = read_only
         self._lock = threading.RLock()
-        self._conn: sqlite3.Connection | None = None
+        self._conn: sqlite3.Connection | None = None  # writes (and reads when read-only)
+        self._rconn: sqlite3.Connection | None = None  # reads: never wait for a write
+        self._rlock = threading.RLock()
         self._open()
 
     # ------------------------------------------------------------------ opening
@@ -237,6 +239,14 @@ class SQLiteStore:
                     raise self._fail(f"needs a schema upgrade (version {version}) and is "
                                      f"opened read-only")
                 self._migrate()
+            if not self.read_only:
+                # A second connection for reads: in WAL mode it never waits for the writer,
+                # so a long read (an export, a 10,000-event timeline) never holds up a
+                # record() on the UI loop.
+                self._rconn = sqlite3.connect(str(p), timeout=self.busy_timeout,
+                                              isolation_level=None, check_same_thread=False)
+                self._rconn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+                self._rconn.execute("PRAGMA query_only = 1")
         except StoreError:
             self.close()
             raise
@@ -268,6 +278,12 @@ class SQLiteStore:
             raise
 
     def close(self) -> None:
+        with self._rlock:
+            if self._rconn is not None:
+                try:
+                    self._rconn.close()
+                finally:
+                    self._rconn = None
         with self._lock:
             if self._conn is not None:
                 try:
@@ -283,6 +299,7 @@ class SQLiteStore:
 
     @contextmanager
     def _guard(self, doing: str) -> Iterator[sqlite3.Connection]:
+        """The write connection, errors translated (a failed transaction rolled back)."""
         with self._lock:
             if self._conn is None:
                 raise self._fail("is closed")
@@ -294,6 +311,21 @@ class SQLiteStore:
                         self._conn.execute("ROLLBACK")
                     except sqlite3.Error:
                         pass
+                raise self._translate(exc, doing) from None
+
+    @contextmanager
+    def _reading(self, doing: str) -> Iterator[sqlite3.Connection]:
+        """The read connection (the write one when opened read-only)."""
+        if self._rconn is None:
+            with self._guard(doing) as conn:
+                yield conn
+            return
+        with self._rlock:
+            if self._rconn is None:
+                raise self._fail("is closed")
+            try:
+                yield self._rconn
+            except sqlite3.Error as exc:
                 raise self._translate(exc, doing) from None
 
     # ------------------------------------------------------------------ writing
@@ -358,7 +390,7 @@ class SQLiteStore:
             where.append(f"type IN ({', '.join('?' * len(types))})")
             params += list(types)
         sql = f"SELECT {_COLS} FROM events WHERE {' AND '.join(where)}"
-        with self._guard("reading events") as conn:
+        with self._reading("reading events") as conn:
             if newest is not None:
                 rows = conn.execute(sql + " ORDER BY seq DESC LIMIT ?",
                                     (*params, newest)).fetchall()
@@ -369,29 +401,29 @@ class SQLiteStore:
         return [_row_event(r) for r in rows]
 
     def seqs(self, incident_id: str) -> list[int]:
-        with self._guard("reading events") as conn:
+        with self._reading("reading events") as conn:
             rows = conn.execute("SELECT seq FROM events WHERE incident_id = ? ORDER BY seq",
                                 (incident_id,)).fetchall()
         return [r[0] for r in rows]
 
     def events_after(self, after: int = 0, limit: int | None = None) -> list[Event]:
-        with self._guard("reading events") as conn:
+        with self._reading("reading events") as conn:
             rows = conn.execute(f"SELECT {_COLS} FROM events WHERE seq > ? ORDER BY seq "
                                 "LIMIT ?", (after, -1 if limit is None else limit)).fetchall()
         return [_row_event(r) for r in rows]
 
     def incidents(self) -> list[str]:
-        with self._guard("listing incidents") as conn:
+        with self._reading("listing incidents") as conn:
             rows = conn.execute("SELECT id FROM incidents ORDER BY declared_seq").fetchall()
         return [r[0] for r in rows]
 
     def exists(self, incident_id: str) -> bool:
-        with self._guard("looking up an incident") as conn:
+        with self._reading("looking up an incident") as conn:
             return conn.execute("SELECT 1 FROM incidents WHERE id = ?",
                                 (incident_id,)).fetchone() is not None
 
     def last_seq(self) -> int:
-        with self._guard("polling") as conn:
+        with self._reading("polling") as conn:
             return int(conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0])
 
     def conn_pragmas(self) -> dict[str, Any]:
@@ -404,7 +436,7 @@ class SQLiteStore:
             }
 
     def integrity_check(self) -> str:
-        with self._guard("checking integrity") as conn:
+        with self._reading("checking integrity") as conn:
             return "; ".join(r[0] for r in conn.execute("PRAGMA integrity_check").fetchall())
 
 
