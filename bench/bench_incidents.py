@@ -183,14 +183,20 @@ def main() -> int:
 
         print(f"\n## open the incident screen with {args.events} events (median of "
               f"{args.rounds})")
-        walls, owns, peers = [], [], []
+        small = tmp / "small.db"
+        small_iid = seed(small, 1)
+        walls, owns, peers, smalls = [], [], [], []
         for _ in range(args.rounds):
             w, o = asyncio.run(open_screen(db, iid, tmp, args.events))
             walls.append(w)
             owns.append(o)
             peers.append(asyncio.run(datatable_peer(db, iid)))
+            smalls.append(asyncio.run(open_screen(small, small_iid, tmp, 1))[0])
         w, o, p = statistics.median(walls), statistics.median(owns), statistics.median(peers)
+        one = statistics.median(smalls)
         print(f"  opsconsole: open, state + newest drawn {w * 1000:7.0f} ms")
+        print(f"  opsconsole: same screen, 1 event       {one * 1000:7.0f} ms   (the fixed cost "
+              f"of a screen; 10,000 events add {max(w - one, 0) * 1000:.0f} ms)")
         print(f"  opsconsole: home, oldest page drawn    {o * 1000:7.0f} ms")
         print(f"  peer: DataTable with all rows          {p * 1000:7.0f} ms   "
               f"ratio {p / w:5.1f}x")

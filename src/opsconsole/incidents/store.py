@@ -102,8 +102,9 @@ class Store(Protocol):
         """Every sequence number of the incident's events, in order (cheap: an index)."""
         ...
 
-    def events_after(self, after: int = 0, limit: int | None = None) -> list[Event]:
-        """Every event with seq > after, in order."""
+    def events_after(self, after: int = 0, limit: int | None = None, *,
+                     types: tuple[str, ...] | None = None) -> list[Event]:
+        """Every event with seq > after, in order (``types``: only these types)."""
         ...
 
     def incidents(self) -> list[str]:
@@ -406,10 +407,15 @@ class SQLiteStore:
                                 (incident_id,)).fetchall()
         return [r[0] for r in rows]
 
-    def events_after(self, after: int = 0, limit: int | None = None) -> list[Event]:
+    def events_after(self, after: int = 0, limit: int | None = None, *,
+                     types: tuple[str, ...] | None = None) -> list[Event]:
+        where, params = "seq > ?", [after]
+        if types:
+            where += f" AND type IN ({', '.join('?' * len(types))})"
+            params += list(types)
         with self._reading("reading events") as conn:
-            rows = conn.execute(f"SELECT {_COLS} FROM events WHERE seq > ? ORDER BY seq "
-                                "LIMIT ?", (after, -1 if limit is None else limit)).fetchall()
+            rows = conn.execute(f"SELECT {_COLS} FROM events WHERE {where} ORDER BY seq "
+                                "LIMIT ?", (*params, -1 if limit is None else limit)).fetchall()
         return [_row_event(r) for r in rows]
 
     def incidents(self) -> list[str]:

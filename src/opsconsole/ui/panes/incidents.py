@@ -102,10 +102,14 @@ class IncidentsPane(PolledPane):
             for iid in store.incidents():
                 if iid not in known:
                     self._work[iid] = ev.IncidentState(id=iid)
-            for e in store.events_after(self.seen_seq):
-                if e.incident_id in self._work:
-                    self._work[e.incident_id].apply(e)
+            # Only the lifecycle events: the rows need nothing else, and a store with months
+            # of timelines is not read whole at every start.
+            for e in store.events_after(self.seen_seq, types=ev.LIFECYCLE):
+                if e.incident_id is not None:  # (declared after incidents() was read)
+                    self._work.setdefault(e.incident_id,
+                                          ev.IncidentState(id=e.incident_id)).apply(e)
                 self.seen_seq = max(self.seen_seq, e.seq or 0)
+            self.seen_seq = max(self.seen_seq, last)
             return copy.deepcopy(self._work)
         return self.states
 
