@@ -155,8 +155,10 @@ class TimelineView(ScrollView, can_focus=True):
         self._cache.clear()
         self._asked.clear()
         self._width = max(self._width, width)
-        self._jumping = True  # to the newest events: lines drawn at the top meanwhile are
-        self._resize(follow=True)  # not read
+        self.virtual_size = Size(self._width, len(self.seqs))
+        self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)  # the newest
+        self._jumping = True  # lines drawn at the top until the jump lands are not read
+        self._resize(follow=True)
 
     def _jumped(self) -> None:
         self._jumping = False
