@@ -118,3 +118,22 @@ def test_config_templates_and_data_dir_flag(run_cli, tmp_path):
     r = run_cli("incident", "list", "--config", str(bad))
     assert r.returncode == 2
     assert f"{bad}:3:" in r.stderr and "unknown template field" in r.stderr
+
+
+def test_set_and_note_corrections(run_cli):
+    iid = ok(run_cli("incident", "declare", "--title", "x", "--severity", "3")).strip()
+    out = ok(run_cli("incident", "set", iid, "--title", "Search is slow", "--services",
+                     "search, api", "--tags", "latency"))
+    assert "Title → “Search is slow”" in out and "Services → search, api" in out
+    first = ok(run_cli("incident", "note", iid, "db1 restarted")).split("#")[1].split()[0]
+    ok(run_cli("incident", "note", iid, "db2 restarted, not db1", "--corrects", first))
+    doc = json.loads(ok(run_cli("incident", "show", iid, "--json")))
+    assert doc["title"] == "Search is slow" and doc["services"] == ["search", "api"]
+    assert doc["tags"] == ["latency"]
+    texts = [e["text"] for e in doc["events"]]
+    assert "Note: db1 restarted" in texts  # the original stays
+    assert f"Note (corrects #{first}): db2 restarted, not db1" in texts
+    r = run_cli("incident", "note", iid, "x", "--corrects", "1")
+    assert r.returncode == 2 and "#1 is not a note of" in r.stderr
+    r = run_cli("incident", "set", iid)
+    assert r.returncode == 2 and "nothing to change" in r.stderr

@@ -1,4 +1,4 @@
-"""``opsconsole incident ...``: list, show, declare, note, status, severity, milestone,
+"""``opsconsole incident ...``: list, show, declare, note, status, severity, milestone, set,
 assign, export and comms — the same store and fold the console uses.
 
 Exit status: 0 ok · 1 the store cannot be used (locked, read-only, corrupt, newer schema) ·
@@ -72,7 +72,16 @@ def register(sub: argparse._SubParsersAction, common: Callable[[argparse.Argumen
     sp = add("note", "add a note to an incident's timeline")
     sp.add_argument("id")
     sp.add_argument("text")
+    sp.add_argument("--corrects", type=int, metavar="SEQ",
+                    help="this note corrects note #SEQ (both stay on the timeline)")
     sp.set_defaults(run=_wrap(cmd_note))
+
+    sp = add("set", "change the title, affected services or tags")
+    sp.add_argument("id")
+    sp.add_argument("--title")
+    sp.add_argument("--services", help="comma-separated; replaces the list ('' for none)")
+    sp.add_argument("--tags", help="comma-separated; replaces the list ('' for none)")
+    sp.set_defaults(run=_wrap(cmd_set))
 
     sp = add("status", "change an incident's status")
     sp.add_argument("id")
@@ -249,8 +258,40 @@ def _append(cfg: AppConfig, data_dir: Path, iid: str, type: str,
 def cmd_note(args: argparse.Namespace, cfg: AppConfig, data_dir: Path) -> int:
     if not args.text.strip():
         raise _Usage("the note is empty")
-    e = _append(cfg, data_dir, args.id, ev.NOTE, {"text": mask_tokens(args.text)})
+    data: dict[str, Any] = {"text": mask_tokens(args.text)}
+    if args.corrects is not None:
+        store = _reader(cfg, data_dir)
+        state, _ = _get(store, args.id)
+        if args.corrects not in state.notes:
+            raise _Usage(f"#{args.corrects} is not a note of {state.id} (see: opsconsole "
+                         f"incident show {state.id})")
+        data["supersedes"] = args.corrects
+    e = _append(cfg, data_dir, args.id, ev.NOTE, data)
     print(f"{e.incident_id} #{e.seq} note recorded")
+    return 0
+
+
+def cmd_set(args: argparse.Namespace, cfg: AppConfig, data_dir: Path) -> int:
+    if args.title is None and args.services is None and args.tags is None:
+        raise _Usage("nothing to change: give --title, --services and/or --tags")
+    store = _reader(cfg, data_dir)
+    state, _ = _get(store, args.id)
+    assert store is not None
+    if args.title is not None:
+        title = one_line(mask_tokens(args.title))
+        if not title:
+            raise _Usage("--title must not be empty")
+        e = store.append(ev.TITLE_CHANGED, {"title": title, "previous": state.title},
+                         incident_id=state.id)
+        print(f"{state.id} #{e.seq} {ev.describe(e)}")
+    if args.services is not None:
+        e = store.append(ev.SERVICES_CHANGED, {"services": _services([args.services])},
+                         incident_id=state.id)
+        print(f"{state.id} #{e.seq} {ev.describe(e)}")
+    if args.tags is not None:
+        e = store.append(ev.TAGS_CHANGED, {"tags": _services([args.tags])},
+                         incident_id=state.id)
+        print(f"{state.id} #{e.seq} {ev.describe(e)}")
     return 0
 
 
