@@ -9,7 +9,8 @@ import pytest
 
 from opsconsole.pgcluster import LocalCluster, find_bindir
 
-os.environ.setdefault("OPSCONSOLE_DATA_DIR", "/nonexistent-use-tmp-fixture")
+# Tests never touch the real user's data dir: a throwaway default for this test run.
+os.environ["OPSCONSOLE_DATA_DIR"] = __import__("tempfile").mkdtemp(prefix="opsconsole-tests-")
 
 
 @pytest.fixture(scope="session")

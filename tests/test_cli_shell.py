@@ -106,7 +106,8 @@ def test_runs_in_real_terminals(tmp_path, term, no_color):
     t = Tmux(80, 24, env, cmd)
     try:
         t.wait_for("2 Resources")  # 80x24: one pane at a time, tabs on top
-        screen = t.wait_for("LIVE every 1s")
+        t.wait_for("LIVE every 1s")
+        screen = t.wait_for("▶ 1 HEALTH")
         assert "opsconsole" in screen and "LIVE" in screen and "▶ 1 HEALTH" in screen
         t.keys("2")
         t.wait_for("▶ 2 RESOURCES")

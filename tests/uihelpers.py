@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +21,9 @@ def make_app(config: AppConfig | None = None, *, read_only: bool = False, refres
                    hostname="ops-01")
     for k, v in services.items():
         setattr(svc, k, v)
-    opts = RunOptions(read_only=read_only, refresh=refresh, data_dir=data_dir or Path("/tmp/opsconsole-test-data"),
+    if data_dir is None:  # a fresh data dir per app: no incidents leak between tests
+        data_dir = Path(tempfile.mkdtemp(prefix="opsconsole-test-data-"))
+    opts = RunOptions(read_only=read_only, refresh=refresh, data_dir=data_dir,
                       theme=theme)
     return OpsConsoleApp(config or AppConfig(), opts, svc)
 

@@ -12,7 +12,9 @@ def register(sub: argparse._SubParsersAction, common: Common) -> None:  # type: 
     """Add every subcommand. Areas: check (issue 3), demo (issue 4), incident (issue 5),
     runbook (issue 6)."""
     from opsconsole.checks import cli as checks_cli
+    from opsconsole.incidents import cli as incidents_cli
     from opsconsole.runbooks import cli as runbooks_cli
 
     checks_cli.register(sub, common)
+    incidents_cli.register(sub, common)
     runbooks_cli.register(sub, common)

@@ -18,6 +18,7 @@ from textual.widgets import Footer, Static
 
 from opsconsole.config import AppConfig, default_data_dir
 from opsconsole.events import EventSink, JournalSink
+from opsconsole.incidents.store import IncidentSink, Store, StoreError, open_store
 from opsconsole.ui.actions import GLOBAL_ACTIONS, bindings, dangerous_actions
 from opsconsole.ui.panes.base import Pane, PolledPane
 from opsconsole.ui.panes.health import HealthPane
@@ -53,6 +54,7 @@ class Services:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     host_collector: Any = None  # anything with .collect() -> HostSnapshot
     sink: EventSink | None = None
+    incident_store: Store | None = None  # None: open incidents.db in the data dir at mount
     hostname: str = field(default_factory=socket.gethostname)
     check_runner: Any = None  # async (spec, config) -> CheckResult; default: real checks
     check_tracker: Any = None  # a pre-filled CheckTracker (snapshots)
@@ -113,9 +115,15 @@ class OpsConsoleApp(App[None]):
         self.zoomed = False
         self.narrow = False
         self.data_dir = self.options.data_dir or default_data_dir()
-        # Everything seen and done is recorded here. Until the incident store exists, an
-        # append-only operator journal in the data directory.
-        self.sink: EventSink = self.services.sink or JournalSink(self.data_dir / "journal.jsonl")
+        # Everything seen and done is recorded here: the incident store (events without an
+        # incident go to the active incident, or are kept unattached); the operator journal
+        # in the data directory takes them while the store is opening or unusable.
+        self.incident_store: Store | None = self.services.incident_store
+        self.store_error: str | None = None
+        self.active_incident: str | None = None
+        journal = JournalSink(self.data_dir / "journal.jsonl")
+        self.sink: EventSink = self.services.sink or IncidentSink(self.incident_store,
+                                                                  fallback=journal)
         self._theme_errors: list[str] = []
         super().__init__()
         # runbook hotkeys from the config: ActionSpecs → bindings (footer, help, keymap ids)
@@ -164,9 +172,25 @@ class OpsConsoleApp(App[None]):
         return MainScreen(self.make_panes())
 
     def on_mount(self) -> None:
+        if self.incident_store is None:
+            self.run_worker(self._open_store, thread=True, exit_on_error=False)
         if self._theme_errors:
             self.notify("\n".join(self._theme_errors), title="theme", severity="error", timeout=15)
         self.call_after_refresh(self._after_first_frame)
+
+    def _open_store(self) -> None:
+        """(thread) Open the incident store; a failure is shown, and events go to the journal."""
+        try:
+            store = open_store(self.data_dir, self.config.incidents.database)
+        except StoreError as exc:
+            self.store_error = str(exc)
+            self.call_from_thread(self.notify, f"{exc}\nEvents go to the journal in the "
+                                  "data directory instead.", title="incident store",
+                                  severity="error", timeout=20)
+            return
+        self.incident_store = store
+        if isinstance(self.sink, IncidentSink):
+            self.sink.store = store
 
     def _after_first_frame(self) -> None:
         self.set_current_pane(self.current_pane, focus=True)
@@ -237,8 +261,23 @@ class OpsConsoleApp(App[None]):
         return t
 
     def header_extra(self) -> Text | None:
-        """Hook for the active incident (issue 5)."""
-        return None
+        """The active incident: ``INC-20261124-3 SEV2 investigating 12m``."""
+        if not self.active_incident:
+            return None
+        from opsconsole.ui.screens.incident import coarse
+
+        t = Text()
+        t.append(f"▲ {self.active_incident}", style="bold")
+        try:
+            state = self.pane("incidents").states.get(self.active_incident)  # type: ignore[attr-defined]
+        except (LookupError, AttributeError):
+            state = None
+        if state is not None:
+            t.append(f" {state.severity} {state.status}", style="bold")
+            if state.started_at is not None:
+                since = (self.services.clock() - state.started_at).total_seconds()
+                t.append(f" {coarse(since)}")
+        return t
 
     def update_header(self) -> None:
         try:
@@ -359,10 +398,14 @@ class OpsConsoleApp(App[None]):
         self.push_screen(HelpScreen(self.help_rows(), self.read_only))
 
     def action_declare_incident(self) -> None:
-        self.notify("Incidents are not built yet.", title="incident")
+        from opsconsole.ui.screens import incident
+
+        incident.declare(self)
 
     def action_note(self) -> None:
-        self.notify("Incidents are not built yet.", title="note")
+        from opsconsole.ui.screens import incident
+
+        incident.note(self)
 
     def action_runbooks(self) -> None:
         from opsconsole.ui.screens.runbook_picker import open_picker
@@ -375,7 +418,9 @@ class OpsConsoleApp(App[None]):
         await launch_hotkey(self, n)
 
     def action_timeline(self) -> None:
-        self.notify("Incidents are not built yet.", title="timeline")
+        from opsconsole.ui.screens import incident
+
+        incident.timeline(self)
 
     # ------------------------------------------------------------------ palette
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:

@@ -1,12 +1,162 @@
-"""The active incidents pane (issue 5 fills this in)."""
+"""The active incidents pane: open incidents worst-first with their response-target clock.
+
+The pane polls the store off the UI loop: one ``max(seq)`` query per poll, and only when it
+moved, the new events, folded into the cached states (so several consoles on one host see
+each other's changes within a poll). ``incident_rows`` is a pure function (unit-tested).
+"""
 
 from __future__ import annotations
 
-from opsconsole.ui.panes.base import NotConfiguredPane
+import copy
+from datetime import datetime
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.widgets import DataTable
+
+from opsconsole.fmt import one_line
+from opsconsole.incidents import events as ev
+from opsconsole.incidents.store import worst_first
+from opsconsole.ui.actions import ActionSpec
+from opsconsole.ui.panes.base import PolledPane
+from opsconsole.ui.screens.incident import coarse, coarse_clock, open_incident
+from opsconsole.ui.widgets import sync_table
+
+COLUMNS = ("ID", "SEV", "STATUS", "AGE", "CMDR", "RESPONSE", "TITLE")
 
 
-class IncidentsPane(NotConfiguredPane):
+def incident_rows(states: list[ev.IncidentState], now: datetime,
+                  targets: Any = None, filter_text: str = "") -> list[tuple[str, tuple[Any, ...]]]:
+    """[(id, cells)] for the open incidents, worst first. Overdue clocks say OVERDUE (and are
+    drawn reversed); the worst severity is bold."""
+    rows = []
+    f = filter_text.lower()
+    for s in worst_first(states):
+        hay = " ".join([s.id, s.title, s.severity, s.status, " ".join(s.services),
+                        s.roles.get("commander", "")]).lower()
+        if f and f not in hay:
+            continue
+        target = targets.for_severity(s.severity) if targets is not None else 3600.0
+        clock, overdue = coarse_clock(s, now, target)
+        age = coarse((now - s.started_at).total_seconds()) if s.started_at else "–"
+        sev_style = "bold reverse" if s.severity == "SEV1" else "bold" if s.severity == "SEV2" \
+            else ""
+        rows.append((s.id, (
+            s.id,
+            Text(s.severity, style=sev_style),
+            s.status,
+            age,
+            one_line(s.roles.get("commander", "–"), 10),
+            Text(("! " if overdue else "") + clock, style="bold reverse" if overdue else ""),
+            one_line(s.title, 80),
+        )))
+    return rows
+
+
+class IncidentsPane(PolledPane):
     pane_id = "incidents"
     number = 5
     title = "Incidents"
-    hint = "the incident store is not built yet"
+    ACTIONS: ClassVar[tuple[ActionSpec, ...]] = (
+        ActionSpec("open-incident", "enter", "open_selected", "open",
+                   "Open the selected incident (it becomes the active incident)"),
+    )
+
+    def __init__(self, poll_interval: float = 0.5) -> None:
+        super().__init__()
+        self.poll_interval = poll_interval
+        self.states: dict[str, ev.IncidentState] = {}
+        self.seen_seq = 0
+        self._work: dict[str, ev.IncidentState] = {}
+        self._app_ref: Any = None
+
+    @property
+    def interval(self) -> float:
+        return self.poll_interval
+
+    def compose_body(self) -> ComposeResult:
+        table: DataTable[Any] = DataTable(classes="incident-table", cursor_type="row",
+                                          zebra_stripes=False)
+        yield table
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for col in COLUMNS:
+            table.add_column(col, key=col)
+        self._app_ref = self.app  # collect() runs in a thread, where self.app is not set
+        super().on_mount()
+
+    # ------------------------------------------------------------------ data
+    def collect(self) -> dict[str, ev.IncidentState]:
+        """(thread) New events since the last poll, folded; a copy for the UI."""
+        store = getattr(self._app_ref, "incident_store", None)
+        if store is None:
+            err = getattr(self._app_ref, "store_error", None)
+            if err:
+                raise OSError(err)
+            return self.states  # still opening (a moment at start-up)
+        last = store.last_seq()
+        if last != self.seen_seq or not self._work:
+            known = set(self._work)
+            for iid in store.incidents():
+                if iid not in known:
+                    self._work[iid] = ev.IncidentState(id=iid)
+            # Only the lifecycle events: the rows need nothing else, and a store with months
+            # of timelines is not read whole at every start.
+            for e in store.events_after(self.seen_seq, types=ev.LIFECYCLE):
+                if e.incident_id is not None:  # (declared after incidents() was read)
+                    self._work.setdefault(e.incident_id,
+                                          ev.IncidentState(id=e.incident_id)).apply(e)
+                self.seen_seq = max(self.seen_seq, e.seq or 0)
+            self.seen_seq = max(self.seen_seq, last)
+            return copy.deepcopy(self._work)
+        return self.states
+
+    def show(self, snapshot: dict[str, ev.IncidentState]) -> None:
+        self.states = snapshot
+        self.draw()
+        app = self.app
+        if hasattr(app, "update_header"):
+            app.update_header()
+
+    def now(self) -> datetime:
+        return self.app.services.clock()  # type: ignore[attr-defined]
+
+    def draw(self) -> None:
+        cfg = getattr(self.app, "config", None)
+        targets = cfg.incidents.response_targets if cfg is not None else None
+        rows = incident_rows(list(self.states.values()), self.now(), targets, self.filter_text)
+        table = self.query_one(DataTable)
+        with self.app.batch_update():
+            sync_table(table, rows, COLUMNS)
+        open_n = sum(1 for s in self.states.values() if s.is_open)
+        overdue = sum(1 for _k, cells in rows if "OVERDUE" in str(cells[5]))
+        self.summary = f"{open_n} open" + (f" · {overdue} OVERDUE" if overdue else "")
+        if not rows:
+            self.summary = "no open incidents · i declares one" if not self.filter_text \
+                else f"{open_n} open, none match"
+        self.update_header()
+
+    def apply_filter(self, text: str) -> None:
+        self.draw()
+
+    # ------------------------------------------------------------------ actions
+    def selected_id(self) -> str | None:
+        table = self.query_one(DataTable)
+        if not table.row_count:
+            return None
+        try:
+            return str(table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value)
+        except Exception:
+            return None
+
+    def action_open_selected(self) -> None:
+        iid = self.selected_id()
+        if iid:
+            open_incident(self.app, iid)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        if event.row_key.value:
+            open_incident(self.app, str(event.row_key.value))

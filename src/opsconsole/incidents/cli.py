@@ -1,0 +1,369 @@
+"""``opsconsole incident ...``: list, show, declare, note, status, severity, milestone, set,
+assign, export and comms — the same store and fold the console uses.
+
+Exit status: 0 ok · 1 the store cannot be used (locked, read-only, corrupt, newer schema) ·
+2 bad input (unknown incident, bad severity/status/time, bad config). Never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from opsconsole.config import AppConfig, resolve_data_dir
+from opsconsole.fmt import duration, one_line
+from opsconsole.incidents import events as ev
+from opsconsole.incidents import postmortem
+from opsconsole.incidents.store import (
+    SQLiteStore,
+    StoreError,
+    UnknownIncident,
+    all_states,
+    load_state,
+    open_store,
+    worst_first,
+)
+from opsconsole.secrets import mask_tokens
+
+EXIT_STORE = 1
+EXIT_USAGE = 2
+
+
+class _Usage(Exception):
+    pass
+
+
+def register(sub: argparse._SubParsersAction, common: Callable[[argparse.ArgumentParser], None]) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("incident", help="declare, update, show and export incidents",
+                       description="Incidents: an append-only timeline in the data directory.")
+    isub = p.add_subparsers(dest="incident_command", metavar="ACTION", required=True)
+
+    def add(name: str, help: str) -> argparse.ArgumentParser:
+        sp = isub.add_parser(name, help=help, description=help)
+        common(sp)
+        return sp
+
+    sp = add("list", "list incidents (open ones, worst first; --all for every one)")
+    sp.add_argument("--all", action="store_true", help="include resolved and closed incidents")
+    sp.add_argument("--json", action="store_true", help="machine-readable output")
+    sp.set_defaults(run=_wrap(cmd_list))
+
+    sp = add("show", "show an incident: state, durations and timeline")
+    sp.add_argument("id")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(run=_wrap(cmd_show))
+
+    sp = add("declare", "declare a new incident (prints its id)")
+    sp.add_argument("--title", required=True)
+    sp.add_argument("--severity", required=True, help="SEV1..SEV4 (or 1..4)")
+    sp.add_argument("--service", action="append", default=[], dest="services",
+                    help="affected service (repeat, or comma-separated)")
+    sp.add_argument("--tag", action="append", default=[], dest="tags")
+    sp.add_argument("--commander", help="incident commander")
+    sp.add_argument("--started", help="when impact started (backdating): now, -15m, HH:MM "
+                                      "UTC or ISO 8601")
+    sp.set_defaults(run=_wrap(cmd_declare))
+
+    sp = add("note", "add a note to an incident's timeline")
+    sp.add_argument("id")
+    sp.add_argument("text")
+    sp.add_argument("--corrects", type=int, metavar="SEQ",
+                    help="this note corrects note #SEQ (both stay on the timeline)")
+    sp.set_defaults(run=_wrap(cmd_note))
+
+    sp = add("set", "change the title, affected services or tags")
+    sp.add_argument("id")
+    sp.add_argument("--title")
+    sp.add_argument("--services", help="comma-separated; replaces the list ('' for none)")
+    sp.add_argument("--tags", help="comma-separated; replaces the list ('' for none)")
+    sp.set_defaults(run=_wrap(cmd_set))
+
+    sp = add("status", "change an incident's status")
+    sp.add_argument("id")
+    sp.add_argument("status", help="|".join(ev.STATUSES))
+    sp.set_defaults(run=_wrap(cmd_status))
+
+    sp = add("severity", "change an incident's severity")
+    sp.add_argument("id")
+    sp.add_argument("severity", help="SEV1..SEV4")
+    sp.set_defaults(run=_wrap(cmd_severity))
+
+    sp = add("milestone", "set (or backdate) a milestone")
+    sp.add_argument("id")
+    sp.add_argument("milestone", help="|".join(ev.MILESTONES))
+    sp.add_argument("--at", default="now", help="now, -15m, HH:MM UTC or ISO 8601")
+    sp.set_defaults(run=_wrap(cmd_milestone))
+
+    sp = add("assign", "assign or hand over a role")
+    sp.add_argument("id")
+    sp.add_argument("role", help="|".join(ev.ROLES))
+    sp.add_argument("person")
+    sp.set_defaults(run=_wrap(cmd_assign))
+
+    sp = add("export", "write the postmortem draft (Markdown) or every event (JSON)")
+    sp.add_argument("id")
+    sp.add_argument("--format", choices=("md", "json"), default="md")
+    sp.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    sp.set_defaults(run=_wrap(cmd_export))
+
+    sp = add("comms", "draft a status message from a template")
+    sp.add_argument("id")
+    sp.add_argument("--template", default="update",
+                    help="initial, update, resolved, or one from the config")
+    sp.set_defaults(run=_wrap(cmd_comms))
+
+
+def _wrap(fn: Callable[[argparse.Namespace, AppConfig, Path], int]) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        from opsconsole.cli import load_or_exit
+
+        cfg = load_or_exit(args.config)
+        data_dir = resolve_data_dir(args.data_dir, cfg)
+        try:
+            return fn(args, cfg, data_dir)
+        except (ev.BadInput, UnknownIncident, _Usage) as exc:
+            print(f"opsconsole incident: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        except StoreError as exc:
+            print(f"opsconsole incident: {exc}", file=sys.stderr)
+            return EXIT_STORE
+        except BrokenPipeError:  # e.g. piped into head
+            return 0
+
+    return run
+
+
+def _store(cfg: AppConfig, data_dir: Path, read_only: bool = False) -> SQLiteStore:
+    return open_store(data_dir, cfg.incidents.database, read_only=read_only)
+
+
+def _reader(cfg: AppConfig, data_dir: Path) -> SQLiteStore | None:
+    """A store for reading; None when nothing was ever recorded (no file yet)."""
+    from opsconsole.incidents.store import DB_NAME
+
+    p = Path(cfg.incidents.database).expanduser() if cfg.incidents.database else Path(DB_NAME)
+    if not p.is_absolute():
+        p = data_dir / p
+    if not p.exists():
+        return None
+    return _store(cfg, data_dir)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _target(cfg: AppConfig, sev: str) -> float:
+    return cfg.incidents.response_targets.for_severity(sev)
+
+
+def cmd_list(args: argparse.Namespace, cfg: AppConfig, data_dir: Path) -> int:
+    store = _reader(cfg, data_dir)
+    states = all_states(store) if store else []
+    shown = states if args.all else worst_first(states)
+    if args.all:
+        shown = sorted(states, key=lambda s: s.declared_at or _now(), reverse=True)
+    now = _now()
+    if args.json:
+        out = []
+        for s in shown:
+            d = s.to_json()
+            clock, overdue = s.response_clock(now, _target(cfg, s.severity))
+            d["response_clock"] = clock
+            d["overdue"] = overdue
+            out.append(d)
+        print(json.dumps(out, indent=2))
+        return 0
+    if not shown:
+        print("no open incidents" if not args.all else "no incidents")
+        return 0
+    print(f"{'ID':<16} {'SEV':<4} {'STATUS':<13} {'AGE':>7}  {'COMMANDER':<12} "
+          f"{'RESPONSE':<16} TITLE")
+    for s in shown:
+        age = duration(max((now - s.started_at).total_seconds(), 0)) if s.started_at else "–"
+        clock, overdue = s.response_clock(now, _target(cfg, s.severity))
+        print(f"{s.id:<16} {s.severity:<4} {s.status:<13} {age:>7}  "
+              f"{one_line(s.roles.get('commander', '–'), 12):<12} "
+              f"{('! ' if overdue else '') + clock:<16} {one_line(s.title, 60)}")
+    return 0
+
+
+def _get(store: SQLiteStore | None, iid: str) -> tuple[ev.IncidentState, list[ev.Event]]:
+    if store is None:
+        raise UnknownIncident(f"no incident {iid!r} (nothing has been recorded yet)")
+    return load_state(store, iid.strip())
+
+
+def cmd_show(args: argparse.Namespace, cfg: AppConfig, data_dir: Path) -> int:
+    state, events = _get(_reader(cfg, data_dir), args.id)
+    if args.json:
+        doc = state.to_json()
+        doc["events"] = [dict(e.to_json(), text=ev.describe(e)) for e in events]
+        print(json.dumps(doc, indent=2, default=str))
+        return 0
+    now = _now()
+    clock, overdue = state.response_clock(now, _target(cfg, state.severity))
+    print(f"{state.id}  {state.severity}  {state.status}  {state.title}")
+    print(f"services: {', '.join(state.services) or '–'}   "
+          + "   ".join(f"{r}: {state.roles.get(r, '–')}" for r in ev.ROLES))
+    print(f"response: {'! ' if overdue else ''}{clock}   "
+          + "   ".join(f"{k} {v}" for k, v in state.live_durations(now).items()))
+    print("milestones: " + "   ".join(f"{k} {postmortem.utc(v)}"
+                                      for k, v in state.milestones.items()))
+    print()
+    for e in events:
+        print(f"{e.seq:>6}  {postmortem.utc(e.ts)}  {postmortem.actor_label(e):<24}  "
+              f"{ev.describe(e)}")
+    return 0
+
+
+def _services(values: list[str]) -> list[str]:
+    out: list[str] = []
+    for v in values:
+        out.extend(s.strip() for s in v.split(",") if s.strip())
+    return out
+
+
+def cmd_declare(args: argparse.Namespace, cfg: AppConfig, data_dir: Path) -> int:
+    title = one_line(args.title)
+    if not title:
+        raise _Usage("--title must not be empty")
+    sev = ev.parse_severity(args.severity)
+    extra: dict[str, Any] = {}
+    if args.tags:
+        extra["tags"] = _services(args.tags)
+    if args.commander:
+        extra["commander"] = args.commander
+    if args.started:
+        extra["started"] = ev.parse_when(args.started).isoformat()
+    store = _store(cfg, data_dir)
+    e = store.declare(title, sev, _services(args.services), extra=extra)
+    print(e.incident_id)
+    return 0
+
+
+def _append(cfg: AppConfig, data_dir: Path, iid: str, type: str,
+            data: dict[str, Any]) -> ev.Event:
+    store = _reader(cfg, data_dir)
+    state, _ = _get(store, iid)
+    assert store is not None
+    return store.append(type, data, incident_id=state.id)
+
+
+def cmd_note(args: argparse.Namespace, cfg: AppConfig, data_dir: Path) -> int:
+    if not args.text.strip():
+        raise _Usage("the note is empty")
+    data: dict[str, Any] = {"text": mask_tokens(args.text)}
+    if args.corrects is not None:
+        store = _reader(cfg, data_dir)
+        state, _ = _get(store, args.id)
+        if args.corrects not in state.notes:
+            raise _Usage(f"#{args.corrects} is not a note of {state.id} (see: opsconsole "
+                         f"incident show {state.id})")
+        data["supersedes"] = args.corrects
+    e = _append(cfg, data_dir, args.id, ev.NOTE, data)
+    print(f"{e.incident_id} #{e.seq} note recorded")
+    return 0
+
+
+def cmd_set(args: argparse.Namespace, cfg: AppConfig, data_dir: Path) -> int:
+    if args.title is None and args.services is None and args.tags is None:
+        raise _Usage("nothing to change: give --title, --services and/or --tags")
+    store = _reader(cfg, data_dir)
+    state, _ = _get(store, args.id)
+    assert store is not None
+    if args.title is not None:
+        title = one_line(mask_tokens(args.title))
+        if not title:
+            raise _Usage("--title must not be empty")
+        e = store.append(ev.TITLE_CHANGED, {"title": title, "previous": state.title},
+                         incident_id=state.id)
+        print(f"{state.id} #{e.seq} {ev.describe(e)}")
+    if args.services is not None:
+        e = store.append(ev.SERVICES_CHANGED, {"services": _services([args.services])},
+                         incident_id=state.id)
+        print(f"{state.id} #{e.seq} {ev.describe(e)}")
+    if args.tags is not None:
+        e = store.append(ev.TAGS_CHANGED, {"tags": _services([args.tags])},
+                         incident_id=state.id)
+        print(f"{state.id} #{e.seq} {ev.describe(e)}")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace, cfg: AppConfig, data_dir: Path) -> int:
+    status = ev.parse_status(args.status)
+    store = _reader(cfg, data_dir)
+    state, _ = _get(store, args.id)
+    assert store is not None
+    if state.status == status:
+        raise _Usage(f"{state.id} is already {status}")
+    e = store.append(ev.STATUS_CHANGED, {"status": status, "previous": state.status},
+                     incident_id=state.id)
+    print(f"{state.id} #{e.seq} status {state.status} → {status}")
+    return 0
+
+
+def cmd_severity(args: argparse.Namespace, cfg: AppConfig, data_dir: Path) -> int:
+    sev = ev.parse_severity(args.severity)
+    store = _reader(cfg, data_dir)
+    state, _ = _get(store, args.id)
+    assert store is not None
+    if state.severity == sev:
+        raise _Usage(f"{state.id} is already {sev}")
+    e = store.append(ev.SEVERITY_CHANGED, {"severity": sev, "previous": state.severity},
+                     incident_id=state.id)
+    print(f"{state.id} #{e.seq} severity {state.severity} → {sev}")
+    return 0
+
+
+def cmd_milestone(args: argparse.Namespace, cfg: AppConfig, data_dir: Path) -> int:
+    name = ev.parse_milestone(args.milestone)
+    at = ev.parse_when(args.at)
+    e = _append(cfg, data_dir, args.id, ev.MILESTONE_SET, {"milestone": name,
+                                                           "at": at.isoformat()})
+    print(f"{e.incident_id} #{e.seq} {name} at {postmortem.utc(at)} UTC")
+    return 0
+
+
+def cmd_assign(args: argparse.Namespace, cfg: AppConfig, data_dir: Path) -> int:
+    role = ev.parse_role(args.role)
+    person = one_line(args.person)
+    store = _reader(cfg, data_dir)
+    state, _ = _get(store, args.id)
+    assert store is not None
+    data: dict[str, Any] = {"role": role, "person": person}
+    if state.roles.get(role):
+        data["previous"] = state.roles[role]
+    e = store.append(ev.ROLE_ASSIGNED, data, incident_id=state.id)
+    print(f"{state.id} #{e.seq} {ev.describe(e)}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace, cfg: AppConfig, data_dir: Path) -> int:
+    state, events = _get(_reader(cfg, data_dir), args.id)
+    now = _now()
+    text = (postmortem.markdown(state, events, generated_at=now) if args.format == "md"
+            else postmortem.to_json(state, events, generated_at=now))
+    if args.output:
+        out = Path(args.output)
+        try:
+            out.write_text(text)
+        except OSError as exc:
+            raise _Usage(f"cannot write {out}: {exc.strerror}") from None
+        print(f"{state.id}: {len(events)} events written to {out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_comms(args: argparse.Namespace, cfg: AppConfig, data_dir: Path) -> int:
+    state, _ = _get(_reader(cfg, data_dir), args.id)
+    sys.stdout.write(postmortem.comms(state, args.template, now=_now(),
+                                      templates=cfg.incidents.templates,
+                                      update_every=float(cfg.incidents.update_every)))
+    return 0
