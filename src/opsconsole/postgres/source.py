@@ -363,9 +363,34 @@ class PgSource:
 
         return await explain_text(self.target, self.options, query, database, generic, analyze)
 
+    async def signal(self, backend: Backend, mode: str, *, sink: Any, read_only: bool,
+                     redact: bool) -> Any:
+        """Cancel/terminate ``backend`` after re-checking it is still the same session."""
+        return await signal_with_fresh_connection(self, backend, mode, sink=sink,
+                                                  read_only=read_only, redact=redact)
+
 
 def first_target(databases: Sequence[DatabaseTarget], dsn: str | None) -> DatabaseTarget | None:
     """``--dsn`` wins; else the first configured target; None when nothing is configured."""
     if dsn:
         return DatabaseTarget.from_dsn(dsn)
     return databases[0] if databases else None
+
+
+async def signal_with_fresh_connection(source: PgSource, backend: Any, mode: Any, *,
+                                       sink: Any, read_only: bool, redact: bool) -> Any:
+    """Open a short monitoring-safe connection (the poll keeps its own), re-check and signal
+    through :func:`opsconsole.postgres.actions.signal_backend`, close."""
+    from opsconsole.postgres.actions import signal_backend
+
+    if read_only:
+        return await signal_backend(None, backend.pid, backend.backend_start,  # type: ignore[arg-type]
+                                    backend.query_start, mode, read_only=True)
+    conn = await asyncio.wait_for(connect(source.target, source.options),
+                                  float(source.options.connect_timeout) + 1.0)
+    try:
+        return await signal_backend(conn, backend.pid, backend.backend_start, backend.query_start,
+                                    mode, sink=sink, read_only=read_only, redact=redact,
+                                    target=source.target.name)
+    finally:
+        await conn.close(timeout=2)

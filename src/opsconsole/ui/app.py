@@ -53,6 +53,7 @@ class Services:
     host_collector: Any = None  # anything with .collect() -> HostSnapshot
     sink: EventSink | None = None
     hostname: str = field(default_factory=socket.gethostname)
+    pg_source: Any = None  # PostgreSQL panes: anything like postgres.source.PgSource (fixed data)
 
 
 class ConsoleHeader(Static):
@@ -145,8 +146,8 @@ class OpsConsoleApp(App[None]):
                 filesystem_interval=cfg.resources.filesystem_interval,
             ),
             IncidentsPane(),
-            SlowQueriesPane(),
-            LocksPane(),
+            SlowQueriesPane.from_app(self),
+            LocksPane.from_app(self),
         ]  # compose order = grid placement: health | resources(2 rows) / incidents / slow | locks
 
     def on_mount(self) -> None:

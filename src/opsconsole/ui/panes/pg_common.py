@@ -1,0 +1,189 @@
+"""What the slow queries and locks panes share: the source, the hint line, the table, and
+the one guarded path for cancel/terminate (read-only check → confirm → re-check → signal →
+record → tell the operator)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.widgets import DataTable, Static
+
+from opsconsole.postgres.model import Backend
+from opsconsole.postgres.source import PgSource, first_target
+from opsconsole.ui.panes.base import Pane, PolledPane
+from opsconsole.ui.screens.pg import ConfirmSignalScreen, TextScreen
+from opsconsole.ui.widgets import LineBlock, sync_table
+
+NOT_CONFIGURED = ("not configured: add databases: [{name: main, dsn: \"postgresql://monitor@host/db\"}] "
+                  "to the config file, or start with --dsn postgresql://…")
+
+
+def sources_for(app: Any) -> tuple[Any, str]:
+    """The source a PostgreSQL pane polls (None when nothing is configured) and its name.
+    ``Services.pg_source`` (fixed data for snapshots and UI tests) wins."""
+    services = getattr(app, "services", None)
+    fixed = getattr(services, "pg_source", None)
+    if fixed is not None:
+        return fixed, getattr(getattr(fixed, "target", None), "name", "fixed")
+    target = first_target(app.config.databases, getattr(app.options, "dsn", None))
+    if target is None:
+        return None, ""
+    return PgSource(target, app.config.postgres), target.name
+
+
+class PgPane(PolledPane):
+    """Base of the two PostgreSQL panes."""
+
+    thread_collect: ClassVar[bool] = False
+    poll_timeout: ClassVar[float] = 8.0
+    COLUMNS: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, source: Any = None, target_name: str = "", redact: bool = False) -> None:
+        super().__init__()
+        self.source = source
+        self.target_name = target_name
+        self.redact = redact
+        self.columns: tuple[str, ...] = self.COLUMNS
+        self._last_hints: list[str] = []
+
+    @classmethod
+    def from_app(cls, app: Any) -> PgPane:
+        source, name = sources_for(app)
+        return cls(source=source, target_name=name, redact=bool(app.config.redact_queries))
+
+    # ------------------------------------------------------------------ layout
+    def compose_body(self) -> ComposeResult:
+        if self.source is None:
+            yield Static(Text(NOT_CONFIGURED), classes="pane-body pane-empty")
+            return
+        yield LineBlock(classes="pg-hints")
+        table: DataTable[str] = DataTable(classes="pg-table", cursor_type="row")
+        yield table
+
+    def on_mount(self) -> None:
+        if self.source is None:
+            Pane.on_mount(self)
+            return
+        self._set_columns(self.COLUMNS)
+        super().on_mount()
+
+    async def on_unmount(self) -> None:
+        close = getattr(self.source, "close", None)
+        if close is not None:
+            try:
+                await asyncio.wait_for(close(), 2.0)
+            except Exception:
+                pass
+
+    def _set_columns(self, columns: tuple[str, ...]) -> None:
+        table = self.query_one(DataTable)
+        table.clear(columns=True)
+        for col in columns:
+            table.add_column(col, key=col)
+        self.columns = columns
+
+    @property
+    def table(self) -> DataTable[str]:
+        return self.query_one(DataTable)
+
+    def set_hints(self, hints: list[str]) -> None:
+        self._last_hints = hints
+        try:
+            block = self.query_one(LineBlock)
+        except Exception:
+            return
+        block.set_lines([Text("ⓘ " + h, style="italic") for h in hints[:3]])
+
+    def fill(self, rows: list[tuple[str, tuple[str, ...]]]) -> None:
+        with self.app.batch_update():
+            sync_table(self.table, rows, self.columns)
+
+    def selected_key(self) -> str | None:
+        table = self.table
+        if not table.row_count:
+            return None
+        try:
+            return table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
+        except Exception:
+            return None
+
+    # ------------------------------------------------------------------ polling
+    async def fetch(self) -> Any:
+        raise NotImplementedError
+
+    async def collect_async(self) -> Any:
+        if self.source is None:
+            raise RuntimeError("not configured")
+        return await asyncio.wait_for(self.fetch(), self.poll_timeout)
+
+    def on_poll_error(self, exc: BaseException) -> None:
+        if self.source is not None and isinstance(self.source, PgSource):
+            self.state_detail = f"{self.target_name}: {self.state_detail}; reconnecting"
+
+    def apply_filter(self, text: str) -> None:
+        if self.snapshot is not None:
+            self.show(self.snapshot)
+
+    @on(DataTable.RowSelected)
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_details()
+
+    def action_details(self) -> None:
+        """Subclasses: the full details of the selected row."""
+
+    # ------------------------------------------------------------------ cancel/terminate
+    def selected_backend(self) -> Backend | None:
+        return None
+
+    def action_cancel(self) -> None:
+        self._confirm("cancel")
+
+    def action_terminate(self) -> None:
+        self._confirm("terminate")
+
+    def _confirm(self, mode: str) -> None:
+        if getattr(self.app, "read_only", False):
+            self.notify("read-only mode: cancel and terminate are disabled", severity="warning")
+            return
+        backend = self.selected_backend()
+        if backend is None:
+            self.notify("Select a backend first.", severity="warning")
+            return
+        if backend.pid == 0:
+            self.notify("A prepared transaction holds this lock: it has no session to signal. "
+                        "Run COMMIT PREPARED or ROLLBACK PREPARED (see pg_prepared_xacts).",
+                        severity="warning", timeout=10)
+            return
+
+        def done(choice: str | None) -> None:
+            if choice in ("cancel", "terminate"):
+                self.run_worker(self._signal(backend, choice), group="pg-signal",
+                                exit_on_error=False)
+
+        self.app.push_screen(ConfirmSignalScreen(backend, mode, self.target_name, self.redact),
+                             done)
+
+    async def _signal(self, backend: Backend, mode: str) -> None:
+        app: Any = self.app
+        try:
+            result = await asyncio.wait_for(
+                self.source.signal(backend, mode, sink=app.sink, read_only=app.read_only,
+                                   redact=self.redact), 10.0)
+        except Exception as exc:
+            self.notify(f"{mode} of pid {backend.pid} failed: {type(exc).__name__}: {exc}",
+                        title=mode, severity="error", timeout=10)
+            return
+        self.last_signal = result
+        self.notify(result.message, title=f"{mode} · {result.result}",
+                    severity="information" if result.ok else "error", timeout=8)
+        self.poll_now()
+
+    def show_text(self, title: str, body: str) -> None:
+        self.app.push_screen(TextScreen(title, body))
+
+    last_signal: Any = None
