@@ -21,6 +21,22 @@ TOP_COLUMNS = ("CALLS/S", "MS/CALL", "TIME", "ROWS", "CALLS Σ", "TIME Σ", "MEA
                "QUERY")
 LOCK_COLUMNS = ("PID", "STATE", "WAITS FOR", "WAITED", "BLOCKS", "USER", "DB", "QUERY")
 
+# Fixed column widths: values change in place every refresh (ages grow), and a fixed layout
+# neither truncates a grown value nor shifts the columns under the operator's eyes.
+WIDTHS = {
+    "PID": 7, "USER": 10, "DB": 10, "STATE": 23, "AGE": 6, "XACT": 6, "WAIT": 18, "QUERY": 100,
+    "APP": 16, "CLIENT": 15, "CALLS/S": 8, "MS/CALL": 9, "TIME": 10, "ROWS": 8, "CALLS Σ": 10,
+    "TIME Σ": 11, "MEAN Σ": 9, "WAITS FOR": 34, "WAITED": 7, "BLOCKS": 6,
+}
+LOCK_WIDTHS = {"PID": 18}
+
+
+def column_width(column: str, view: str = "") -> int:
+    if view == "locks" and column in LOCK_WIDTHS:
+        return LOCK_WIDTHS[column]
+    return WIDTHS.get(column, 10)
+
+
 STATE_SHORT = {
     "idle in transaction": "idle in xact",
     "idle in transaction (aborted)": "idle in xact (aborted)",
@@ -71,7 +87,7 @@ def running_rows(snap: ActivitySnapshot, filter_text: str = "", redact: bool = F
         out.append((str(b.pid), (
             str(b.pid), one_line(b.user or "", 12), one_line(b.database or "", 12),
             state_label(b), duration(b.age), duration(b.xact_age), wait_label(b),
-            query_text(b.query, redact), one_line(b.application, 16), b.client or "local",
+            query_text(b.query, redact, 100), one_line(b.application, 16), b.client or "local",
         )))
     return out
 

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 from opsconsole.fmt import duration
 from opsconsole.postgres.model import Backend, LockNode, LocksSnapshot
 from opsconsole.postgres.view import LOCK_COLUMNS, backend_details, lock_rows, locks_summary
-from opsconsole.ui.actions import ActionSpec
+from opsconsole.ui.actions import ActionSpec, bindings
 from opsconsole.ui.panes.pg_common import PgPane
 
 
@@ -23,16 +23,18 @@ class LocksPane(PgPane):
         ActionSpec("locks-cancel", "c", "cancel", "cancel", "Cancel the selected backend's query (confirmed, re-checked)", dangerous=True),
         ActionSpec("locks-terminate", "K", "terminate", "terminate", "Terminate the selected backend's session (confirmed, re-checked)", dangerous=True),
     )
+    # set in the class body: Textual merges BINDINGS when the class is created
+    BINDINGS = bindings(ACTIONS)
 
     def __init__(self, source: Any = None, target_name: str = "", redact: bool = False) -> None:
         super().__init__(source, target_name, redact)
-        self._nodes: dict[str, LockNode] = {}
+        self._lock_nodes: dict[str, LockNode] = {}
 
     async def fetch(self) -> Any:
         return await self.source.locks()
 
     def show(self, snap: LocksSnapshot) -> None:
-        self._nodes = {str(n.pid): n for n in snap.nodes}
+        self._lock_nodes = {str(n.pid): n for n in snap.nodes}
         self.summary = f"{self.target_name} · {locks_summary(snap)}"
         hints = []
         if not snap.server.read_all_stats:
@@ -45,7 +47,7 @@ class LocksPane(PgPane):
 
     def selected_node(self) -> LockNode | None:
         key = self.selected_key()
-        return self._nodes.get(key) if key else None
+        return self._lock_nodes.get(key) if key else None
 
     def selected_backend(self) -> Backend | None:
         node = self.selected_node()

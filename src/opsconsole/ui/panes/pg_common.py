@@ -14,6 +14,7 @@ from textual.widgets import DataTable, Static
 
 from opsconsole.postgres.model import Backend
 from opsconsole.postgres.source import PgSource, first_target
+from opsconsole.postgres.view import column_width
 from opsconsole.ui.panes.base import Pane, PolledPane
 from opsconsole.ui.screens.pg import ConfirmSignalScreen, TextScreen
 from opsconsole.ui.widgets import LineBlock, sync_table
@@ -82,8 +83,9 @@ class PgPane(PolledPane):
     def _set_columns(self, columns: tuple[str, ...]) -> None:
         table = self.query_one(DataTable)
         table.clear(columns=True)
+        view = "locks" if self.pane_id == "locks" else ""
         for col in columns:
-            table.add_column(col, key=col)
+            table.add_column(col, key=col, width=column_width(col, view))
         self.columns = columns
 
     @property

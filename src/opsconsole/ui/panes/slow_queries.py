@@ -19,7 +19,7 @@ from opsconsole.postgres.view import (
     statement_details,
     statement_rows,
 )
-from opsconsole.ui.actions import ActionSpec
+from opsconsole.ui.actions import ActionSpec, bindings
 from opsconsole.ui.panes.pg_common import PgPane
 from opsconsole.ui.screens.pg import ExplainScreen
 
@@ -37,14 +37,16 @@ class SlowQueriesPane(PgPane):
         ActionSpec("slow-cancel", "c", "cancel", "cancel", "Cancel the selected backend's query (confirmed, re-checked)", dangerous=True),
         ActionSpec("slow-terminate", "K", "terminate", "terminate", "Terminate the selected backend's session (confirmed, re-checked)", dangerous=True),
     )
+    # set in the class body: Textual merges BINDINGS when the class is created
+    BINDINGS = bindings(ACTIONS)
 
     def __init__(self, source: Any = None, target_name: str = "", redact: bool = False,
                  view: str = "running", sort: str = "total") -> None:
         super().__init__(source, target_name, redact)
         self.view = view
         self.sort = sort
-        self._backends: dict[str, Backend] = {}
-        self._statements: dict[str, Any] = {}
+        self._pg_backends: dict[str, Backend] = {}
+        self._pg_statements: dict[str, Any] = {}
 
     async def fetch(self) -> Any:
         if self.view == "top":
@@ -55,14 +57,14 @@ class SlowQueriesPane(PgPane):
         if isinstance(snap, ActivitySnapshot):
             if self.view != "running":
                 return
-            self._backends = {str(b.pid): b for b in snap.backends}
+            self._pg_backends = {str(b.pid): b for b in snap.backends}
             self.summary = f"{self.target_name} · PG {snap.server.version} · {running_summary(snap)}"
             self.set_hints(activity_hints(snap))
             self.fill(running_rows(snap, self.filter_text, self.redact))
         elif isinstance(snap, StatementsSnapshot):
             if self.view != "top":
                 return
-            self._statements = {s.row_key: s for s in snap.statements}
+            self._pg_statements = {s.row_key: s for s in snap.statements}
             self.summary = (f"{self.target_name} · top statements by {SORT_LABELS[self.sort]}")
             hints = [h for h in (snap.hint, snap.note) if h]
             self.set_hints(hints)
@@ -96,17 +98,17 @@ class SlowQueriesPane(PgPane):
                         severity="warning")
             return None
         key = self.selected_key()
-        return self._backends.get(key) if key else None
+        return self._pg_backends.get(key) if key else None
 
     def action_details(self) -> None:
         key = self.selected_key()
         if key is None:
             return
-        if self.view == "running" and key in self._backends:
-            b = self._backends[key]
+        if self.view == "running" and key in self._pg_backends:
+            b = self._pg_backends[key]
             self.show_text(f"pid {b.pid} · {self.target_name}", backend_details(b, self.redact))
-        elif self.view == "top" and key in self._statements:
-            s = self._statements[key]
+        elif self.view == "top" and key in self._pg_statements:
+            s = self._pg_statements[key]
             self.show_text(f"statement {s.key[2]} · {self.target_name}",
                            statement_details(s, self.redact))
 
@@ -114,11 +116,11 @@ class SlowQueriesPane(PgPane):
         key = self.selected_key()
         if key is None or self.source is None:
             return
-        if self.view == "running" and key in self._backends:
-            b = self._backends[key]
+        if self.view == "running" and key in self._pg_backends:
+            b = self._pg_backends[key]
             query, database, title = b.query, b.database, f"EXPLAIN pid {b.pid}"
-        elif self.view == "top" and key in self._statements:
-            s = self._statements[key]
+        elif self.view == "top" and key in self._pg_statements:
+            s = self._pg_statements[key]
             query, database, title = s.query or "", s.database, f"EXPLAIN statement {s.key[2]}"
         else:
             return

@@ -36,17 +36,11 @@ class PgModal(ModalScreen[Any]):
     ACTIONS: ClassVar[tuple[ActionSpec, ...]] = (
         ActionSpec("pg-modal-close", "escape,q", "close", "back", "Close without doing anything"),
     )
-
-    def __init_subclass__(cls, **kw: Any) -> None:
-        super().__init_subclass__(**kw)
-        if "ACTIONS" in cls.__dict__:
-            cls.BINDINGS = bindings(cls.ACTIONS)
+    BINDINGS = bindings(ACTIONS)
 
     def action_close(self) -> None:
         self.dismiss(None)
 
-
-PgModal.BINDINGS = bindings(PgModal.ACTIONS)
 
 
 def confirm_text(b: Backend, mode: str, target: str, redact: bool) -> Text:
@@ -89,6 +83,7 @@ class ConfirmSignalScreen(PgModal):
                    "Terminate the whole session"),
         ActionSpec("pg-modal-close", "escape,q", "close", "back", "Close without doing anything"),
     )
+    BINDINGS = bindings(ACTIONS)
 
     def __init__(self, backend: Backend, mode: str, target: str = "", redact: bool = False) -> None:
         super().__init__(classes="-danger", id="pg-confirm")
