@@ -43,7 +43,9 @@ SELECT current_setting('server_version_num')::int AS version_num,
        (SELECT extversion FROM pg_extension WHERE extname = 'pg_stat_statements') AS pgss_version,
        (SELECT extnamespace::regnamespace::text FROM pg_extension
          WHERE extname = 'pg_stat_statements') AS pgss_schema,
-       current_setting('shared_preload_libraries', true) AS preload
+       CASE WHEN current_setting('is_superuser') = 'on'
+                 OR pg_has_role(current_user, 'pg_read_all_settings', 'USAGE')
+            THEN current_setting('shared_preload_libraries') END AS preload
 """
 
 # Backend columns shared by the activity and locks queries ($n placeholders are not used).
@@ -63,7 +65,8 @@ BACKEND_COLS = """
 ACTIVITY_SQL = TAG + """
 SELECT""" + BACKEND_COLS + """
   FROM pg_stat_activity a
- WHERE a.backend_type IN ('client backend', 'autovacuum worker')
+ WHERE (a.backend_type IN ('client backend', 'autovacuum worker')
+        OR (a.backend_type IS NULL AND a.usename IS NOT NULL))  -- hidden from this role
    AND a.pid <> pg_backend_pid()
    AND a.application_name IS DISTINCT FROM '""" + APP_NAME + """'
    AND (a.state IS NULL
