@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Static
 from opsconsole.postgres.model import Backend
 from opsconsole.postgres.source import PgSource, first_target
 from opsconsole.postgres.view import column_width
-from opsconsole.ui.panes.base import Pane, PolledPane
+from opsconsole.ui.panes.base import PolledPane
 from opsconsole.ui.screens.pg import ConfirmSignalScreen, TextScreen
 from opsconsole.ui.widgets import LineBlock, sync_table
 
@@ -66,11 +66,16 @@ class PgPane(PolledPane):
         yield table
 
     def on_mount(self) -> None:
-        if self.source is None:
-            Pane.on_mount(self)
+        # (Textual also runs the base classes' on_mount: PolledPane schedules the first poll)
+        if self.source is not None:
+            self._set_columns(self.COLUMNS)
+
+    def poll_now(self) -> None:
+        if self.source is None:  # not configured: nothing to poll, the pane says how
+            self.state = "off"
+            self.update_header()
             return
-        self._set_columns(self.COLUMNS)
-        super().on_mount()
+        super().poll_now()
 
     async def on_unmount(self) -> None:
         close = getattr(self.source, "close", None)
