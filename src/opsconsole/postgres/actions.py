@@ -22,10 +22,9 @@ from opsconsole.postgres.redact import redact_sql
 Mode = Literal["cancel", "terminate"]
 
 WHAT = {
-    "cancel": "cancel the running query (pg_cancel_backend): the session stays connected and "
-              "its transaction is rolled back if the query was in one",
-    "terminate": "terminate the session (pg_terminate_backend): the connection is closed and "
-                 "any open transaction is rolled back",
+    "cancel": "cancel the running query (pg_cancel_backend); the session stays connected",
+    "terminate": "close the whole session (pg_terminate_backend); its open transaction is "
+                 "rolled back",
 }
 
 LOOKUP_SQL = """/* opsconsole */ SELECT pid, usename, datname, application_name, state,

@@ -24,7 +24,7 @@ LOCK_COLUMNS = ("PID", "STATE", "WAITS FOR", "WAITED", "BLOCKS", "USER", "DB", "
 # Fixed column widths: values change in place every refresh (ages grow), and a fixed layout
 # neither truncates a grown value nor shifts the columns under the operator's eyes.
 WIDTHS = {
-    "PID": 7, "USER": 10, "DB": 10, "STATE": 23, "AGE": 6, "XACT": 6, "WAIT": 18, "QUERY": 100,
+    "PID": 7, "USER": 10, "DB": 10, "STATE": 25, "AGE": 6, "XACT": 6, "WAIT": 18, "QUERY": 100,
     "APP": 16, "CLIENT": 15, "CALLS/S": 8, "MS/CALL": 9, "TIME": 10, "ROWS": 8, "CALLS Σ": 10,
     "TIME Σ": 11, "MEAN Σ": 9, "WAITS FOR": 34, "WAITED": 7, "BLOCKS": 6,
 }

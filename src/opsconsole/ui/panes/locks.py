@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from rich.text import Text
+
 from opsconsole.fmt import duration
 from opsconsole.postgres.model import Backend, LockNode, LocksSnapshot
 from opsconsole.postgres.view import LOCK_COLUMNS, backend_details, lock_rows, locks_summary
 from opsconsole.ui.actions import ActionSpec, bindings
-from opsconsole.ui.panes.pg_common import PgPane
+from opsconsole.ui.panes.pg_common import PgPane, preview_line
 
 
 class LocksPane(PgPane):
@@ -44,6 +46,13 @@ class LocksPane(PgPane):
         self.set_hints(hints)
         self.fill(lock_rows(snap, self.filter_text, self.redact))
         self.update_header()
+
+    def preview(self, key: str) -> Text | None:
+        n = self._lock_nodes.get(key)
+        if n is None:
+            return None
+        b = n.backend
+        return preview_line(f"{b.pid} {b.user or ''}@{b.database or ''}", b.query, self.redact)
 
     def selected_node(self) -> LockNode | None:
         key = self.selected_key()

@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Static
 
 from opsconsole.postgres.model import Backend
 from opsconsole.postgres.source import PgSource, first_target
-from opsconsole.postgres.view import column_width
+from opsconsole.postgres.view import column_width, query_text
 from opsconsole.ui.panes.base import PolledPane
 from opsconsole.ui.screens.pg import ConfirmSignalScreen, TextScreen
 from opsconsole.ui.widgets import LineBlock, sync_table
@@ -34,6 +34,13 @@ def sources_for(app: Any) -> tuple[Any, str]:
     if target is None:
         return None, ""
     return PgSource(target, app.config.postgres), target.name
+
+
+def preview_line(who: str, query: str, redact: bool) -> Text:
+    t = Text("▸ ", style="bold")
+    t.append(who + " ", style="bold")
+    t.append(query_text(query, redact, 400))
+    return t
 
 
 class PgPane(PolledPane):
@@ -64,6 +71,7 @@ class PgPane(PolledPane):
         yield LineBlock(classes="pg-hints")
         table: DataTable[str] = DataTable(classes="pg-table", cursor_type="row")
         yield table
+        yield LineBlock(classes="pg-preview")
 
     def on_mount(self) -> None:
         # (Textual also runs the base classes' on_mount: PolledPane schedules the first poll)
@@ -108,6 +116,25 @@ class PgPane(PolledPane):
     def fill(self, rows: list[tuple[str, tuple[str, ...]]]) -> None:
         with self.app.batch_update():
             sync_table(self.table, rows, self.columns)
+            self.update_preview()
+
+    def preview(self, key: str) -> Text | None:
+        """One line under the table: the selected row's query (whole width)."""
+        return None
+
+    def update_preview(self) -> None:
+        try:
+            block = self.query_one(".pg-preview", LineBlock)
+        except Exception:
+            return
+        key = self.selected_key()
+        line = self.preview(key) if key is not None else None
+        block.set_lines([line] if line is not None else [])
+
+    @on(DataTable.RowHighlighted)
+    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        self.update_preview()
 
     def selected_key(self) -> str | None:
         table = self.table

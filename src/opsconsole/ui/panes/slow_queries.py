@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from rich.text import Text
+
 from opsconsole.postgres.explain import param_count
 from opsconsole.postgres.model import ActivitySnapshot, Backend, StatementsSnapshot
 from opsconsole.postgres.statements import SORT_LABELS, SORTS
@@ -20,7 +22,7 @@ from opsconsole.postgres.view import (
     statement_rows,
 )
 from opsconsole.ui.actions import ActionSpec, bindings
-from opsconsole.ui.panes.pg_common import PgPane
+from opsconsole.ui.panes.pg_common import PgPane, preview_line
 from opsconsole.ui.screens.pg import ExplainScreen
 
 
@@ -70,6 +72,15 @@ class SlowQueriesPane(PgPane):
             self.set_hints(hints)
             self.fill(statement_rows(snap, self.filter_text, self.redact))
         self.update_header()
+
+    def preview(self, key: str) -> Text | None:
+        if self.view == "running" and key in self._pg_backends:
+            b = self._pg_backends[key]
+            return preview_line(f"{b.pid} {b.user or ''}@{b.database or ''}", b.query, self.redact)
+        if self.view == "top" and key in self._pg_statements:
+            s = self._pg_statements[key]
+            return preview_line(f"{s.user}@{s.database}", s.query or "", self.redact)
+        return None
 
     # ------------------------------------------------------------------ actions
     def action_switch_view(self) -> None:

@@ -26,8 +26,10 @@ PgModal > .pg-modal-box {
 PgModal.-danger > .pg-modal-box { border: heavy $error; }
 PgModal .pg-modal-title { text-style: bold; }
 PgModal .pg-modal-scroll { height: auto; max-height: 30; }
-PgModal .pg-modal-buttons { height: auto; margin-top: 1; }
+PgModal .pg-modal-buttons { height: 1; margin-top: 1; }
 PgModal Button { margin-right: 2; }
+PgModal.-danger > .pg-modal-box { height: 90%; max-height: 26; }
+PgModal.-danger .pg-modal-scroll { height: 1fr; max-height: 100%; }
 """
 
 
@@ -48,10 +50,10 @@ def confirm_text(b: Backend, mode: str, target: str, redact: bool) -> Text:
     t.append(f"{'Cancel the query of' if mode == 'cancel' else 'Terminate'} pid {b.pid}"
              f"{' on ' + target if target else ''}?\n\n", style="bold")
     rows = [
-        ("pid", str(b.pid)), ("user", b.user or "(hidden)"), ("database", b.database or "(hidden)"),
-        ("application", b.application or ""), ("client", b.client or "local"),
-        ("state", (b.state or "(hidden)") + (f" for {duration(b.state_age)}" if b.state_age is not None else "")),
-        ("query age", duration(b.query_age)), ("xact age", duration(b.xact_age)),
+        ("session", f"pid {b.pid} · {b.user or '(hidden)'}@{b.database or '(hidden)'} · "
+                    f"{b.application or '-'} · {b.client or 'local'}"),
+        ("state", (b.state or "(hidden)") + (f" for {duration(b.state_age)}" if b.state_age is not None else "")
+         + f" · query {duration(b.query_age)} · xact {duration(b.xact_age)}"),
     ]
     for k, v in rows:
         t.append(f"  {k:<12}", style="bold")
@@ -102,10 +104,11 @@ class ConfirmSignalScreen(PgModal):
                 yield Static(confirm_text(self.backend, self.mode, self.target, self.redact),
                              id="pg-confirm-text")
             with Horizontal(classes="pg-modal-buttons"):
-                yield Button("c  Cancel query", id="pg-do-cancel", variant="warning",
-                             disabled=not self.can_cancel)
-                yield Button("K  Terminate session", id="pg-do-terminate", variant="error")
-                yield Button("esc  Back", id="pg-back")
+                yield Button("c Cancel query", id="pg-do-cancel", variant="warning",
+                             disabled=not self.can_cancel, compact=True)
+                yield Button("K Terminate session", id="pg-do-terminate", variant="error",
+                             compact=True)
+                yield Button("esc Back", id="pg-back", compact=True)
 
     def on_mount(self) -> None:
         first = "#pg-do-cancel" if self.can_cancel else "#pg-back"
