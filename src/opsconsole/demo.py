@@ -260,6 +260,21 @@ async def check_scene(dsn: str, timeout: float = 20.0) -> tuple[bool, list[str]]
     return ok, lines
 
 
+def demo_app_class() -> Any:
+    """The console with Ctrl+C also quitting (the terminal is raw, so Ctrl+C is a key here,
+    not SIGINT); quitting tears the demo down."""
+    from textual.binding import Binding
+
+    from opsconsole.ui import app as app_module
+    from opsconsole.ui.app import OpsConsoleApp
+
+    class DemoApp(OpsConsoleApp):
+        CSS_PATH = str(Path(app_module.__file__).parent / OpsConsoleApp.CSS_PATH)  # type: ignore[operator]
+        BINDINGS = [Binding("ctrl+c", "quit", "quit", show=False, priority=True)]
+
+    return DemoApp
+
+
 def _install_signal_handlers() -> dict[int, Any]:
     def bye(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt(f"signal {signum}")
@@ -291,10 +306,10 @@ def run(args: argparse.Namespace) -> int:
                 time.sleep(args.hold)
             return 0 if ok else 1
         from opsconsole.events import MemorySink
-        from opsconsole.ui.app import OpsConsoleApp, RunOptions, Services
+        from opsconsole.ui.app import RunOptions, Services
 
         data_dir = Path(demo.cluster.base) / "opsconsole-data"  # type: ignore[union-attr, arg-type]
-        app = OpsConsoleApp(demo_config(demo.dsn, args.redact_queries),
+        app = demo_app_class()(demo_config(demo.dsn, args.redact_queries),
                             RunOptions(read_only=args.read_only, data_dir=data_dir),
                             Services(sink=MemorySink()))
         app.run()
