@@ -279,7 +279,7 @@ async def test_cancel_and_terminate_really_end_the_target(pg_cluster, tmp_path):
     dsn = pg_cluster.dsn()
     sink = JournalSink(tmp_path / "journal.jsonl")
     target = await asyncpg.connect(dsn)
-    ops = await connect(DatabaseTarget("t", dsn), opts())
+    ops = await connect(DatabaseTarget("t", dsn), opts(statement_timeout=Duration(6.0)))
     src = PgSource(DatabaseTarget("t", dsn), opts())
     try:
         task = asyncio.create_task(target.execute("select pg_sleep(60) /* victim */"))

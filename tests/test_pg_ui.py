@@ -41,6 +41,14 @@ async def wait_for(pilot, cond, timeout: float = 15.0, what: str = "condition"):
         await pilot.pause(0.05)
 
 
+async def waits_on_lock(mon, pid: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not await mon.fetchval(
+            "select wait_event_type = 'Lock' from pg_stat_activity where pid = $1", pid):
+        assert time.monotonic() < deadline, f"pid {pid} never waited on a lock"
+        await asyncio.sleep(0.05)
+
+
 def table_rows(pane) -> list[list[str]]:
     table = pane.query_one(DataTable)
     return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
@@ -53,7 +61,9 @@ async def test_locks_pane_tree_and_terminate_root_through_confirmation(pg_cluste
     root, w1, w2 = [await asyncpg.connect(dsn) for _ in range(3)]
     await root.execute(f"begin; update {tbl} set v = 1 where id = 1")
     t1 = asyncio.create_task(w1.execute(f"update {tbl} set v = 2 where id = 1"))
+    await waits_on_lock(root, w1.get_server_pid())
     t2 = asyncio.create_task(w2.execute(f"alter table {tbl} add column n int"))
+    await waits_on_lock(root, w2.get_server_pid())
     app, sink = make_app(dsn, tmp_path)
     try:
         async with app.run_test(size=(160, 48)) as pilot:

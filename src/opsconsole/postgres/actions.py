@@ -27,6 +27,9 @@ WHAT = {
                  "rolled back",
 }
 
+TERMINATE_WAIT_MS = 3000  # PG13+: wait this long for the session to exit (needs a longer
+#                           statement_timeout than the monitoring session's: see source.py)
+
 LOOKUP_SQL = """/* opsconsole */ SELECT pid, usename, datname, application_name, state,
        backend_start, query_start, left(query, 2000) AS query
   FROM pg_stat_activity WHERE pid = $1"""
@@ -89,7 +92,7 @@ async def signal_backend(conn: asyncpg.Connection, pid: int, backend_start: date
         return result
 
     fn = "pg_cancel_backend(pid)" if mode == "cancel" else (
-        "pg_terminate_backend(pid, 1000)" if conn.get_server_version().major >= 13
+        f"pg_terminate_backend(pid, {TERMINATE_WAIT_MS})" if conn.get_server_version().major >= 13
         else "pg_terminate_backend(pid)")
     try:
         done = await conn.fetch(SIGNAL_SQL.format(fn=fn), pid, backend_start, query_start,
@@ -109,9 +112,16 @@ async def signal_backend(conn: asyncpg.Connection, pid: int, backend_start: date
             result = SignalResult(True, "signalled", f"pid {pid}: cancel sent")
         else:
             result = SignalResult(True, "ended", f"pid {pid}: session terminated")
+    elif mode == "terminate":
+        # PG13+ returns false when the signal was sent but the session had not exited in time
+        gone = not await conn.fetchval(
+            "/* opsconsole */ SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid)
+        result = (SignalResult(True, "ended", f"pid {pid}: session terminated") if gone else
+                  SignalResult(False, "failed", f"pid {pid}: terminate sent, but the session "
+                               f"had not exited after {TERMINATE_WAIT_MS / 1000:g}s"))
     else:
         result = SignalResult(False, "failed", f"pid {pid}: the server did not signal it "
-                              "(it may have just ended, or the wait for exit timed out)")
+                              "(it may have just ended)")
     _record(sink, mode, data, result)
     return result
 

@@ -389,7 +389,14 @@ async def signal_with_fresh_connection(source: PgSource, backend: Any, mode: Any
     if read_only:
         return await signal_backend(None, backend.pid, backend.backend_start,  # type: ignore[arg-type]
                                     backend.query_start, mode, read_only=True)
-    conn = await asyncio.wait_for(connect(source.target, source.options),
+    from dataclasses import replace
+
+    from opsconsole.schema import Duration
+
+    # long enough for pg_terminate_backend(pid, 3000) to wait for the session to exit
+    opts = replace(source.options,
+                   statement_timeout=Duration(max(float(source.options.statement_timeout), 6.0)))
+    conn = await asyncio.wait_for(connect(source.target, opts),
                                   float(source.options.connect_timeout) + 1.0)
     try:
         return await signal_backend(conn, backend.pid, backend.backend_start, backend.query_start,
