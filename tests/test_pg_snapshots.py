@@ -163,3 +163,82 @@ def test_confirm_terminate_modal_80x24(snap_compare):
 def test_read_only_footer_has_no_cancel_80x24(snap_compare):
     assert snap_compare(fixed_app(read_only=True), terminal_size=(80, 24),
                         run_before=lambda p: _ready(p, "slow"))
+
+
+# ---------------------------------------------------------------------- behaviour, fixed data
+async def test_filter_keeps_whole_lock_trees_and_filters_running_rows():
+    app = fixed_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _ready(pilot, "locks")
+        locks = app.pane("locks")
+        await pilot.press("slash", *"deploy", "enter")
+        await pilot.pause()
+        assert locks.filter_text == "deploy"
+        assert locks.table.row_count == 4  # the whole tree of the matching waiter
+        await pilot.press("escape")  # nothing open: filter stays
+        await _ready(pilot, "slow")
+        slow = app.pane("slow")
+        await pilot.press("slash", *"reports")
+        await pilot.pause()
+        keys = [slow.table.coordinate_to_cell_key((i, 0)).row_key.value
+                for i in range(slow.table.row_count)]
+        assert keys == ["4260", "4300"]
+        await pilot.press("escape")
+        await pilot.pause()
+        assert slow.table.row_count == 6 and "filter" not in slow.header_text().plain
+
+
+async def test_explain_details_and_sort_in_top_view():
+    from opsconsole.ui.screens.pg import ExplainScreen, TextScreen
+
+    app = fixed_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _ready(pilot, "slow", ("v",))
+        slow = app.pane("slow")
+        for _ in range(100):
+            if slow.table.row_count == 5:
+                break
+            await pilot.pause(0.02)
+        assert slow.selected_key() == "16384:10:11:1"  # most time in the interval first
+        await pilot.press("s")  # calls/s
+        for _ in range(100):
+            if slow.selected_key() == "16384:10:14:1" or slow.table.coordinate_to_cell_key((0, 0)).row_key.value == "16384:10:14:1":
+                break
+            await pilot.pause(0.02)
+        assert slow.table.coordinate_to_cell_key((0, 0)).row_key.value == "16384:10:14:1"
+        await pilot.press("e")
+        await pilot.pause()
+        assert isinstance(app.screen, ExplainScreen)
+        for _ in range(100):
+            if app.screen.result:
+                break
+            await pilot.pause(0.02)
+        assert "Index Scan using accounts_pkey" in app.screen.result
+        assert "generic plan" in app.screen.title_text
+        await pilot.press("escape")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, TextScreen) and "queryid" in app.screen.body
+        await pilot.press("escape")
+        await pilot.press("c")  # no backend in the top view: nothing opens
+        await pilot.pause()
+        assert not isinstance(app.screen, TextScreen)
+        assert app.services.pg_source.signals == []
+
+
+async def test_confirm_cancel_goes_through_the_source_once():
+    app = fixed_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _ready(pilot, "slow")
+        slow = app.pane("slow")
+        slow.table.move_cursor(row=1)  # 4250, active
+        await pilot.pause()
+        await pilot.press("c")
+        await pilot.pause()
+        await pilot.press("c")
+        for _ in range(100):
+            if app.services.pg_source.signals:
+                break
+            await pilot.pause(0.02)
+        assert app.services.pg_source.signals == [(4250, "cancel")]
+        assert slow.last_signal.ok

@@ -28,6 +28,7 @@ from opsconsole.postgres.model import (
     ServerInfo,
     Statement,
     StatementsSnapshot,
+    quote_ident,
 )
 from opsconsole.postgres.statements import Sample, sort_statements, with_deltas
 
@@ -322,6 +323,9 @@ class PgSource:
             for r in rows
         ]
         stmts, self._sample, note = with_deltas(stmts, self._sample, now, reset)
+        if not self.server.read_all_stats and hint is None:
+            hint = (f"other users' statement text is hidden: GRANT pg_read_all_stats TO "
+                    f"{quote_ident(self.server.user)};")
         prev_has = note == ""
         shown = await self._with_texts(stmts, sort, top)
         return StatementsSnapshot(server=self.server, statements=tuple(shown),
