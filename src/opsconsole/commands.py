@@ -11,6 +11,9 @@ Common = Callable[[argparse.ArgumentParser], None]
 def register(sub: argparse._SubParsersAction, common: Common) -> None:  # type: ignore[type-arg]
     """Add every subcommand. Areas: check (issue 3), demo (issue 4), incident (issue 5),
     runbook (issue 6)."""
+    from opsconsole.checks import cli as checks_cli
+
+    checks_cli.register(sub, common)
     from opsconsole import demo
 
     demo.register(sub, common)

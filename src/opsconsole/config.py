@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from opsconsole.checks.spec import CheckSpec
+from opsconsole.checks.spec import CheckSpec, check_references
 from opsconsole.incidents.config import IncidentsConfig
 from opsconsole.postgres.config import DatabaseTarget, PostgresOptions
 from opsconsole.runbooks.config import Hotkey
@@ -113,6 +113,9 @@ class AppConfig:
         dup = {n for n in dbs if dbs.count(n) > 1}
         if dup:
             raise Invalid(f"database names must be unique; repeated: {', '.join(sorted(dup))}", "databases")
+        problem = check_references(self.checks, dbs)
+        if problem:
+            raise Invalid(problem, "checks")
 
 
 def resolve_config_path(cli_path: str | None, env: dict[str, str] | None = None) -> Path | None:

@@ -54,6 +54,8 @@ class Services:
     sink: EventSink | None = None
     hostname: str = field(default_factory=socket.gethostname)
     pg_source: Any = None  # PostgreSQL panes: anything like postgres.source.PgSource (fixed data)
+    check_runner: Any = None  # async (spec, config) -> CheckResult; default: real checks
+    check_tracker: Any = None  # a pre-filled CheckTracker (snapshots)
 
 
 class ConsoleHeader(Static):
@@ -74,6 +76,7 @@ class ConsoleHeader(Static):
 
 class MainScreen(Screen[None]):
     BINDINGS = bindings(GLOBAL_ACTIONS)
+    AUTO_FOCUS = ""  # focus is set by the app (current pane), never the hidden filter input
 
     def __init__(self, panes: list[Pane]) -> None:
         super().__init__(id="main")
@@ -135,7 +138,8 @@ class OpsConsoleApp(App[None]):
     def make_panes(self) -> list[Pane]:
         cfg = self.config
         return [
-            HealthPane(),
+            HealthPane(cfg.checks, cfg, runner=self.services.check_runner,
+                       tracker=self.services.check_tracker, clock=self.services.clock),
             ResourcesPane(
                 collector=self.services.host_collector,
                 thresholds=cfg.thresholds,
@@ -150,8 +154,10 @@ class OpsConsoleApp(App[None]):
             LocksPane.from_app(self),
         ]  # compose order = grid placement: health | resources(2 rows) / incidents / slow | locks
 
+    def get_default_screen(self) -> Screen[Any]:
+        return MainScreen(self.make_panes())
+
     def on_mount(self) -> None:
-        self.push_screen(MainScreen(self.make_panes()))
         if self._theme_errors:
             self.notify("\n".join(self._theme_errors), title="theme", severity="error", timeout=15)
         self.call_after_refresh(self._after_first_frame)

@@ -63,9 +63,9 @@ class Pane(Vertical):
     can_focus = False
 
     def __init_subclass__(cls, **kw: Any) -> None:
-        super().__init_subclass__(**kw)
-        if "ACTIONS" in cls.__dict__:
+        if "ACTIONS" in cls.__dict__:  # before Textual merges the class's BINDINGS
             cls.BINDINGS = bindings(cls.ACTIONS)
+        super().__init_subclass__(**kw)
 
     def __init__(self, **kw: Any) -> None:
         super().__init__(id=f"pane-{self.pane_id}", classes="pane", **kw)
@@ -79,7 +79,8 @@ class Pane(Vertical):
     def compose(self) -> ComposeResult:
         yield PaneHeader(classes="pane-header")
         yield from self.compose_body()
-        yield FilterInput(placeholder="filter… (enter keeps, escape clears)", classes="pane-filter")
+        yield FilterInput(placeholder="filter… (enter keeps, escape clears)", classes="pane-filter",
+                          disabled=True)  # never focusable while hidden
 
     def compose_body(self) -> ComposeResult:
         yield Static("", classes="pane-body")
@@ -133,6 +134,7 @@ class Pane(Vertical):
     def open_filter(self) -> None:
         f = self.query_one(FilterInput)
         f.value = self.filter_text
+        f.disabled = False
         f.display = True
         f.focus()
 
@@ -142,6 +144,7 @@ class Pane(Vertical):
             self.filter_text = ""
             self.apply_filter("")
         f.display = False
+        f.disabled = True
         self.update_header()
         self.focus_primary()
 

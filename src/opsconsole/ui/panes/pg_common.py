@@ -19,8 +19,8 @@ from opsconsole.ui.panes.base import PolledPane
 from opsconsole.ui.screens.pg import ConfirmSignalScreen, TextScreen
 from opsconsole.ui.widgets import LineBlock, sync_table
 
-NOT_CONFIGURED = ("not configured: add databases: [{name: main, dsn: \"postgresql://monitor@host/db\"}] "
-                  "to the config file, or start with --dsn postgresql://…")
+NOT_CONFIGURED = ("not configured yet\n"
+                  "add databases: to the config file, or start with --dsn postgresql://…")
 
 
 def sources_for(app: Any) -> tuple[Any, str]:

@@ -126,10 +126,11 @@ def summary_lines(snap: HostSnapshot, hist: History, th: Thresholds, width: int,
     lines.append(t)
 
     # filesystems
+    mount_w = min(max([len(fs.mountpoint) for fs in snap.filesystems] + [4]), 24)
     for fs in snap.filesystems:
         lvl = th.disk.level(fs.percent)
         t = Text("FS   ", style="bold")
-        t.append(f"{one_line(fs.mountpoint, 18):<18} ")
+        t.append(f"{one_line(fs.mountpoint, mount_w):<{mount_w}} ")
         t.append("[" + bar(fs.percent, max(bw - 8, 6)) + "] ")
         t.append(f"{fs.percent:5.1f}%{LEVEL_TAG[lvl]}", style=st.get(lvl, ""))
         t.append(f" {human_bytes(fs.free)} free of {human_bytes(fs.total)}")

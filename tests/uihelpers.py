@@ -1,0 +1,42 @@
+"""Building the app for Pilot and snapshot tests with fixed data and a fixed clock."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from hostdata import FIXED_NOW, FixedCollector
+from opsconsole.config import AppConfig
+from opsconsole.events import MemorySink
+from opsconsole.ui.app import OpsConsoleApp, RunOptions, Services
+
+
+def make_app(config: AppConfig | None = None, *, read_only: bool = False, refresh: float = 3600,
+             data_dir: Path | None = None, theme: str | None = None, **services: Any) -> OpsConsoleApp:
+    svc = Services(clock=lambda: FIXED_NOW, host_collector=FixedCollector(), sink=MemorySink(),
+                   hostname="ops-01")
+    for k, v in services.items():
+        setattr(svc, k, v)
+    opts = RunOptions(read_only=read_only, refresh=refresh, data_dir=data_dir or Path("/tmp/opsconsole-test-data"),
+                      theme=theme)
+    return OpsConsoleApp(config or AppConfig(), opts, svc)
+
+
+async def wait_for(pilot: Any, cond: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Let the app run until ``cond()`` holds; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await pilot.pause(0.02)
+    await pilot.pause()
+
+
+def resources_ready(app: OpsConsoleApp) -> Callable[[], bool]:
+    return lambda: app.pane("resources").polls >= 1
+
+
+_ = asyncio
