@@ -188,7 +188,7 @@ class Statement:
     def d_mean_ms(self) -> float | None:
         if self.d_calls is None or self.d_total_ms is None:
             return None
-        return self.d_total_ms / self.d_calls if self.d_calls else 0.0
+        return self.d_total_ms / self.d_calls if self.d_calls else None  # no calls: no mean
 
     @property
     def row_key(self) -> str:

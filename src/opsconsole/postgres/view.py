@@ -99,7 +99,7 @@ def hidden_count(snap: ActivitySnapshot) -> int:
 def running_summary(snap: ActivitySnapshot) -> str:
     shown = [b for b in snap.backends if b.state is not None]
     idle_x = sum(1 for b in shown if b.idle_in_transaction)
-    parts = [f"{len(shown)} running ≥{duration(snap.min_duration)}"]
+    parts = [f"{len(shown)} sessions ≥{duration(snap.min_duration)}"]
     if idle_x:
         parts.append(f"{idle_x} idle in xact")
     return " · ".join(parts)
