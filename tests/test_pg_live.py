@@ -248,6 +248,8 @@ async def test_unprivileged_role_sees_hints_and_hidden_sessions(pg_cluster, moni
         assert "GRANT pg_read_all_stats TO monitor;" in hints[0]
         assert any("GRANT pg_signal_backend TO monitor;" in h for h in hints)
         assert str(other.get_server_pid()) not in dict(running_rows(snap))
+        stmts = await src.statements()
+        assert stmts.hint == "other users' statement text is hidden: GRANT pg_read_all_stats TO monitor;"
         pg_cluster.psql("grant pg_read_all_stats to monitor")
         try:
             await src.close()  # powers are detected at connect
@@ -255,6 +257,7 @@ async def test_unprivileged_role_sees_hints_and_hidden_sessions(pg_cluster, moni
             b = {x.pid: x for x in snap.backends}[other.get_server_pid()]
             assert b.state == "active" and "pg_sleep" in b.query
             assert not any("pg_read_all_stats" in h for h in activity_hints(snap))
+            assert (await src.statements()).hint is None
         finally:
             pg_cluster.psql("revoke pg_read_all_stats from monitor")
         task.cancel()
