@@ -240,3 +240,28 @@ async def test_not_configured_panes_say_how(tmp_path):
             assert pane.source is None and pane.state == "off"
             text = str(pane.query_one(".pane-empty").render())
             assert "--dsn" in text and "databases:" in text
+
+
+async def test_T_cycles_both_panes_through_the_configured_targets(pg_cluster, tmp_path):
+    db = f"second_{uuid.uuid4().hex[:6]}"
+    pg_cluster.psql(f"create database {db}")
+    cfg = AppConfig(databases=[DatabaseTarget("first", pg_cluster.dsn()),
+                               DatabaseTarget("second", pg_cluster.dsn(database=db))],
+                    postgres=PostgresOptions(min_duration=Duration(0.2)))
+    app = OpsConsoleApp(cfg, RunOptions(refresh=0.5, data_dir=tmp_path), Services(sink=MemorySink()))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause(0.2)
+        await pilot.press("3")
+        slow, locks = app.pane("slow"), app.pane("locks")
+        await wait_for(pilot, lambda: slow.polls >= 1 and locks.polls >= 1, what="first polls")
+        assert slow.target_name == "first" and "first" in slow.header_text().plain
+        shown = {ab.binding.key for ab in app.screen.active_bindings.values() if ab.enabled}
+        assert "T" in shown
+        await pilot.press("T")
+        await wait_for(pilot, lambda: slow.source.server is not None
+                       and slow.source.server.database == db and slow.state == "live",
+                       what="the second target polled")
+        assert slow.target_name == locks.target_name == "second"
+        await wait_for(pilot, lambda: "second" in locks.header_text().plain, what="locks follow")
+        await pilot.press("T")
+        await wait_for(pilot, lambda: slow.target_name == "first", what="back to the first")

@@ -24,6 +24,7 @@ class LocksPane(PgPane):
         ActionSpec("locks-details", "enter", "details", "details", "Details of the selected backend and what it waits for"),
         ActionSpec("locks-cancel", "c", "cancel", "cancel", "Cancel the selected backend's query (confirmed, re-checked)", dangerous=True),
         ActionSpec("locks-terminate", "K", "terminate", "terminate", "Terminate the selected backend's session (confirmed, re-checked)", dangerous=True),
+        ActionSpec("locks-next-target", "T", "next_target", "next db", "Watch the next configured database target"),
     )
     # set in the class body: Textual merges BINDINGS when the class is created
     BINDINGS = bindings(ACTIONS)

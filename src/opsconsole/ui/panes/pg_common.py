@@ -12,6 +12,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
+from opsconsole.postgres.config import DatabaseTarget
 from opsconsole.postgres.model import Backend
 from opsconsole.postgres.source import PgSource, first_target
 from opsconsole.postgres.view import column_width, query_text
@@ -34,6 +35,16 @@ def sources_for(app: Any) -> tuple[Any, str]:
     if target is None:
         return None, ""
     return PgSource(target, app.config.postgres), target.name
+
+
+def targets_for(app: Any) -> list[DatabaseTarget]:
+    """Every target ``T`` cycles through: ``--dsn`` alone, else the configured ``databases``."""
+    if getattr(getattr(app, "services", None), "pg_source", None) is not None:
+        return []
+    dsn = getattr(app.options, "dsn", None)
+    if dsn:
+        return [DatabaseTarget.from_dsn(dsn)]
+    return list(app.config.databases)
 
 
 def preview_line(who: str, query: str, redact: bool) -> Text:
@@ -61,7 +72,45 @@ class PgPane(PolledPane):
     @classmethod
     def from_app(cls, app: Any) -> PgPane:
         source, name = sources_for(app)
-        return cls(source=source, target_name=name, redact=bool(app.config.redact_queries))
+        pane = cls(source=source, target_name=name, redact=bool(app.config.redact_queries))
+        pane.targets = targets_for(app)
+        return pane
+
+    targets: list[DatabaseTarget] = []
+    target_index = 0
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "next_target" and len(self.targets) < 2:
+            return False  # one target: the key is hidden
+        return super().check_action(action, parameters)
+
+    def action_next_target(self) -> None:
+        """Watch the next configured database (both PostgreSQL panes follow)."""
+        if len(self.targets) < 2:
+            return
+        index = (self.target_index + 1) % len(self.targets)
+        for pane in self.screen.query(PgPane):
+            pane.switch_target(index)
+        self.notify(f"watching {self.targets[index].name}", title="PostgreSQL")
+
+    def switch_target(self, index: int) -> None:
+        if not self.targets:
+            return
+        old = self.source
+        target = self.targets[index]
+        self.target_index = index
+        self.source = PgSource(target, self.app.config.postgres)  # type: ignore[attr-defined]
+        self.target_name = target.name
+        self.snapshot = None
+        self.failures = 0
+        self.summary = f"{target.name} · connecting…"
+        self.set_hints([])
+        self.fill([])
+        self.update_header()
+        if old is not None and hasattr(old, "close"):
+            self.run_worker(old.close(), exit_on_error=False)
+        if not getattr(self.app, "paused", False):
+            self.schedule(0)
 
     # ------------------------------------------------------------------ layout
     def compose_body(self) -> ComposeResult:
@@ -152,7 +201,12 @@ class PgPane(PolledPane):
     async def collect_async(self) -> Any:
         if self.source is None:
             raise RuntimeError("not configured")
-        return await asyncio.wait_for(self.fetch(), self.poll_timeout)
+        for _ in range(2):  # a target switch during the poll: fetch again from the new one
+            source = self.source
+            snap = await asyncio.wait_for(self.fetch(), self.poll_timeout)
+            if source is self.source:
+                return snap
+        raise RuntimeError("database target switched during the refresh")
 
     def on_poll_error(self, exc: BaseException) -> None:
         if self.source is not None and isinstance(self.source, PgSource):

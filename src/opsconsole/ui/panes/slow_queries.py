@@ -38,6 +38,7 @@ class SlowQueriesPane(PgPane):
         ActionSpec("slow-explain", "e", "explain", "explain", "EXPLAIN the selected query (never ANALYZE unless configured)"),
         ActionSpec("slow-cancel", "c", "cancel", "cancel", "Cancel the selected backend's query (confirmed, re-checked)", dangerous=True),
         ActionSpec("slow-terminate", "K", "terminate", "terminate", "Terminate the selected backend's session (confirmed, re-checked)", dangerous=True),
+        ActionSpec("slow-next-target", "T", "next_target", "next db", "Watch the next configured database target"),
     )
     # set in the class body: Textual merges BINDINGS when the class is created
     BINDINGS = bindings(ACTIONS)
