@@ -162,3 +162,12 @@ def test_explain_guards():
     for bad in ("DROP TABLE x", "<insufficient privilege>", "select * from t where a = 'trunc…"):
         with pytest.raises(ExplainRefused):
             check_explainable(bad)
+
+
+def test_redact_plan_masks_literals_in_conditions_only():
+    from opsconsole.postgres.redact import redact_plan
+
+    plan = ("Index Scan using accounts_pkey on accounts  (cost=0.29..8.30 rows=1 width=40)\n"
+            "  Index Cond: (id = 7)\n  Filter: (owner = 'ACME'::text)")
+    assert redact_plan(plan) == ("Index Scan using accounts_pkey on accounts  (cost=0.29..8.30 rows=1 width=40)\n"
+                                 "  Index Cond: (id = ?)\n  Filter: (owner = ?::text)")

@@ -30,3 +30,18 @@ def redact_sql(text: str) -> str:
         return m.group(0)
 
     return _TOKEN.sub(repl, text)
+
+
+_PLAN_EXPR = re.compile(r"^(\s*(?:->\s*)?)?(.*?\b(?:Cond|Filter|Key|Output|One-Time Filter)\b:)(.*)$")
+
+
+def redact_plan(plan: str) -> str:
+    """An EXPLAIN plan fit for a shared screen: literals in conditions, filters, keys and
+    outputs are masked; costs and row estimates stay."""
+    out = []
+    for line in plan.splitlines():
+        m = _PLAN_EXPR.match(line)
+        if m:
+            line = (m.group(1) or "") + m.group(2) + redact_sql(m.group(3))
+        out.append(line)
+    return "\n".join(out)

@@ -215,7 +215,7 @@ class PgSource:
             conn = await self._ensure()
             try:
                 return await fn(conn)
-            except LOST:
+            except (*LOST, asyncio.CancelledError):  # a cancelled query leaves the session unsure
                 await self._drop()
                 raise
             except asyncpg.PostgresError:

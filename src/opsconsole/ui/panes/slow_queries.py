@@ -10,6 +10,7 @@ from rich.text import Text
 
 from opsconsole.postgres.explain import param_count
 from opsconsole.postgres.model import ActivitySnapshot, Backend, StatementsSnapshot
+from opsconsole.postgres.redact import redact_plan
 from opsconsole.postgres.statements import SORT_LABELS, SORTS
 from opsconsole.postgres.view import (
     RUNNING_COLUMNS,
@@ -140,6 +141,8 @@ class SlowQueriesPane(PgPane):
         analyze = bool(getattr(opts, "explain_analyze", False)) and not getattr(self.app, "read_only", False)
         generic = param_count(query) > 0
         kind = "ANALYZE, rolled back" if analyze else ("generic plan" if generic else "plan only")
-        self.app.push_screen(ExplainScreen(
-            f"{title} · {database} · {kind}",
-            lambda: self.source.explain(query, database, generic, analyze)))
+        async def produce() -> str:
+            plan = await self.source.explain(query, database, generic, analyze)
+            return redact_plan(plan) if self.redact else plan
+
+        self.app.push_screen(ExplainScreen(f"{title} · {database} · {kind}", produce))
