@@ -210,7 +210,7 @@ class PgPane(PolledPane):
 
     def on_poll_error(self, exc: BaseException) -> None:
         if self.source is not None and isinstance(self.source, PgSource):
-            self.state_detail = f"{self.target_name}: {self.state_detail}; reconnecting"
+            self.state_detail = f"reconnecting · {self.state_detail}"
 
     def apply_filter(self, text: str) -> None:
         if self.snapshot is not None:
