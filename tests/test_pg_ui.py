@@ -77,10 +77,10 @@ async def test_locks_pane_tree_and_terminate_root_through_confirmation(pg_cluste
 
             await wait_for(pilot, chain_shown, what="the lock chain")
             rows = table_rows(locks)
-            assert rows[0][1].startswith("idle in xact") and rows[0][4] == "2"
+            assert rows[0][1].startswith("idle in xact") and rows[0][2] == "2"
             assert rows[1][0].strip() == f"└ {w1.get_server_pid()}"
             assert rows[2][0].strip() == f"└ {w2.get_server_pid()}"
-            assert rows[2][2] == f"AccessExclusiveLock {tbl}"
+            assert rows[2][4] == f"AccessExclusiveLock {tbl}"
             assert "1 root blocker(s) · 2 waiting" in locks.header_text().plain
             assert "LIVE" in locks.header_text().plain
             # details of the root (cursor starts on it)

@@ -19,7 +19,7 @@ from opsconsole.postgres.redact import redact_sql
 RUNNING_COLUMNS = ("PID", "USER", "DB", "STATE", "AGE", "XACT", "WAIT", "QUERY", "APP", "CLIENT")
 TOP_COLUMNS = ("CALLS/S", "MS/CALL", "TIME", "ROWS", "CALLS Σ", "TIME Σ", "MEAN Σ", "USER", "DB",
                "QUERY")
-LOCK_COLUMNS = ("PID", "STATE", "WAITS FOR", "WAITED", "BLOCKS", "USER", "DB", "QUERY")
+LOCK_COLUMNS = ("PID", "STATE", "BLOCKS", "WAITED", "WAITS FOR", "USER", "DB", "QUERY")
 
 # Fixed column widths: values change in place every refresh (ages grow), and a fixed layout
 # neither truncates a grown value nor shifts the columns under the operator's eyes.
@@ -28,7 +28,7 @@ WIDTHS = {
     "APP": 16, "CLIENT": 15, "CALLS/S": 8, "MS/CALL": 9, "TIME": 10, "ROWS": 8, "CALLS Σ": 10,
     "TIME Σ": 11, "MEAN Σ": 9, "WAITS FOR": 34, "WAITED": 7, "BLOCKS": 6,
 }
-LOCK_WIDTHS = {"PID": 18}
+LOCK_WIDTHS = {"PID": 17}
 
 
 def column_width(column: str, view: str = "") -> int:
@@ -166,12 +166,13 @@ def lock_rows(snap: LocksSnapshot, filter_text: str = "", redact: bool = False
 
 def lock_cells(n: LockNode, redact: bool) -> tuple[str, ...]:
     b = n.backend
-    indent = "  " * min(n.depth, 8)
-    mark = "●" if n.depth == 0 else "└"
+    # three levels of indentation; deeper levels (a long lock queue) say their depth
+    indent = "  " * min(n.depth, 3)
+    mark = "●" if n.depth == 0 else ("└" if n.depth <= 3 else f"{n.depth}└")
     return (
-        f"{indent}{mark} {n.pid}", state_label(b), one_line(n.lock_label(), 40),
+        f"{indent}{mark} {n.pid}", state_label(b), str(n.blocks) if n.blocks else "",
         duration(n.wait_age) if n.wait_age is not None else ("" if n.depth == 0 else "?"),
-        str(n.blocks) if n.blocks else "", one_line(b.user or "", 12),
+        one_line(n.lock_label(), 40), one_line(b.user or "", 12),
         one_line(b.database or "", 12), query_text(b.query, redact),
     )
 
