@@ -367,3 +367,18 @@ async def test_explain_generic_and_plain_in_a_rolled_back_transaction(pg_cluster
         assert pg_cluster.psql(f"select count(*) from {table}").strip() == "10"
     finally:
         await src.close()
+
+
+async def test_never_hangs_on_a_locked_table(pg_cluster, table):
+    holder = await asyncpg.connect(pg_cluster.dsn())
+    src = PgSource(DatabaseTarget("t", pg_cluster.dsn()), opts())
+    try:
+        await holder.execute(f"begin; lock table {table} in access exclusive mode")
+        with pytest.raises(asyncpg.LockNotAvailableError, match="lock timeout"):
+            await src.explain(f"select * from {table}", "postgres", generic=False)
+        # the panes' own queries never touch user tables: they still work
+        snap = await src.locks()
+        assert snap.server.superuser
+    finally:
+        await holder.close()
+        await src.close()
