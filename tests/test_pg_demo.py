@@ -98,3 +98,12 @@ async def test_demo_console_shows_every_pg_pane_alive(tmp_path):
         demo.stop()
         await asyncio.sleep(0)
     assert not base.exists() and not server_running(base)
+
+
+def test_demo_with_a_bad_config_exits_2_before_starting_anything(run_cli, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("databases: [{name: main, dsn: 42, bogus: 1}]\n")
+    proc = run_cli("demo", "--check", "--config", str(bad))
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"opsconsole: {bad}:1:") and "Traceback" not in proc.stderr
+    assert "starting a throwaway" not in proc.stdout

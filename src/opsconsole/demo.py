@@ -216,13 +216,18 @@ class Demo:
         self.stop()
 
 
-def demo_config(dsn: str, redact: bool = False) -> Any:
+def demo_config(dsn: str, redact: bool = False, base: Any = None) -> Any:
+    """The user's config (theme, keys, thresholds…) watching the demo cluster only."""
+    from dataclasses import replace
+
     from opsconsole.config import AppConfig
-    from opsconsole.postgres.config import DatabaseTarget, PostgresOptions
+    from opsconsole.postgres.config import DatabaseTarget
     from opsconsole.schema import Duration
 
-    return AppConfig(databases=[DatabaseTarget(name="demo", dsn=dsn)],
-                     postgres=PostgresOptions(min_duration=Duration(0.5)), redact_queries=redact)
+    cfg = base or AppConfig()
+    return replace(cfg, databases=[DatabaseTarget(name="demo", dsn=dsn)],
+                   postgres=replace(cfg.postgres, min_duration=Duration(0.5)),
+                   redact_queries=redact or cfg.redact_queries)
 
 
 async def check_scene(dsn: str, timeout: float = 20.0) -> tuple[bool, list[str]]:
@@ -289,6 +294,9 @@ def _install_signal_handlers() -> dict[int, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from opsconsole.cli import load_or_exit
+
+    user_cfg = load_or_exit(getattr(args, "config", None))  # a bad config: exit 2 before setup
     old = _install_signal_handlers()
     demo = Demo(log=lambda s: print(s, flush=True))
     try:
@@ -309,9 +317,13 @@ def run(args: argparse.Namespace) -> int:
         from opsconsole.ui.app import RunOptions, Services
 
         data_dir = Path(demo.cluster.base) / "opsconsole-data"  # type: ignore[union-attr, arg-type]
-        app = demo_app_class()(demo_config(demo.dsn, args.redact_queries),
-                            RunOptions(read_only=args.read_only, data_dir=data_dir),
-                            Services(sink=MemorySink()))
+        redact = bool(getattr(args, "redact_queries", False) or args.demo_redact)
+        read_only = bool(getattr(args, "read_only", False) or args.demo_read_only)
+        app = demo_app_class()(demo_config(demo.dsn, redact, user_cfg),
+                               RunOptions(read_only=read_only, data_dir=data_dir,
+                                          theme=getattr(args, "theme", None),
+                                          refresh=getattr(args, "refresh", None)),
+                               Services(sink=MemorySink()))  # throwaway: nothing journaled
         app.run()
         return int(app.return_code or 0)
     except KeyboardInterrupt:
@@ -333,6 +345,9 @@ def register(sub: argparse._SubParsersAction, common: Any) -> None:  # type: ign
                         "scene is complete)")
     p.add_argument("--hold", type=float, default=0.0, metavar="SECONDS",
                    help="with --check: keep the demo up this long before tearing down")
-    p.add_argument("--read-only", action="store_true", help="open the console read-only")
-    p.add_argument("--redact-queries", action="store_true", help="mask literals in query text")
+    # own dests: `opsconsole --read-only demo` (the global flag) must survive the subparser
+    p.add_argument("--read-only", action="store_true", dest="demo_read_only",
+                   help="open the console read-only")
+    p.add_argument("--redact-queries", action="store_true", dest="demo_redact",
+                   help="mask literals in query text")
     p.set_defaults(run=run)
