@@ -56,6 +56,7 @@ class Services:
     sink: EventSink | None = None
     incident_store: Store | None = None  # None: open incidents.db in the data dir at mount
     hostname: str = field(default_factory=socket.gethostname)
+    pg_source: Any = None  # PostgreSQL panes: anything like postgres.source.PgSource (fixed data)
     check_runner: Any = None  # async (spec, config) -> CheckResult; default: real checks
     check_tracker: Any = None  # a pre-filled CheckTracker (snapshots)
 
@@ -164,8 +165,8 @@ class OpsConsoleApp(App[None]):
                 filesystem_interval=cfg.resources.filesystem_interval,
             ),
             IncidentsPane(),
-            SlowQueriesPane(),
-            LocksPane(),
+            SlowQueriesPane.from_app(self),
+            LocksPane.from_app(self),
         ]  # compose order = grid placement: health | resources(2 rows) / incidents / slow | locks
 
     def get_default_screen(self) -> Screen[Any]:

@@ -1,12 +1,76 @@
-"""The blocking locks pane (issue 4 fills this in)."""
+"""The blocking locks pane: a tree from each root blocker down to everything waiting on it
+(``pg_blocking_pids()``, only for backends waiting on a lock). ``enter`` details, ``c``
+cancel, ``K`` terminate — the cursor starts on the top root blocker."""
 
 from __future__ import annotations
 
-from opsconsole.ui.panes.base import NotConfiguredPane
+from typing import Any, ClassVar
+
+from rich.text import Text
+
+from opsconsole.fmt import duration
+from opsconsole.postgres.model import Backend, LockNode, LocksSnapshot
+from opsconsole.postgres.view import LOCK_COLUMNS, backend_details, lock_rows, locks_summary
+from opsconsole.ui.actions import ActionSpec, bindings
+from opsconsole.ui.panes.pg_common import PgPane, preview_line
 
 
-class LocksPane(NotConfiguredPane):
+class LocksPane(PgPane):
     pane_id = "locks"
     number = 4
     title = "Blocking locks"
-    hint = "add databases: to the config file, or start with --dsn postgresql://…"
+    COLUMNS = LOCK_COLUMNS
+    ACTIONS: ClassVar[tuple[ActionSpec, ...]] = (
+        ActionSpec("locks-details", "enter", "details", "details", "Details of the selected backend and what it waits for"),
+        ActionSpec("locks-cancel", "c", "cancel", "cancel", "Cancel the selected backend's query (confirmed, re-checked)", dangerous=True),
+        ActionSpec("locks-terminate", "K", "terminate", "terminate", "Terminate the selected backend's session (confirmed, re-checked)", dangerous=True),
+        ActionSpec("locks-next-target", "T", "next_target", "next db", "Watch the next configured database target"),
+    )
+    # set in the class body: Textual merges BINDINGS when the class is created
+    BINDINGS = bindings(ACTIONS)
+
+    def __init__(self, source: Any = None, target_name: str = "", redact: bool = False) -> None:
+        super().__init__(source, target_name, redact)
+        self._lock_nodes: dict[str, LockNode] = {}
+
+    async def fetch(self) -> Any:
+        return await self.source.locks()
+
+    def show(self, snap: LocksSnapshot) -> None:
+        self._lock_nodes = {str(n.pid): n for n in snap.nodes}
+        self.summary = f"{self.target_name} · {locks_summary(snap)}"
+        hints = []
+        if not snap.server.read_all_stats:
+            hints = snap.server.activity_hints()
+        if snap.server.major < 14 and snap.nodes:
+            hints.append("wait times need PostgreSQL 14+ (pg_locks.waitstart)")
+        self.set_hints(hints)
+        self.fill(lock_rows(snap, self.filter_text, self.redact))
+        self.update_header()
+
+    def preview(self, key: str) -> Text | None:
+        n = self._lock_nodes.get(key)
+        if n is None:
+            return None
+        b = n.backend
+        return preview_line(f"{b.pid} {b.user or ''}@{b.database or ''}", b.query, self.redact)
+
+    def selected_node(self) -> LockNode | None:
+        key = self.selected_key()
+        return self._lock_nodes.get(key) if key else None
+
+    def selected_backend(self) -> Backend | None:
+        node = self.selected_node()
+        return node.backend if node else None
+
+    def action_details(self) -> None:
+        n = self.selected_node()
+        if n is None:
+            return
+        extra = [("blocked by", ", ".join(map(str, n.blocked_by)) or "— (root blocker)"),
+                 ("waits for", n.lock_label() or "—"),
+                 ("waited", duration(n.wait_age)),
+                 ("blocks", f"{n.blocks} session(s), transitively"),
+                 ("root blocker", str(n.root))]
+        self.show_text(f"pid {n.pid} · {self.target_name}",
+                       backend_details(n.backend, self.redact, extra))

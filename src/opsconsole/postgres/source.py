@@ -1,0 +1,410 @@
+"""The PostgreSQL source: one monitoring connection per pane, reconnecting by itself, and
+the cheap queries behind the slow queries and blocking locks panes. Never imports Textual.
+
+Cost rules (FIELD-NOTES): one pass over ``pg_stat_activity`` for running-now;
+``pg_blocking_pids()`` only for backends whose ``wait_event_type = 'Lock'`` and ``pg_locks``
+only when someone waits; ``pg_stat_statements(false)`` (no text) with text fetched for the
+rows on screen only; never ``pg_database_size()``; every statement under the session's
+``statement_timeout`` plus a client-side timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+
+from opsconsole.postgres.config import DatabaseTarget, PostgresOptions
+from opsconsole.postgres.conn import APP_NAME, connect
+from opsconsole.postgres.locktree import WaitInfo, build_tree
+from opsconsole.postgres.model import (
+    ActivitySnapshot,
+    Backend,
+    LocksSnapshot,
+    ServerInfo,
+    Statement,
+    StatementsSnapshot,
+    quote_ident,
+)
+from opsconsole.postgres.statements import Sample, sort_statements, with_deltas
+
+TAG = "/* opsconsole */ "
+
+DETECT_SQL = TAG + """
+SELECT current_setting('server_version_num')::int AS version_num,
+       current_setting('server_version') AS version,
+       current_user AS usr, current_database() AS db, pg_backend_pid() AS own_pid,
+       current_setting('is_superuser') = 'on' AS superuser,
+       pg_has_role(current_user, 'pg_read_all_stats', 'USAGE') AS read_all_stats,
+       pg_has_role(current_user, 'pg_signal_backend', 'USAGE') AS signal_backend,
+       (SELECT extversion FROM pg_extension WHERE extname = 'pg_stat_statements') AS pgss_version,
+       (SELECT extnamespace::regnamespace::text FROM pg_extension
+         WHERE extname = 'pg_stat_statements') AS pgss_schema,
+       CASE WHEN current_setting('is_superuser') = 'on'
+                 OR pg_has_role(current_user, 'pg_read_all_settings', 'USAGE')
+            THEN current_setting('shared_preload_libraries') END AS preload
+"""
+
+# Backend columns shared by the activity and locks queries ($n placeholders are not used).
+BACKEND_COLS = """
+       a.pid, a.usename, a.datname, coalesce(a.application_name, '') AS application_name,
+       host(a.client_addr) AS client, a.state, a.wait_event_type, a.wait_event,
+       a.backend_start, a.query_start,
+       extract(epoch FROM now() - a.query_start)::float8 AS query_age,
+       extract(epoch FROM now() - a.xact_start)::float8 AS xact_age,
+       extract(epoch FROM now() - a.state_change)::float8 AS state_age,
+       a.backend_xid IS NOT NULL AS holds_xid, a.backend_xmin IS NOT NULL AS holds_xmin,
+       left(a.query, {width}) AS query, a.backend_type"""
+
+# Running now: every non-idle client backend (and autovacuum worker) over the minimum
+# duration; idle-in-transaction sessions by their idle time (now() - state_change). Rows the
+# role may not see (state NULL) are returned so they can be counted as hidden.
+ACTIVITY_SQL = TAG + """
+SELECT""" + BACKEND_COLS + """
+  FROM pg_stat_activity a
+ WHERE (a.backend_type IN ('client backend', 'autovacuum worker')
+        OR (a.backend_type IS NULL AND a.usename IS NOT NULL))  -- hidden from this role
+   AND a.pid <> pg_backend_pid()
+   AND a.application_name IS DISTINCT FROM '""" + APP_NAME + """'
+   AND (a.state IS NULL
+        OR (a.state <> 'idle'
+            AND CASE WHEN a.state LIKE 'idle in transaction%' THEN a.state_change
+                     ELSE a.query_start END <= now() - $1::float8 * interval '1 second'))
+ ORDER BY a.state IS NULL,
+          CASE WHEN a.state LIKE 'idle in transaction%' THEN a.state_change
+               ELSE a.query_start END
+ LIMIT 500
+"""
+
+WAITERS_SQL = TAG + """
+SELECT a.pid, pg_blocking_pids(a.pid) AS blocked_by
+  FROM pg_stat_activity a
+ WHERE a.wait_event_type = 'Lock'
+   AND a.pid <> pg_backend_pid()
+   AND a.application_name IS DISTINCT FROM '""" + APP_NAME + """'
+"""
+
+LOCK_DETAIL_SQL = TAG + """
+SELECT""" + BACKEND_COLS + """,
+       l.locktype, l.mode,
+       CASE WHEN l.relation IS NULL THEN NULL
+            WHEN l.database IN (0, (SELECT oid FROM pg_database
+                                     WHERE datname = current_database()))
+            THEN l.relation::regclass::text
+            ELSE 'relation ' || l.relation::text END AS relation,
+       {waitstart} AS wait_age
+  FROM pg_stat_activity a
+  LEFT JOIN (SELECT DISTINCT ON (pid) pid, locktype, mode, database, relation{waitcol}
+               FROM pg_locks WHERE NOT granted AND pid = ANY($1::int[])
+              ORDER BY pid) l ON l.pid = a.pid
+ WHERE a.pid = ANY($2::int[])
+"""
+
+STATEMENTS_SQL = TAG + """
+SELECT s.dbid, s.userid, s.queryid, {toplevel} AS toplevel, s.calls,
+       s.{total}::float8 AS total_ms, s.rows,
+       coalesce(r.rolname, s.userid::text) AS rolname,
+       coalesce(d.datname, s.dbid::text) AS datname
+  FROM {schema}.pg_stat_statements(false) s
+  LEFT JOIN pg_roles r ON r.oid = s.userid
+  LEFT JOIN pg_database d ON d.oid = s.dbid
+ WHERE s.queryid IS NOT NULL
+"""
+
+STATEMENT_TEXT_SQL = TAG + """
+SELECT s.dbid, s.userid, s.queryid, {toplevel} AS toplevel, left(s.query, {width}) AS query
+  FROM {schema}.pg_stat_statements(true) s
+ WHERE s.queryid = ANY($1::bigint[])
+"""
+
+LOST = (asyncpg.exceptions.ConnectionDoesNotExistError, asyncpg.exceptions.InterfaceError,
+        asyncpg.exceptions.AdminShutdownError, asyncpg.exceptions.CannotConnectNowError,
+        asyncpg.exceptions.CrashShutdownError, ConnectionError, OSError, TimeoutError,
+        asyncio.TimeoutError)
+
+
+def _backend(r: Any) -> Backend:
+    return Backend(
+        pid=r["pid"], user=r["usename"], database=r["datname"],
+        application=r["application_name"] or "", client=r["client"], state=r["state"],
+        wait_event_type=r["wait_event_type"], wait_event=r["wait_event"],
+        backend_start=r["backend_start"], query_start=r["query_start"],
+        query_age=r["query_age"], xact_age=r["xact_age"], state_age=r["state_age"],
+        holds_xid=bool(r["holds_xid"]), holds_xmin=bool(r["holds_xmin"]),
+        query=r["query"] or "", backend_type=r["backend_type"] or "",
+    )
+
+
+def prepared_xact_backend() -> Backend:
+    """pid 0 in pg_blocking_pids(): a prepared transaction holds the lock."""
+    return Backend(pid=0, user=None, database=None, application="", client=None,
+                   state="prepared transaction", wait_event_type=None, wait_event=None,
+                   backend_start=None, query_start=None, query_age=None, xact_age=None,
+                   state_age=None, holds_xid=True, holds_xmin=False,
+                   query="(a prepared transaction: COMMIT PREPARED / ROLLBACK PREPARED it)",
+                   backend_type="prepared transaction")
+
+
+class PgSource:
+    """A monitoring connection to one target. Not thread-safe: one asyncio task at a time
+    (an internal lock serialises callers). Reconnects on the next call after a failure."""
+
+    def __init__(self, target: DatabaseTarget, options: PostgresOptions) -> None:
+        self.target = target
+        self.options = options
+        self.conn: asyncpg.Connection | None = None
+        self.server: ServerInfo | None = None
+        self.pgss_schema: str | None = None
+        self._lock = asyncio.Lock()
+        self._sample: Sample | None = None
+        self._texts: dict[tuple[int, int, int, bool], str] = {}
+        self._own_keys: set[tuple[int, int, int, bool]] = set()
+        self.connects = 0
+
+    # ------------------------------------------------------------------ connection
+    @property
+    def timeout(self) -> float:
+        return float(self.options.statement_timeout) + 1.0
+
+    async def close(self) -> None:
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            try:
+                await asyncio.wait_for(conn.close(), 2.0)
+            except Exception:
+                conn.terminate()
+
+    async def _ensure(self) -> asyncpg.Connection:
+        if self.conn is not None and not self.conn.is_closed():
+            return self.conn
+        self.conn = None
+        conn = await asyncio.wait_for(connect(self.target, self.options),
+                                      float(self.options.connect_timeout) + 1.0)
+        try:
+            self.server = await self._detect(conn)
+        except BaseException:
+            conn.terminate()
+            raise
+        self.conn = conn
+        self.connects += 1
+        return conn
+
+    async def _detect(self, conn: asyncpg.Connection) -> ServerInfo:
+        r = await conn.fetchrow(DETECT_SQL, timeout=self.timeout)
+        assert r is not None
+        preload = r["preload"]
+        loaded = None if preload is None else "pg_stat_statements" in preload.replace(" ", "").split(",")
+        superuser = bool(r["superuser"])
+        self.pgss_schema = r["pgss_schema"]
+        return ServerInfo(
+            version_num=r["version_num"], version=r["version"].split()[0], user=r["usr"],
+            database=r["db"], superuser=superuser,
+            read_all_stats=superuser or bool(r["read_all_stats"]),
+            signal_backend=superuser or bool(r["signal_backend"]),
+            pgss_version=r["pgss_version"], pgss_loaded=loaded, own_pid=r["own_pid"],
+        )
+
+    async def run(self, fn: Any) -> Any:
+        """Run ``await fn(conn)`` on the monitoring connection, serialised; a lost connection
+        is dropped so the next call reconnects."""
+        async with self._lock:
+            conn = await self._ensure()
+            try:
+                return await fn(conn)
+            except (*LOST, asyncio.CancelledError):  # a cancelled query leaves the session unsure
+                await self._drop()
+                raise
+            except asyncpg.PostgresError:
+                if conn.is_closed():
+                    await self._drop()
+                raise
+
+    async def _drop(self) -> None:
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            conn.terminate()
+
+    # ------------------------------------------------------------------ running now
+    async def activity(self, min_duration: float | None = None) -> ActivitySnapshot:
+        md = float(self.options.min_duration if min_duration is None else min_duration)
+        sql = ACTIVITY_SQL.format(width=int(self.options.query_text_width))
+
+        async def q(conn: asyncpg.Connection) -> list[Any]:
+            return await conn.fetch(sql, md, timeout=self.timeout)
+
+        rows = await self.run(q)
+        assert self.server is not None
+        backends = tuple(_backend(r) for r in rows)
+        return ActivitySnapshot(server=self.server, backends=backends,
+                                taken_at=datetime.now(UTC), min_duration=md)
+
+    # ------------------------------------------------------------------ locks
+    async def locks(self) -> LocksSnapshot:
+        async def q(conn: asyncpg.Connection) -> tuple[list[Any], list[Any]]:
+            waiters = await conn.fetch(WAITERS_SQL, timeout=self.timeout)
+            if not waiters:
+                return [], []
+            assert self.server is not None
+            pg14 = self.server.version_num >= 140000
+            sql = LOCK_DETAIL_SQL.format(
+                width=int(self.options.query_text_width),
+                waitstart="extract(epoch FROM now() - l.waitstart)::float8" if pg14 else "NULL::float8",
+                waitcol=", waitstart" if pg14 else "",
+            )
+            wait_pids = [r["pid"] for r in waiters]
+            involved = sorted({*wait_pids, *(b for r in waiters for b in r["blocked_by"])})
+            detail = await conn.fetch(sql, wait_pids, involved, timeout=self.timeout)
+            return list(waiters), list(detail)
+
+        waiters, detail = await self.run(q)
+        assert self.server is not None
+        backends = {r["pid"]: _backend(r) for r in detail}
+        if any(0 in r["blocked_by"] for r in waiters):
+            backends[0] = prepared_xact_backend()
+        waits: dict[int, WaitInfo] = {}
+        by_pid = {r["pid"]: r for r in detail}
+        for w in waiters:
+            d = by_pid.get(w["pid"])
+            waits[w["pid"]] = WaitInfo(
+                blocked_by=tuple(w["blocked_by"]),
+                locktype=d["locktype"] if d else None, mode=d["mode"] if d else None,
+                relation=d["relation"] if d else None, wait_age=d["wait_age"] if d else None,
+            )
+        nodes = build_tree(backends, waits)
+        return LocksSnapshot(server=self.server, nodes=tuple(nodes), taken_at=datetime.now(UTC),
+                             waiting=len(waiters))
+
+    # ------------------------------------------------------------------ statements
+    def _pgss_sql(self, template: str) -> str:
+        assert self.server is not None
+        ver = self.server.pgss_tuple()
+        schema = '"' + (self.pgss_schema or "public").replace('"', '""') + '"'
+        return template.format(
+            schema=schema,
+            total="total_exec_time" if ver >= (1, 8) else "total_time",
+            toplevel="s.toplevel" if ver >= (1, 9) else "true",
+            width=int(self.options.query_text_width),
+        )
+
+    async def statements(self, sort: str = "total", top: int | None = None) -> StatementsSnapshot:
+        """Every entry with its deltas since the last call; text for the top rows only."""
+        top = int(top or self.options.top_statements)
+
+        async def q(conn: asyncpg.Connection) -> tuple[list[Any], datetime | None, float]:
+            assert self.server is not None
+            reset = None
+            if self.server.pgss_tuple() >= (1, 9):
+                schema = '"' + (self.pgss_schema or "public").replace('"', '""') + '"'
+                reset = await conn.fetchval(
+                    TAG + f"SELECT stats_reset FROM {schema}.pg_stat_statements_info",
+                    timeout=self.timeout)
+            rows = await conn.fetch(self._pgss_sql(STATEMENTS_SQL), timeout=self.timeout)
+            return list(rows), reset, time.monotonic()
+
+        async def detect_only(conn: asyncpg.Connection) -> None:
+            return None
+
+        await self.run(detect_only)
+        assert self.server is not None
+        hint = self.server.statements_hint()
+        if self.server.pgss_version is None:
+            return StatementsSnapshot(server=self.server, statements=(),
+                                      taken_at=datetime.now(UTC), hint=hint,
+                                      note="top statements need pg_stat_statements")
+        rows, reset, now = await self.run(q)
+        stmts = [
+            Statement(key=(r["dbid"], r["userid"], r["queryid"], bool(r["toplevel"])),
+                      user=r["rolname"], database=r["datname"], calls=r["calls"],
+                      total_ms=r["total_ms"], rows=r["rows"])
+            for r in rows
+        ]
+        stmts, self._sample, note = with_deltas(stmts, self._sample, now, reset)
+        if not self.server.read_all_stats and hint is None:
+            hint = (f"other users' statement text is hidden: GRANT pg_read_all_stats TO "
+                    f"{quote_ident(self.server.user)};")
+        prev_has = note == ""
+        shown = await self._with_texts(stmts, sort, top)
+        return StatementsSnapshot(server=self.server, statements=tuple(shown),
+                                  taken_at=datetime.now(UTC), stats_reset=reset, note=note,
+                                  has_deltas=prev_has, hint=hint)
+
+    async def _with_texts(self, stmts: list[Statement], sort: str, top: int) -> list[Statement]:
+        from dataclasses import replace
+
+        for _ in range(4):
+            ranked = [s for s in sort_statements(stmts, sort) if s.key not in self._own_keys][:top]
+            missing = [s for s in ranked if s.key not in self._texts]
+            if not missing:
+                break
+            ids = sorted({s.key[2] for s in missing})
+
+            async def q(conn: asyncpg.Connection, ids: list[int] = ids) -> list[Any]:
+                return await conn.fetch(self._pgss_sql(STATEMENT_TEXT_SQL), ids,
+                                        timeout=self.timeout)
+
+            for r in await self.run(q):
+                key = (r["dbid"], r["userid"], r["queryid"], bool(r["toplevel"]))
+                text = r["query"] or ""
+                self._texts[key] = text
+                if text.startswith(TAG.strip()):
+                    self._own_keys.add(key)
+            for s in missing:  # texts that vanished between the two queries
+                self._texts.setdefault(s.key, "")
+        if len(self._texts) > 20 * top:
+            keep = {s.key for s in stmts}
+            self._texts = {k: v for k, v in self._texts.items() if k in keep}
+        ranked = [s for s in sort_statements(stmts, sort) if s.key not in self._own_keys][:top]
+        return [replace(s, query=self._texts.get(s.key, "")) for s in ranked]
+
+    # ------------------------------------------------------------------ explain
+    async def explain(self, query: str, database: str | None, generic: bool,
+                      analyze: bool = False) -> str:
+        """EXPLAIN a query in its own database on a fresh connection, in a transaction that is
+        always rolled back, under ``explain_timeout``. ``generic`` plans a statement with
+        ``$n`` parameters (pg_stat_statements text) as a generic plan."""
+        from opsconsole.postgres.explain import explain_text
+
+        return await explain_text(self.target, self.options, query, database, generic, analyze)
+
+    async def signal(self, backend: Backend, mode: str, *, sink: Any, read_only: bool,
+                     redact: bool) -> Any:
+        """Cancel/terminate ``backend`` after re-checking it is still the same session."""
+        return await signal_with_fresh_connection(self, backend, mode, sink=sink,
+                                                  read_only=read_only, redact=redact)
+
+
+def first_target(databases: Sequence[DatabaseTarget], dsn: str | None) -> DatabaseTarget | None:
+    """``--dsn`` wins; else the first configured target; None when nothing is configured."""
+    if dsn:
+        return DatabaseTarget.from_dsn(dsn)
+    return databases[0] if databases else None
+
+
+async def signal_with_fresh_connection(source: PgSource, backend: Any, mode: Any, *,
+                                       sink: Any, read_only: bool, redact: bool) -> Any:
+    """Open a short monitoring-safe connection (the poll keeps its own), re-check and signal
+    through :func:`opsconsole.postgres.actions.signal_backend`, close."""
+    from opsconsole.postgres.actions import signal_backend
+
+    if read_only:
+        return await signal_backend(None, backend.pid, backend.backend_start,  # type: ignore[arg-type]
+                                    backend.query_start, mode, read_only=True)
+    from dataclasses import replace
+
+    from opsconsole.schema import Duration
+
+    # long enough for pg_terminate_backend(pid, 3000) to wait for the session to exit
+    opts = replace(source.options,
+                   statement_timeout=Duration(max(float(source.options.statement_timeout), 6.0)))
+    conn = await asyncio.wait_for(connect(source.target, opts),
+                                  float(source.options.connect_timeout) + 1.0)
+    try:
+        return await signal_backend(conn, backend.pid, backend.backend_start, backend.query_start,
+                                    mode, sink=sink, read_only=read_only, redact=redact,
+                                    target=source.target.name)
+    finally:
+        await conn.close(timeout=2)

@@ -1,0 +1,277 @@
+"""What the slow queries and locks panes share: the source, the hint line, the table, and
+the one guarded path for cancel/terminate (read-only check → confirm → re-check → signal →
+record → tell the operator)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.widgets import DataTable, Static
+
+from opsconsole.postgres.config import DatabaseTarget
+from opsconsole.postgres.model import Backend
+from opsconsole.postgres.source import PgSource, first_target
+from opsconsole.postgres.view import column_width, query_text
+from opsconsole.ui.panes.base import PolledPane
+from opsconsole.ui.screens.pg import ConfirmSignalScreen, TextScreen
+from opsconsole.ui.widgets import LineBlock, sync_table
+
+NOT_CONFIGURED = ("not configured yet\n"
+                  "add databases: to the config file, or start with --dsn postgresql://…")
+
+
+def sources_for(app: Any) -> tuple[Any, str]:
+    """The source a PostgreSQL pane polls (None when nothing is configured) and its name.
+    ``Services.pg_source`` (fixed data for snapshots and UI tests) wins."""
+    services = getattr(app, "services", None)
+    fixed = getattr(services, "pg_source", None)
+    if fixed is not None:
+        return fixed, getattr(getattr(fixed, "target", None), "name", "fixed")
+    target = first_target(app.config.databases, getattr(app.options, "dsn", None))
+    if target is None:
+        return None, ""
+    return PgSource(target, app.config.postgres), target.name
+
+
+def targets_for(app: Any) -> list[DatabaseTarget]:
+    """Every target ``T`` cycles through: ``--dsn`` alone, else the configured ``databases``."""
+    if getattr(getattr(app, "services", None), "pg_source", None) is not None:
+        return []
+    dsn = getattr(app.options, "dsn", None)
+    if dsn:
+        return [DatabaseTarget.from_dsn(dsn)]
+    return list(app.config.databases)
+
+
+def preview_line(who: str, query: str, redact: bool) -> Text:
+    t = Text("▸ ", style="bold")
+    t.append(who + " ", style="bold")
+    t.append(query_text(query, redact, 400))
+    return t
+
+
+class PgPane(PolledPane):
+    """Base of the two PostgreSQL panes."""
+
+    thread_collect: ClassVar[bool] = False
+    poll_timeout: ClassVar[float] = 8.0
+    COLUMNS: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, source: Any = None, target_name: str = "", redact: bool = False) -> None:
+        super().__init__()
+        self.source = source
+        self.target_name = target_name
+        self.redact = redact
+        self.columns: tuple[str, ...] = self.COLUMNS
+        self._last_hints: list[str] = []
+
+    @classmethod
+    def from_app(cls, app: Any) -> PgPane:
+        source, name = sources_for(app)
+        pane = cls(source=source, target_name=name, redact=bool(app.config.redact_queries))
+        pane.targets = targets_for(app)
+        return pane
+
+    targets: list[DatabaseTarget] = []
+    target_index = 0
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "next_target" and len(self.targets) < 2:
+            return False  # one target: the key is hidden
+        return super().check_action(action, parameters)
+
+    def action_next_target(self) -> None:
+        """Watch the next configured database (both PostgreSQL panes follow)."""
+        if len(self.targets) < 2:
+            return
+        index = (self.target_index + 1) % len(self.targets)
+        for pane in self.screen.query(PgPane):
+            pane.switch_target(index)
+        self.notify(f"watching {self.targets[index].name}", title="PostgreSQL")
+
+    def switch_target(self, index: int) -> None:
+        if not self.targets:
+            return
+        old = self.source
+        target = self.targets[index]
+        self.target_index = index
+        self.source = PgSource(target, self.app.config.postgres)  # type: ignore[attr-defined]
+        self.target_name = target.name
+        self.snapshot = None
+        self.failures = 0
+        self.summary = f"{target.name} · connecting…"
+        self.set_hints([])
+        self.fill([])
+        self.update_header()
+        if old is not None and hasattr(old, "close"):
+            self.run_worker(old.close(), exit_on_error=False)
+        if not getattr(self.app, "paused", False):
+            self.schedule(0)
+
+    # ------------------------------------------------------------------ layout
+    def compose_body(self) -> ComposeResult:
+        if self.source is None:
+            yield Static(Text(NOT_CONFIGURED), classes="pane-body pane-empty")
+            return
+        yield LineBlock(classes="pg-hints")
+        table: DataTable[str] = DataTable(classes="pg-table", cursor_type="row")
+        yield table
+        yield LineBlock(classes="pg-preview")
+
+    def on_mount(self) -> None:
+        # (Textual also runs the base classes' on_mount: PolledPane schedules the first poll)
+        if self.source is not None:
+            self._set_columns(self.COLUMNS)
+
+    def poll_now(self) -> None:
+        if self.source is None:  # not configured: nothing to poll, the pane says how
+            self.state = "off"
+            self.update_header()
+            return
+        super().poll_now()
+
+    async def on_unmount(self) -> None:
+        close = getattr(self.source, "close", None)
+        if close is not None:
+            try:
+                await asyncio.wait_for(close(), 2.0)
+            except Exception:
+                pass
+
+    def _set_columns(self, columns: tuple[str, ...]) -> None:
+        table = self.query_one(DataTable)
+        table.clear(columns=True)
+        view = "locks" if self.pane_id == "locks" else ""
+        for col in columns:
+            table.add_column(col, key=col, width=column_width(col, view))
+        self.columns = columns
+
+    @property
+    def table(self) -> DataTable[str]:
+        return self.query_one(DataTable)
+
+    def set_hints(self, hints: list[str]) -> None:
+        self._last_hints = hints
+        try:
+            block = self.query_one(LineBlock)
+        except Exception:
+            return
+        block.set_lines([Text("ⓘ " + h, style="italic") for h in hints[:3]])
+
+    def fill(self, rows: list[tuple[str, tuple[str, ...]]]) -> None:
+        with self.app.batch_update():
+            sync_table(self.table, rows, self.columns)
+            self.update_preview()
+
+    def preview(self, key: str) -> Text | None:
+        """One line under the table: the selected row's query (whole width)."""
+        return None
+
+    def update_preview(self) -> None:
+        try:
+            block = self.query_one(".pg-preview", LineBlock)
+        except Exception:
+            return
+        key = self.selected_key()
+        line = self.preview(key) if key is not None else None
+        block.set_lines([line] if line is not None else [])
+
+    @on(DataTable.RowHighlighted)
+    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        self.update_preview()
+
+    def selected_key(self) -> str | None:
+        table = self.table
+        if not table.row_count:
+            return None
+        try:
+            return table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
+        except Exception:
+            return None
+
+    # ------------------------------------------------------------------ polling
+    async def fetch(self) -> Any:
+        raise NotImplementedError
+
+    async def collect_async(self) -> Any:
+        if self.source is None:
+            raise RuntimeError("not configured")
+        for _ in range(2):  # a target switch during the poll: fetch again from the new one
+            source = self.source
+            snap = await asyncio.wait_for(self.fetch(), self.poll_timeout)
+            if source is self.source:
+                return snap
+        raise RuntimeError("database target switched during the refresh")
+
+    def on_poll_error(self, exc: BaseException) -> None:
+        if self.source is not None and isinstance(self.source, PgSource):
+            self.state_detail = f"reconnecting · {self.state_detail}"
+
+    def apply_filter(self, text: str) -> None:
+        if self.snapshot is not None:
+            self.show(self.snapshot)
+
+    @on(DataTable.RowSelected)
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_details()
+
+    def action_details(self) -> None:
+        """Subclasses: the full details of the selected row."""
+
+    # ------------------------------------------------------------------ cancel/terminate
+    def selected_backend(self) -> Backend | None:
+        return None
+
+    def action_cancel(self) -> None:
+        self._confirm("cancel")
+
+    def action_terminate(self) -> None:
+        self._confirm("terminate")
+
+    def _confirm(self, mode: str) -> None:
+        if getattr(self.app, "read_only", False):
+            self.notify("read-only mode: cancel and terminate are disabled", severity="warning")
+            return
+        backend = self.selected_backend()
+        if backend is None:
+            self.notify("Select a backend first.", severity="warning")
+            return
+        if backend.pid == 0:
+            self.notify("A prepared transaction holds this lock: it has no session to signal. "
+                        "Run COMMIT PREPARED or ROLLBACK PREPARED (see pg_prepared_xacts).",
+                        severity="warning", timeout=10)
+            return
+
+        def done(choice: str | None) -> None:
+            if choice in ("cancel", "terminate"):
+                self.run_worker(self._signal(backend, choice), group="pg-signal",
+                                exit_on_error=False)
+
+        self.app.push_screen(ConfirmSignalScreen(backend, mode, self.target_name, self.redact),
+                             done)
+
+    async def _signal(self, backend: Backend, mode: str) -> None:
+        app: Any = self.app
+        try:
+            result = await asyncio.wait_for(
+                self.source.signal(backend, mode, sink=app.sink, read_only=app.read_only,
+                                   redact=self.redact), 10.0)
+        except Exception as exc:
+            self.notify(f"{mode} of pid {backend.pid} failed: {type(exc).__name__}: {exc}",
+                        title=mode, severity="error", timeout=10)
+            return
+        self.last_signal = result
+        self.notify(result.message, title=f"{mode} · {result.result}",
+                    severity="information" if result.ok else "error", timeout=8)
+        self.poll_now()
+
+    def show_text(self, title: str, body: str) -> None:
+        self.app.push_screen(TextScreen(title, body))
+
+    last_signal: Any = None
