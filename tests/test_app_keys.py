@@ -268,3 +268,16 @@ async def test_help_works_in_read_only_and_filter_input_takes_letters():
         await pilot.press("2", "slash", "q")  # q inside the filter is a letter, not quit
         assert app.is_running
         assert isinstance(app.focused, Input) and app.focused.value == "q"
+
+
+async def test_header_keeps_state_and_clock_in_narrow_windows():
+    app = make_app(read_only=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        app.services.hostname = "a-very-long-database-host-name.prod.example.internal"
+        for width in (160, 80, 60, 40):
+            text = app.header_text(width).plain
+            assert text.endswith("03:12 UTC"), (width, text)
+            assert "LIVE" in text and ("READ-ONLY" in text or " RO " in text)
+            assert len(text) <= width, (width, text)
+        assert app.header_text(160).plain.startswith(" opsconsole ")

@@ -13,6 +13,7 @@ from rich.text import Text
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Container
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
@@ -241,25 +242,49 @@ class OpsConsoleApp(App[None]):
         except Exception:
             pass
 
-    def header_text(self) -> Text:
+    def header_text(self, width: int | None = None) -> Text:
+        """The header line. The state and the clock always show; when the line is too long
+        for ``width`` (an 80-column SSH window with an active incident), the brand goes
+        first, then words, then the host and incident are cut with an ellipsis."""
+        width = width or self.size.width or 160
         now = self.services.clock().astimezone(UTC)
         clock = now.strftime("%H:%M:%S" if self.config.clock_seconds else "%H:%M")
-        t = Text()
-        t.append(" opsconsole ", style="bold reverse")
-        t.append(f" {self.services.hostname} ")
         extra = self.header_extra()
-        if extra:
+
+        def right(long: bool) -> Text:
+            r = Text()
+            if self.paused:
+                r.append("‖ PAUSED", style="bold")
+            else:
+                r.append(f"● LIVE every {self.refresh_interval:g}s" if long
+                         else f"● LIVE {self.refresh_interval:g}s")
+            if self.read_only:
+                r.append(" · READ-ONLY" if long else " · RO", style="bold")
+            r.append(f" · {clock} UTC")
+            return r
+
+        def left(brand: bool) -> Text:
+            t = Text()
+            if brand:
+                t.append(" opsconsole ", style="bold reverse")
+            t.append(f" {self.services.hostname} ")
+            if extra:
+                t.append(" · ")
+                t.append_text(extra)
             t.append(" · ")
-            t.append_text(extra)
-        t.append(" · ")
-        if self.paused:
-            t.append("‖ PAUSED", style="bold")
-        else:
-            t.append(f"● LIVE every {self.refresh_interval:g}s")
-        if self.read_only:
-            t.append(" · READ-ONLY", style="bold")
-        t.append(f" · {clock} UTC")
-        return t
+            return t
+
+        for brand, long in ((True, True), (False, True), (False, False)):
+            line = left(brand) + right(long)
+            if line.cell_len <= width:
+                return line
+        r = right(False)
+        room = max(width - r.cell_len, 0)
+        lt = left(False)
+        if lt.cell_len > room:
+            lt.truncate(max(room - 1, 0))
+            lt.append("…" if room else "")
+        return lt + r
 
     def header_extra(self) -> Text | None:
         """The active incident: ``INC-20261124-3 SEV2 investigating 12m``."""
@@ -282,9 +307,10 @@ class OpsConsoleApp(App[None]):
 
     def update_header(self) -> None:
         try:
-            self.main.query_one(ConsoleHeader).show(self.header_text())
-        except LookupError:
-            pass
+            header = self.main.query_one(ConsoleHeader)
+        except (LookupError, NoMatches):
+            return  # not composed yet
+        header.show(self.header_text())
 
     def _tick_clock(self) -> None:
         self.update_header()
@@ -308,6 +334,7 @@ class OpsConsoleApp(App[None]):
         main.set_class(narrow, "-narrow")
         main.set_class(self.zoomed, "-zoomed")
         self._draw_tabs()
+        self.update_header()  # its text depends on the width
 
     def on_screen_resume(self) -> None:
         self._apply_layout(self.size.width, self.size.height)
