@@ -137,16 +137,21 @@ def run_one(sock: str, tool: str, cmd: str, width: int, height: int, warmup: flo
         tmux(sock, "wait-for", "-S", go)
         pid = int(tmux(sock, "display", "-p", "-t", name, "#{pane_pid}").strip())
         startup = None
-        pressed = False
+        pressed = 0.0
         while time.monotonic() - t0 < max(warmup, 20.0):
             screen = tmux(sock, "capture-pane", "-p", "-t", name, check=False)
             if all(m in screen for m in MARKERS):
                 startup = time.monotonic() - t0
                 break
-            if tool == "opsconsole" and not pressed and "opsconsole" in screen \
-                    and "RESOURCES" not in screen:
+            now = time.monotonic()
+            if tool == "opsconsole" and "opsconsole" in screen and "RESOURCES" not in screen \
+                    and now - pressed > 0.3:
+                # a key typed in the very first instants can land in the hidden filter
+                # input Textual auto-focuses before the app sets focus: clear it, retry
+                if "filter:" in screen:
+                    tmux(sock, "send-keys", "-t", name, "Escape")
                 tmux(sock, "send-keys", "-t", name, "2")
-                pressed = True
+                pressed = now
             time.sleep(0.01)
         # measured window
         time.sleep(max(0.0, t0 + warmup - time.monotonic()))

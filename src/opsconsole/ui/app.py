@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -9,7 +10,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from rich.console import RenderableType
 from rich.text import Text
+from textual._compositor import ChopsUpdate, LayoutUpdate
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Container
 from textual.screen import Screen
@@ -24,6 +27,7 @@ from opsconsole.ui.panes.incidents import IncidentsPane
 from opsconsole.ui.panes.locks import LocksPane
 from opsconsole.ui.panes.resources import ResourcesPane
 from opsconsole.ui.panes.slow_queries import SlowQueriesPane
+from opsconsole.ui.screendiff import DiffUpdate, ScreenDiff
 from opsconsole.ui.screens.help import HelpRow, HelpScreen
 from opsconsole.ui.themes import DEFAULT_THEME, load_themes, theme_dirs
 from opsconsole.ui.widgets import LineBlock
@@ -113,6 +117,10 @@ class OpsConsoleApp(App[None]):
         # append-only operator journal in the data directory.
         self.sink: EventSink = self.services.sink or JournalSink(self.data_dir / "journal.jsonl")
         self._theme_errors: list[str] = []
+        # Send the terminal only the cells that changed (see ui/screendiff.py);
+        # OPSCONSOLE_FULL_REPAINT=1 turns it off (Textual's own full-region repaints).
+        self.screen_diff: ScreenDiff | None = (
+            None if os.environ.get("OPSCONSOLE_FULL_REPAINT") else ScreenDiff())
         super().__init__()
         self._load_themes()
         if self.config.keys:
@@ -150,6 +158,9 @@ class OpsConsoleApp(App[None]):
         ]  # compose order = grid placement: health | resources(2 rows) / incidents / slow | locks
 
     def on_mount(self) -> None:
+        # after a suspend the terminal holds someone else's output: repaint it all
+        self.app_suspend_signal.subscribe(self, self._forget_terminal, immediate=True)
+        self.app_resume_signal.subscribe(self, self._forget_terminal, immediate=True)
         self.push_screen(MainScreen(self.make_panes()))
         if self._theme_errors:
             self.notify("\n".join(self._theme_errors), title="theme", severity="error", timeout=15)
@@ -243,7 +254,20 @@ class OpsConsoleApp(App[None]):
         self.set_timer(max(delay, 0.2), self._tick_clock)
 
     def on_resize(self, event: Any) -> None:
+        self._forget_terminal()
         self._apply_layout(event.size.width, event.size.height)
+
+    # ------------------------------------------------------------------ output
+    def _forget_terminal(self, _app: object = None) -> None:
+        if self.screen_diff is not None:
+            self.screen_diff.invalidate()
+
+    def _display(self, screen: Screen[Any], renderable: RenderableType | None) -> None:
+        # Textual repaints whole regions; send only the cells that differ from the screen.
+        if (self.screen_diff is not None and not self.is_inline
+                and isinstance(renderable, ChopsUpdate | LayoutUpdate)):
+            renderable = DiffUpdate(renderable, self.screen_diff, self.size)
+        super()._display(screen, renderable)
 
     def _apply_layout(self, width: int, height: int) -> None:
         narrow = width < NARROW_WIDTH or height < NARROW_HEIGHT
