@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 
 from rich.segment import Segment
 from rich.style import Style
@@ -54,6 +55,8 @@ class LineBlock(Widget):
         self._lines: list[Text] = []
         self._keys: list[tuple[str, tuple]] = []
         self._strips: dict[int, tuple[int, Strip]] = {}
+        self.repainted: tuple[int, ...] = ()  # lines the last set_lines asked to repaint
+        self.full_repaints = 0  # set_lines calls that repainted everything (count changed)
 
     @property
     def lines(self) -> list[Text]:
@@ -73,15 +76,20 @@ class LineBlock(Widget):
             self._lines = list(lines)
             self._keys = keys
             self._strips.clear()
+            self.repainted = tuple(range(len(keys)))
+            self.full_repaints += 1
             self.refresh(layout=True)
             return
         width = self.size.width
+        repainted = []
         for y, key in enumerate(keys):
             if key != self._keys[y]:
                 self._lines[y] = lines[y]
                 self._keys[y] = key
                 self._strips.pop(y, None)
+                repainted.append(y)
                 self.refresh(Region(0, y, max(width, 1), 1))
+        self.repainted = tuple(repainted)
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
@@ -103,16 +111,33 @@ class LineBlock(Widget):
         self._strips.clear()
 
 
+@dataclass
+class TableSync:
+    """What :func:`sync_table` did (for tests and curiosity)."""
+
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)  # keys whose cells changed or moved
+    full_refresh: bool = False  # the whole table was repainted (rows added or removed)
+
+
 def sync_table(table: object, rows: Sequence[tuple[str, Sequence[object]]],
-               columns: Sequence[str]) -> None:
+               columns: Sequence[str]) -> TableSync:
     """Make a DataTable show ``rows`` ([(key, cells)], in order) without clearing it.
 
     Rows are removed/added/updated by key, changed cells only, then re-ordered; the cursor
     stays on the same row key (never jumps to another row because the data moved).
+
+    Only the rows whose cells changed or that moved are repainted (``DataTable.update_cell``
+    would repaint the whole table for each cell); adding or removing rows repaints it all.
+    Column widths are not re-measured for updated cells (as ``update_cell`` by default).
     """
+    from textual._two_way_dict import TwoWayDict
     from textual.widgets import DataTable
+    from textual.widgets._data_table import RowKey
 
     assert isinstance(table, DataTable)
+    result = TableSync()
     cursor_key = None
     if table.row_count:
         try:
@@ -124,24 +149,38 @@ def sync_table(table: object, rows: Sequence[tuple[str, Sequence[object]]],
     for rk in list(table.rows):
         if rk.value not in wanted_set:
             table.remove_row(rk)
-    existing = {rk.value for rk in table.rows}
+            result.removed.append(str(rk.value))
+    data = table._data
+    changed: set[str] = set()
     for key, cells in rows:
-        if key in existing:
+        row = data.get(RowKey(key))
+        if row is not None:
             for col, val in zip(columns, cells, strict=True):
-                if table.get_cell(key, col) != val:
-                    table.update_cell(key, col, val)
+                if row.get(col) != val:  # type: ignore[call-overload]
+                    row[col] = val  # type: ignore[index]
+                    changed.add(key)
         else:
             table.add_row(*cells, key=key)
-    if [r.key.value for r in table.ordered_rows] != wanted:
+            result.added.append(key)
+    before = {rk.value: table._row_locations.get(rk) for rk in table.rows}
+    if [table._row_locations.get_key(i).value for i in range(table.row_count)] != wanted:
         # DataTable.sort() hands the key function row values, not row keys; order by key
         # directly (the same thing sort() does internally).
-        from textual.widgets._data_table import TwoWayDict
-
         order = {k: i for i, k in enumerate(wanted)}
         table._row_locations = TwoWayDict({rk: order[rk.value] for rk in table.rows})
-        table._update_count += 1
+        changed.update(k for k, i in before.items() if order[k] != i)
+    result.changed = [k for k in wanted if k in changed]
+    if changed or result.added or result.removed:
+        table._update_count += 1  # drop the table's render caches (and its row order)
+    if result.added or result.removed:
         table.refresh()
+        result.full_refresh = True
+    else:
+        index = {k: i for i, k in enumerate(wanted)}
+        for key in result.changed:
+            table.refresh_row(index[key])
     if cursor_key is not None and cursor_key in wanted_set:
         idx = wanted.index(cursor_key)
         if table.cursor_row != idx:
             table.move_cursor(row=idx, animate=False, scroll=False)
+    return result
