@@ -77,6 +77,10 @@ class ConsoleHeader(Static):
 
 class MainScreen(Screen[None]):
     BINDINGS = bindings(GLOBAL_ACTIONS)
+    # The app sets focus itself (set_current_pane). Textual's auto-focus would pick the first
+    # focusable widget, the health pane's hidden filter input, at start and again when a
+    # modal closes, and a key typed then (e.g. 2) lands in that invisible filter.
+    AUTO_FOCUS = ""
 
     def __init__(self, panes: list[Pane]) -> None:
         super().__init__(id="main")

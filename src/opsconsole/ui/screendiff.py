@@ -83,12 +83,13 @@ class ScreenDiff:
                 elif w == 0:
                     if ch in "\n\r\t\x1b":
                         return None
-                    if out:
-                        prev = out[-1]
-                        if prev[0] == "" and len(out) > 1:
-                            out[-2] = (out[-2][0] + ch, out[-2][1])
-                        else:
-                            out[-1] = (prev[0] + ch, prev[1])
+                    if not out:
+                        return None  # joins a cell outside this piece
+                    prev = out[-1]
+                    if prev[0] == "" and len(out) > 1:
+                        out[-2] = (out[-2][0] + ch, out[-2][1])
+                    else:
+                        out[-1] = (prev[0] + ch, prev[1])
                 else:
                     return None
         return out
@@ -104,8 +105,11 @@ class ScreenDiff:
                 if region.size != screen or region.offset != (0, 0):
                     self.invalidate()
                     return update.render_segments(console)
-            pieces = [(y, region.x, Strip.join(list(line)))
-                      for y, line in enumerate(update.strips, region.y)]
+            lines = [list(line) for line in update.strips]
+            if any(s is None for line in lines for s in line):
+                self.invalidate()
+                return update.render_segments(console)
+            pieces = [(y, region.x, Strip.join(line)) for y, line in enumerate(lines, region.y)]
         elif isinstance(update, ChopsUpdate):
             if screen != self.size:
                 self.invalidate()
