@@ -222,6 +222,8 @@ def test_in_a_real_terminal_switching_panes_leaves_no_stale_cells(tmp_path):
     sock, name = f"test-screendiff-{id(tmp_path)}", "app"
     env = cli_env({"OPSCONSOLE_DATA_DIR": str(tmp_path / "data"),
                    "XDG_CONFIG_HOME": str(tmp_path / "xdg")})
+    for var in ("COLUMNS", "LINES"):  # pytest-xdist sets them; the terminal's size must win
+        env.pop(var, None)
     cmd = f"{sys.executable} -m opsconsole --refresh 0.5"
     subprocess.run(["tmux", "-L", sock, "-f", "/dev/null", "new-session", "-d", "-s", name,
                     "-x", "80", "-y", "24", "-c", str(REPO), cmd], env=env, check=True, timeout=10)
