@@ -3,6 +3,7 @@ cursor on the same row key."""
 
 from __future__ import annotations
 
+import pytest
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.widgets import DataTable
@@ -97,3 +98,11 @@ async def test_line_block_repaints_only_changed_lines():
         assert "".join(s.text for s in block.render_line(1)).startswith("MEM  41%")
         block.set_lines([Text("CPU  12%")])
         assert block.full_repaints == 2
+
+
+async def test_sync_table_refuses_a_column_the_table_does_not_have():
+    app = TableApp()
+    async with app.run_test(size=(60, 12)):
+        table = app.query_one(DataTable)
+        with pytest.raises(ValueError, match="CPUU"):
+            sync_table(table, [("1", ("1", "init", "0.0"))], ("PID", "CMD", "CPUU"))

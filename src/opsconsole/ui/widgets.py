@@ -137,6 +137,9 @@ def sync_table(table: object, rows: Sequence[tuple[str, Sequence[object]]],
     from textual.widgets._data_table import RowKey
 
     assert isinstance(table, DataTable)
+    unknown = [c for c in columns if c not in table.columns]
+    if unknown:
+        raise ValueError(f"sync_table: no such column(s) {unknown}; table has {list(table.columns)}")
     result = TableSync()
     cursor_key = None
     if table.row_count:
