@@ -7,6 +7,7 @@ import pytest
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.widgets import DataTable
+from textual.widgets.data_table import CellDoesNotExist
 
 from opsconsole.ui.widgets import LineBlock, sync_table
 
@@ -106,3 +107,28 @@ async def test_sync_table_refuses_a_column_the_table_does_not_have():
         table = app.query_one(DataTable)
         with pytest.raises(ValueError, match="CPUU"):
             sync_table(table, [("1", ("1", "init", "0.0"))], ("PID", "CMD", "CPUU"))
+
+
+async def test_sync_table_replacing_a_row_repaints_only_the_lines_that_change():
+    app = TableApp()
+    async with app.run_test(size=(60, 12)) as pilot:
+        table = app.query_one(DataTable)
+        table.focus()
+        sync_table(table, rows_of(("20", "b", "9.0"), ("10", "a", "3.0"), ("30", "c", "1.0")), COLS)
+        await pilot.pause()
+        await pilot.press("down")  # on pid 10
+        # 10 exits, 40 arrives at the top: same row count
+        r = sync_table(table, rows_of(("40", "d", "9.5"), ("20", "b", "9.0"), ("30", "c", "1.0")),
+                       COLS)
+        assert r.removed == ["10"] and r.added == ["40"]
+        assert not r.full_refresh
+        assert r.changed == ["40", "20"]  # line 3 (pid 30) shows the same as before
+        await pilot.pause()
+        assert visible_rows(table) == ["40", "20", "30"]
+        assert [screen_text(table, y).split()[:3] for y in (1, 2, 3)] == [
+            ["40", "d", "9.5"], ["20", "b", "9.0"], ["30", "c", "1.0"]]
+        # the cursor's row left; the cursor stays on the same line, inside the table
+        assert table.cursor_row == 1
+        assert table.get_cell("40", "CMD") == "d"
+        with pytest.raises(CellDoesNotExist):
+            table.get_cell("10", "CMD")

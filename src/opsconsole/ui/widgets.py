@@ -117,8 +117,8 @@ class TableSync:
 
     added: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
-    changed: list[str] = field(default_factory=list)  # keys whose cells changed or moved
-    full_refresh: bool = False  # the whole table was repainted (rows added or removed)
+    changed: list[str] = field(default_factory=list)  # keys of the rows repainted
+    full_refresh: bool = False  # the whole table was repainted (the row count changed)
 
 
 def sync_table(table: object, rows: Sequence[tuple[str, Sequence[object]]],
@@ -128,9 +128,10 @@ def sync_table(table: object, rows: Sequence[tuple[str, Sequence[object]]],
     Rows are removed/added/updated by key, changed cells only, then re-ordered; the cursor
     stays on the same row key (never jumps to another row because the data moved).
 
-    Only the rows whose cells changed or that moved are repainted (``DataTable.update_cell``
-    would repaint the whole table for each cell); adding or removing rows repaints it all.
-    Column widths are not re-measured for updated cells (as ``update_cell`` by default).
+    Only the lines whose row or cells changed are repainted (``DataTable.update_cell`` would
+    repaint the whole table for each cell, ``remove_row`` re-lays it out); when the number of
+    rows or a column's width changes the whole table is repainted. Column widths are not re-measured for updated
+    cells (as ``update_cell`` by default); new rows may widen columns (as ``add_row``).
     """
     from textual._two_way_dict import TwoWayDict
     from textual.widgets import DataTable
@@ -147,41 +148,68 @@ def sync_table(table: object, rows: Sequence[tuple[str, Sequence[object]]],
             cursor_key = table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
         except Exception:
             cursor_key = None
+    widths = [c.get_render_width(table) for c in table.ordered_columns]
+    locations = table._row_locations
+    old_order = [locations.get_key(i).value for i in range(table.row_count)]
+    old_count = len(old_order)
     wanted = [k for k, _ in rows]
     wanted_set = set(wanted)
+    data = table._data
+    # what each row shows now, to repaint only the screen lines that change
+    old_cells = {k: tuple(data[RowKey(k)].get(c) for c in columns)  # type: ignore[call-overload]
+                 for k in old_order}
     for rk in list(table.rows):
         if rk.value not in wanted_set:
-            table.remove_row(rk)
+            # DataTable.remove_row repaints and re-lays-out the whole table; drop the row's
+            # data here and let the repaint below cover only the lines that change
+            del table.rows[rk]
+            del data[rk]
+            table._new_rows.discard(rk)
+            table._updated_cells = {ck for ck in table._updated_cells if ck.row_key != rk}
             result.removed.append(str(rk.value))
-    data = table._data
-    changed: set[str] = set()
+    if result.removed:
+        table._require_update_dimensions = True
     for key, cells in rows:
         row = data.get(RowKey(key))
         if row is not None:
             for col, val in zip(columns, cells, strict=True):
                 if row.get(col) != val:  # type: ignore[call-overload]
                     row[col] = val  # type: ignore[index]
-                    changed.add(key)
         else:
+            # appended at the end (no repaint of its own; its widths are measured below)
             table.add_row(*cells, key=key)
             result.added.append(key)
-    before = {rk.value: table._row_locations.get(rk) for rk in table.rows}
-    if [table._row_locations.get_key(i).value for i in range(table.row_count)] != wanted:
+    keys = {rk.value: rk for rk in table.rows}
+    if result.removed or [table._row_locations.get_key(i).value
+                          for i in range(table.row_count)] != wanted:
         # DataTable.sort() hands the key function row values, not row keys; order by key
         # directly (the same thing sort() does internally).
-        order = {k: i for i, k in enumerate(wanted)}
-        table._row_locations = TwoWayDict({rk: order[rk.value] for rk in table.rows})
-        changed.update(k for k, i in before.items() if order[k] != i)
-    result.changed = [k for k in wanted if k in changed]
-    if changed or result.added or result.removed:
+        table._row_locations = TwoWayDict({keys[k]: i for i, k in enumerate(wanted)})
+    new_cells = {k: tuple(c) for k, c in rows}
+    lines = [i for i, k in enumerate(wanted)
+             if i >= old_count or old_order[i] != k or old_cells.get(k) != new_cells[k]]
+    result.changed = [wanted[i] for i in lines]
+    if lines or result.removed:
         table._update_count += 1  # drop the table's render caches (and its row order)
-    if result.added or result.removed:
-        table.refresh()
+    if table._require_update_dimensions:
+        # measure new rows now, not when idle: lines repainted below must use final widths
+        # (the table's render caches do not know about widths)
+        new_rows = set(table._new_rows)
+        table._new_rows.clear()
+        table._require_update_dimensions = False
+        table._update_dimensions(new_rows)
+    widths_changed = widths != [c.get_render_width(table) for c in table.ordered_columns]
+    if widths_changed:
+        table._update_count += 1  # lines rendered with the old widths are stale
+    if len(wanted) != old_count or widths_changed:
+        table.refresh()  # the table's height or columns change: everything moves
         result.full_refresh = True
     else:
-        index = {k: i for i, k in enumerate(wanted)}
-        for key in result.changed:
-            table.refresh_row(index[key])
+        for i in lines:
+            table.refresh_row(i)
+    if result.removed:
+        table.cursor_coordinate = table.cursor_coordinate  # keep it inside the table
+        table.hover_coordinate = table.hover_coordinate
     if cursor_key is not None and cursor_key in wanted_set:
         idx = wanted.index(cursor_key)
         if table.cursor_row != idx:
