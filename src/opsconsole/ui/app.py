@@ -72,7 +72,7 @@ class ConsoleHeader(Static):
     def show(self, text: Text) -> None:
         if text.plain != self._last:
             self._last = text.plain
-            self.update(text)
+            self.update(text, layout=False)  # one line, always: no screen re-layout
 
 
 class MainScreen(Screen[None]):
