@@ -25,6 +25,7 @@ from textual.geometry import Size
 from textual.strip import Strip
 
 Cell = tuple[str, str]  # (text, sgr key); text "" marks the right half of a wide character
+UNKNOWN: Cell = ("\x00", "\x00")  # a cell whose content on the terminal is not known
 MERGE_GAP = 6  # unchanged cells worth re-sending rather than moving the cursor (~8 bytes)
 
 
@@ -112,8 +113,9 @@ class ScreenDiff:
             pieces = [(y, region.x, Strip.join(line)) for y, line in enumerate(lines, region.y)]
         elif isinstance(update, ChopsUpdate):
             if screen != self.size:
-                self.invalidate()
-                return update.render_segments(console)
+                # nothing known about the screen: every cell of this update is sent (as
+                # Textual would), and remembered
+                self._reset(screen)
             pieces = []
             for y, x1, x2 in update.spans:
                 ends = update.chop_ends[y]
@@ -140,21 +142,29 @@ class ScreenDiff:
                 out.append(f"\x1b[{y + 1};{x + 1}H")
                 out.append(strip.render(console))
                 continue
-            self._diff_line(y, x, new, out, state)
+            if not self._diff_line(y, x, new, out, state):
+                self.rows[y] = None
+                if state[0]:
+                    out.append("\x1b[0m")
+                    state[0] = ""
+                out.append(f"\x1b[{y + 1};{x + 1}H")
+                out.append(strip.render(console))
         if state[0]:
             out.append("\x1b[0m")
         return "".join(out)
 
-    def _diff_line(self, y: int, x: int, new: list[Cell], out: list[str], state: list[str]) -> None:
+    def _diff_line(self, y: int, x: int, new: list[Cell], out: list[str], state: list[str]) -> bool:
+        """Append the changes of one line piece to ``out``; False if it cannot (nothing
+        appended, the caller sends the piece whole)."""
         row = self.rows[y]
         n = len(new)
         if row is None:
-            row = [("\x00", "\x00")] * self.size.width  # unknown: differs from everything
+            row = [UNKNOWN] * self.size.width  # differs from everything
             self.rows[y] = row
         old = row[x:x + n]
         if old == new:
             self.skipped_cells += n
-            return
+            return True
         # changed runs [a, b) relative to x, merged across short unchanged gaps
         runs: list[list[int]] = []
         i = 0
@@ -184,6 +194,7 @@ class ScreenDiff:
                 return (" ", cell[1])
             return cell
 
+        writes = []
         for a, b in runs:
             # never split a wide character, old or new
             a0, b0 = x + a, x + b
@@ -192,10 +203,15 @@ class ScreenDiff:
             while b0 < width and (row[b0][0] == "" or after(b0)[0] == ""):
                 b0 += 1
             cells = [after(c) for c in range(a0, b0)]
+            if UNKNOWN in cells:
+                return False  # would have to write a cell nobody knows
+            writes.append((a0, b0, cells))
+        for a0, b0, cells in writes:
             self._emit(y, a0, cells, out, state)
             row[a0:b0] = cells
             self.sent_cells += b0 - a0
         self.skipped_cells += n - sum(b - a for a, b in runs)
+        return True
 
     @staticmethod
     def _emit(y: int, x: int, cells: Sequence[Cell], out: list[str], state: list[str]) -> None:
