@@ -258,6 +258,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"host before: {host_idle_note()}; {ver}")
     results: list[Result] = []
     try:
+        # a session that outlives the runs, so the private server does not exit between them
+        tmux(sock, "new-session", "-d", "-s", "keeper", "-x", "20", "-y", "5", "sleep 86400")
         for w, h in sizes:
             for tool in tools:
                 print(f"running {tool} at {w}x{h} ...", file=sys.stderr, flush=True)
