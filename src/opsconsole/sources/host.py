@@ -26,6 +26,10 @@ PSEUDO_FS = frozenset(
 )
 
 
+# the cheap per-sweep attributes; user and command are asked once per process
+PROC_ATTRS = ("pid", "cpu_times", "memory_info", "status")
+
+
 @dataclass(frozen=True)
 class FsUsage:
     mountpoint: str
@@ -111,6 +115,7 @@ class HostCollector:
         self._last_fs_at = -1e9
         self._fs: tuple[FsUsage, ...] = ()
         self._who: dict[int, tuple[Any, str, str]] = {}
+        self._cpu: dict[int, tuple[float, float]] = {}  # pid -> (cpu seconds, monotonic)
         self._cores = psutil.cpu_count() or 1
         psutil.cpu_percent(percpu=True)  # prime the cpu counters
         self._boot = psutil.boot_time()
@@ -198,29 +203,53 @@ class HostCollector:
         return tuple(sorted(rates, key=lambda r: r.name))
 
     def _processes(self, mem_total: int) -> tuple[tuple[ProcRow, ...], int]:
+        """One sweep. Asks psutil only for cpu_times, memory_info and status (one read of
+        /proc/PID/stat and one of statm); CPU % is the delta of cpu_times since the last
+        sweep (as psutil's cpu_percent, 100 = one core). User and command are read once per
+        process, when it is first seen."""
         rows = []
         alive = set()
-        for proc in psutil.process_iter(["pid", "name", "cpu_percent", "memory_info", "status"]):
+        now = time.monotonic()
+        for proc in psutil.process_iter(PROC_ATTRS):
             info = proc.info
             pid = info["pid"]
             alive.add(pid)
             who = self._who.get(pid)
             if who is None or who[0] is not proc:
-                try:
-                    user = proc.username()
-                except (psutil.Error, KeyError):
-                    user = "?"
-                try:
-                    cmd = " ".join(proc.cmdline()) or f"[{info['name']}]"
-                except psutil.Error:
-                    cmd = f"[{info['name']}]"
-                who = (proc, user, cmd)
+                who = (proc, *self._identify(proc))
                 self._who[pid] = who
+                self._cpu.pop(pid, None)
+            ct = info.get("cpu_times")
+            cpu = 0.0
+            if ct is not None:
+                used = ct.user + ct.system
+                prev = self._cpu.get(pid)
+                if prev is not None and now > prev[1]:
+                    cpu = round(max(0.0, (used - prev[0]) / (now - prev[1]) * 100.0), 1)
+                self._cpu[pid] = (used, now)
             mi = info.get("memory_info")
             mem = (mi.rss * 100.0 / mem_total) if (mi is not None and mem_total) else 0.0
-            rows.append(ProcRow(pid, who[1], float(info.get("cpu_percent") or 0.0), mem, who[2],
-                                info.get("status") or ""))
+            rows.append(ProcRow(pid, who[1], cpu, mem, who[2], info.get("status") or ""))
         for pid in list(self._who):
             if pid not in alive:
                 del self._who[pid]
+                self._cpu.pop(pid, None)
         return tuple(rows), len(rows)
+
+    @staticmethod
+    def _identify(proc: Any) -> tuple[str, str]:
+        """(user, command) of a process; asked once per process (the dear attributes)."""
+        try:
+            user = proc.username()
+        except (psutil.Error, KeyError):
+            user = "?"
+        try:
+            cmd = " ".join(proc.cmdline())
+        except psutil.Error:
+            cmd = ""
+        if not cmd:
+            try:
+                cmd = f"[{proc.name()}]"
+            except psutil.Error:
+                cmd = "[?]"
+        return user, cmd

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -9,7 +10,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from rich.console import RenderableType
 from rich.text import Text
+from textual._compositor import ChopsUpdate, LayoutUpdate
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Container
@@ -27,6 +30,7 @@ from opsconsole.ui.panes.incidents import IncidentsPane
 from opsconsole.ui.panes.locks import LocksPane
 from opsconsole.ui.panes.resources import ResourcesPane
 from opsconsole.ui.panes.slow_queries import SlowQueriesPane
+from opsconsole.ui.screendiff import DiffUpdate, ScreenDiff
 from opsconsole.ui.screens.help import HelpRow, HelpScreen
 from opsconsole.ui.themes import DEFAULT_THEME, load_themes, theme_dirs
 from opsconsole.ui.widgets import LineBlock
@@ -75,12 +79,15 @@ class ConsoleHeader(Static):
     def show(self, text: Text) -> None:
         if text.plain != self._last:
             self._last = text.plain
-            self.update(text)
+            self.update(text, layout=False)  # one line, always: no screen re-layout
 
 
 class MainScreen(Screen[None]):
     BINDINGS = bindings(GLOBAL_ACTIONS)
-    AUTO_FOCUS = ""  # focus is set by the app (current pane), never the hidden filter input
+    # The app sets focus itself (set_current_pane). Textual's auto-focus would pick the first
+    # focusable widget, the health pane's hidden filter input, at start and again when a
+    # modal closes, and a key typed then (e.g. 2) lands in that invisible filter.
+    AUTO_FOCUS = ""
 
     def __init__(self, panes: list[Pane]) -> None:
         super().__init__(id="main")
@@ -127,6 +134,10 @@ class OpsConsoleApp(App[None]):
         self.sink: EventSink = self.services.sink or IncidentSink(self.incident_store,
                                                                   fallback=journal)
         self._theme_errors: list[str] = []
+        # Send the terminal only the cells that changed (see ui/screendiff.py);
+        # OPSCONSOLE_FULL_REPAINT=1 turns it off (Textual's own full-region repaints).
+        self.screen_diff: ScreenDiff | None = (
+            None if os.environ.get("OPSCONSOLE_FULL_REPAINT") else ScreenDiff())
         super().__init__()
         # runbook hotkeys from the config: ActionSpecs → bindings (footer, help, keymap ids)
         from opsconsole.ui.screens.runbook_picker import hotkey_specs
@@ -176,6 +187,9 @@ class OpsConsoleApp(App[None]):
     def on_mount(self) -> None:
         if self.incident_store is None:
             self.run_worker(self._open_store, thread=True, exit_on_error=False)
+        # after a suspend the terminal holds someone else's output: repaint it all
+        self.app_suspend_signal.subscribe(self, self._forget_terminal, immediate=True)
+        self.app_resume_signal.subscribe(self, self._forget_terminal, immediate=True)
         if self._theme_errors:
             self.notify("\n".join(self._theme_errors), title="theme", severity="error", timeout=15)
         self.call_after_refresh(self._after_first_frame)
@@ -322,7 +336,20 @@ class OpsConsoleApp(App[None]):
         self.set_timer(max(delay, 0.2), self._tick_clock)
 
     def on_resize(self, event: Any) -> None:
+        self._forget_terminal()
         self._apply_layout(event.size.width, event.size.height)
+
+    # ------------------------------------------------------------------ output
+    def _forget_terminal(self, _app: object = None) -> None:
+        if self.screen_diff is not None:
+            self.screen_diff.invalidate()
+
+    def _display(self, screen: Screen[Any], renderable: RenderableType | None) -> None:
+        # Textual repaints whole regions; send only the cells that differ from the screen.
+        if (self.screen_diff is not None and not self.is_inline
+                and isinstance(renderable, ChopsUpdate | LayoutUpdate)):
+            renderable = DiffUpdate(renderable, self.screen_diff, self.size)
+        super()._display(screen, renderable)
 
     def _apply_layout(self, width: int, height: int) -> None:
         narrow = width < NARROW_WIDTH or height < NARROW_HEIGHT

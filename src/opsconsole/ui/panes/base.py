@@ -46,7 +46,7 @@ class PaneHeader(Static):
         key = text.markup
         if key != self._last:
             self._last = key
-            self.update(text)
+            self.update(text, layout=False)  # one line, always: no screen re-layout
 
 
 class FilterInput(Input):
