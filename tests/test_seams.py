@@ -1,0 +1,90 @@
+"""Where the areas meet, in the console (Pilot): runbook parameters pre-filled from the
+PostgreSQL panes, and the help screen of whatever screen the operator is on."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import asyncpg
+import pytest
+from textual.widgets import DataTable, Input
+
+from opsconsole.config import AppConfig
+from opsconsole.postgres.config import DatabaseTarget, PostgresOptions
+from opsconsole.schema import Duration
+from opsconsole.ui.screens.runbook_picker import RunbookPickerScreen
+from opsconsole.ui.screens.runbook_walkthrough import RunbookParamsScreen
+from test_pg_ui import table_rows, waits_on_lock
+from uihelpers import make_app, wait_for
+
+
+async def pick(pilot, query: str, runbook_id: str) -> RunbookParamsScreen:
+    app = pilot.app
+    await pilot.press("r")
+    await wait_for(pilot, lambda: isinstance(app.screen, RunbookPickerScreen) and bool(app.screen.shown))
+    await pilot.press(*query)
+    await wait_for(pilot, lambda: app.screen.shown and app.screen.shown[0].runbook.id == runbook_id)
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: isinstance(app.screen, RunbookParamsScreen))
+    return app.screen
+
+
+@pytest.mark.pg
+async def test_lock_runbook_is_prefilled_with_the_root_blocker(pg_cluster, tmp_path):
+    dsn = pg_cluster.dsn()
+    tbl = f"seam_{uuid.uuid4().hex[:6]}"
+    pg_cluster.psql(f"create table {tbl} (id int primary key, v int); insert into {tbl} values (1, 0)")
+    root, waiter = [await asyncpg.connect(dsn) for _ in range(2)]
+    await root.execute(f"begin; update {tbl} set v = 1 where id = 1")
+    wait = asyncio.create_task(waiter.execute(f"update {tbl} set v = 2 where id = 1"))
+    await waits_on_lock(root, waiter.get_server_pid())
+    cfg = AppConfig(databases=[DatabaseTarget("orders-primary", dsn)],
+                    postgres=PostgresOptions(min_duration=Duration(0.2)))
+    app = make_app(cfg, refresh=0.5, data_dir=tmp_path / "data")
+    try:
+        async with app.run_test(size=(160, 48)) as pilot:
+            await pilot.press("4")
+            locks = app.pane("locks")
+            await wait_for(pilot, lambda: len(table_rows(locks)) >= 2, timeout=15)
+            # the cursor on the WAITER: the runbook still gets the root blocker
+            table = locks.query_one(DataTable)
+            idx = [r[0].strip() for r in table_rows(locks)].index(f"└ {waiter.get_server_pid()}")
+            table.move_cursor(row=idx)
+            await pilot.pause()
+            assert locks.runbook_context() == {"pid": str(root.get_server_pid()),
+                                               "database": "orders-primary"}
+            params = await pick(pilot, "lock contention", "pg-lock-contention")
+            assert params.query_one("#param-pid", Input).value == str(root.get_server_pid())
+            assert params.query_one("#param-database", Input).value == "orders-primary"
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: not isinstance(app.screen, RunbookParamsScreen))
+    finally:
+        root.terminate()
+        waiter.terminate()
+        wait.cancel()
+
+
+@pytest.mark.pg
+async def test_slow_query_runbook_is_prefilled_with_the_selected_backend(pg_cluster, tmp_path):
+    dsn = pg_cluster.dsn()
+    victim = await asyncpg.connect(dsn)
+    task = asyncio.create_task(victim.execute("select pg_sleep(60) /* seam-victim */"))
+    cfg = AppConfig(databases=[DatabaseTarget("orders-primary", dsn)],
+                    postgres=PostgresOptions(min_duration=Duration(0.2)))
+    app = make_app(cfg, refresh=0.5, data_dir=tmp_path / "data")
+    try:
+        async with app.run_test(size=(160, 48)) as pilot:
+            await pilot.press("3")
+            slow = app.pane("slow")
+            key = str(victim.get_server_pid())
+            await wait_for(pilot, lambda: any(r[0] == key for r in table_rows(slow)), timeout=15)
+            table = slow.query_one(DataTable)
+            table.move_cursor(row=[r[0] for r in table_rows(slow)].index(key))
+            await pilot.pause()
+            params = await pick(pilot, "slow queries", "pg-slow-queries")
+            assert params.query_one("#param-pid", Input).value == key
+            assert params.query_one("#param-database", Input).value == "orders-primary"
+    finally:
+        victim.terminate()
+        task.cancel()
