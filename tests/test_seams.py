@@ -88,3 +88,63 @@ async def test_slow_query_runbook_is_prefilled_with_the_selected_backend(pg_clus
     finally:
         victim.terminate()
         task.cancel()
+
+
+async def test_question_mark_lists_the_keys_of_the_screen_the_operator_is_on(tmp_path):
+    from hostdata import FixedCollector
+    from opsconsole.incidents.store import SQLiteStore
+    from opsconsole.ui.app import OpsConsoleApp, RunOptions, Services
+    from opsconsole.ui.screens.help import HelpScreen
+    from opsconsole.ui.screens.incident import DeclareModal, IncidentScreen, TextModal
+    from opsconsole.ui.screens.pg import TextScreen
+
+    store = SQLiteStore(tmp_path / "incidents.db")
+    app = OpsConsoleApp(options=RunOptions(data_dir=tmp_path, refresh=3600),
+                        services=Services(host_collector=FixedCollector(), incident_store=store))
+
+    def help_text() -> str:
+        return str(app.screen.query_one("#help-text").render())
+
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(pilot, lambda: app.screen.id == "main")
+            await pilot.press("i")
+            await wait_for(pilot, lambda: isinstance(app.screen, DeclareModal))
+            await pilot.press(*"help test", "tab", "2", "enter")
+            await wait_for(pilot, lambda: isinstance(app.screen, IncidentScreen))
+            incident_screen = app.screen
+            await pilot.press("question_mark")
+            await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+            text = help_text()
+            assert "Incident screen" in text
+            for words in ["Add a note to this incident", "Change the status", "Change the severity",
+                          "Set or backdate a milestone", "Assign or hand over a role",
+                          "Write the postmortem draft", "Back to the console"]:
+                assert words in text, words
+            assert "Global" in text and "Show every key of this screen" in text
+            assert "Zoom the focused pane" not in text  # main-screen keys do not work here
+            assert text.index("Incident screen") < text.index("Global")
+            await pilot.press("question_mark")  # ? again closes it
+            await wait_for(pilot, lambda: app.screen is incident_screen)
+            # typing: `?` is a character in a text field, not help
+            await pilot.press("n")
+            await wait_for(pilot, lambda: isinstance(app.screen, TextModal))
+            await pilot.press(*"why?")
+            await pilot.pause()
+            assert not isinstance(app.screen, HelpScreen)
+            assert "why?" in [i.value for i in app.screen.query("Input")]
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: app.screen is incident_screen)
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: app.screen.id == "main")
+            # a PostgreSQL modal: `?` reaches it too and lists its keys
+            app.push_screen(TextScreen("pid 42", "details"))
+            await wait_for(pilot, lambda: isinstance(app.screen, TextScreen))
+            await pilot.press("question_mark")
+            await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+            assert "Close without doing anything" in help_text()
+            assert "Declare an incident" not in help_text()
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: isinstance(app.screen, TextScreen))
+    finally:
+        store.close()
