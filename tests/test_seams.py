@@ -148,3 +148,25 @@ async def test_question_mark_lists_the_keys_of_the_screen_the_operator_is_on(tmp
             await wait_for(pilot, lambda: isinstance(app.screen, TextScreen))
     finally:
         store.close()
+
+
+async def test_help_on_a_modal_shows_a_remapped_help_key(tmp_path):
+    from opsconsole.config import parse_config
+    from opsconsole.ui.screens.help import HelpScreen
+    from opsconsole.ui.screens.pg import TextScreen
+
+    app = make_app(parse_config('keys:\n  help: "f1"\n'), data_dir=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        app.push_screen(TextScreen("pid 42", "details"))
+        await wait_for(pilot, lambda: isinstance(app.screen, TextScreen))
+        await pilot.press("question_mark")  # remapped away: nothing
+        await pilot.pause()
+        assert isinstance(app.screen, TextScreen)
+        await pilot.press("f1")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+        rows = app.screen.rows
+        assert rows[0].section == "Text screen" and rows[0].description == "Close without doing anything"
+        assert [r.key for r in rows if r.description.startswith("Show every key")] == ["f1"]
+        await pilot.press("f1")  # the same key closes it
+        await wait_for(pilot, lambda: isinstance(app.screen, TextScreen))

@@ -400,7 +400,7 @@ class OpsConsoleApp(App[None]):
         on_main = screen is main
         own = screen_label(screen)
         pane = self.pane(self.current_pane) if main is not None else None
-        rows: list[HelpRow] = []
+        rows: list[tuple[tuple[bool, bool, str, bool], HelpRow]] = []
         seen: set[str] = set()
 
         def add(node: Any, b: Binding, enabled: bool) -> None:
@@ -411,25 +411,33 @@ class OpsConsoleApp(App[None]):
                 section = f"{node.title} pane"
             elif node is self or node is main:
                 section = "Global"
-            elif not on_main:
+            elif node is screen:
                 section = own
+            elif not on_main:
+                section = "Moving around"  # the focused widget's own keys (scrolling…)
             else:
                 section = f"{pane.title} pane" if pane is not None else "Global"
             desc = b.tooltip or b.description
-            rows.append(HelpRow(section, self.get_key_display(b), desc, enabled))
+            row = HelpRow(section, self.get_key_display(b), desc, enabled)
+            # a section's own keys (ActionSpecs have ids) before Textual's built-in ones
+            rows.append(((section == "Global", section != own, section, b.id is None), row))
 
         for ab in screen.active_bindings.values():
             add(ab.node, ab.binding, ab.enabled)
         if screen.is_modal:  # a modal screen cuts the app's bindings but the priority ones
-            for _, b in self._bindings:
-                if b.priority:
-                    state = self._check_action_state(b.action, self)
-                    if state is not False:
-                        add(self, b, bool(state))
-        rows.sort(key=lambda r: (r.section == "Global", r.section != own, r.section))
+            for node, bmap in screen._binding_chain:  # (what Textual dispatches: keymap applied)
+                if node is not self:
+                    continue
+                for _, b in bmap:
+                    if b.priority:
+                        state = self._check_action_state(b.action, self)
+                        if state is not False:
+                            add(self, b, bool(state))
+        rows.sort(key=lambda r: r[0])
+        out = [row for _, row in rows]
         if not screen.is_modal:
-            rows.extend(self.extra_help_rows())
-        return rows
+            out.extend(self.extra_help_rows())
+        return out
 
     def extra_help_rows(self) -> list[HelpRow]:
         """Runbook hotkeys from the config (issue 6)."""
