@@ -170,3 +170,29 @@ async def test_help_on_a_modal_shows_a_remapped_help_key(tmp_path):
         assert [r.key for r in rows if r.description.startswith("Show every key")] == ["f1"]
         await pilot.press("f1")  # the same key closes it
         await wait_for(pilot, lambda: isinstance(app.screen, TextScreen))
+
+
+@pytest.mark.pg
+async def test_runbook_sql_steps_reach_the_server_given_with_dsn(pg_cluster, tmp_path):
+    """`opsconsole --dsn URL` (no databases: in the config): the PostgreSQL panes watch it,
+    the runbook is pre-filled with its name, and the runbook's sql step reaches it."""
+    from opsconsole.ui.app import OpsConsoleApp, RunOptions, Services
+    from opsconsole.ui.screens.runbook_walkthrough import RunbookScreen
+
+    app = OpsConsoleApp(AppConfig(), RunOptions(refresh=0.5, data_dir=tmp_path, dsn=pg_cluster.dsn()),
+                        Services(sink=None))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.press("4")
+        locks = app.pane("locks")
+        await wait_for(pilot, lambda: locks.polls >= 1, timeout=15)
+        name = locks.target_name
+        params = await pick(pilot, "slow queries", "pg-slow-queries")
+        assert params.query_one("#param-database", Input).value == name
+        params.query_one("#param-pid", Input).focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunbookScreen))
+        walk = app.screen
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: walk.session.states[0] in ("ok", "failed"), timeout=15)
+        outcome = walk.session.outcomes[0]
+        assert walk.session.states[0] == "ok", outcome.message

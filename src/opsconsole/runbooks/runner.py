@@ -385,9 +385,14 @@ class RunbookSession:
         kill_grace: float = KILL_GRACE,
         auto_confirm: bool = False,
         on_note: Callable[[str], None] | None = None,
+        databases: list[Any] | None = None,
     ) -> None:
         self.runbook = runbook
         self.config = config
+        # the database targets sql steps may name: the config's, plus any the caller watches
+        # (the console's --dsn target); default: the config's databases
+        self.databases = list(databases if databases is not None
+                              else getattr(config, "databases", None) or [])
         self.sink = sink
         self.data_dir = Path(data_dir)
         self.incident_id = incident_id
@@ -834,9 +839,9 @@ class RunbookSession:
     async def _sql(self, step: SqlStep, rendered: Rendered,
                    capture: OutputCapture) -> tuple[str, int | None, str]:
         name = rendered.target or step.database
-        target = next((d for d in self.config.databases if d.name == name), None)
+        target = next((d for d in self.databases if d.name == name), None)
         if target is None:
-            known = ", ".join(d.name for d in self.config.databases) or "none configured"
+            known = ", ".join(d.name for d in self.databases) or "none configured"
             return "failed", None, f"database {name!r} is not in the config (databases: {known})"
         try:
             conn = await _pg_connect(target, self.config, min(float(step.timeout), 10.0))

@@ -156,6 +156,20 @@ class RunbookParamsScreen(ModalScreen[dict[str, str] | None]):
         self.dismiss(None)
 
 
+def database_targets(app: Any) -> list[Any]:
+    """The targets a runbook's sql steps may name in the console: the config's databases and
+    the server ``--dsn`` watches (named as the PostgreSQL panes name it)."""
+    targets = list(getattr(getattr(app, "config", None), "databases", None) or [])
+    dsn = getattr(getattr(app, "options", None), "dsn", None)
+    if dsn:
+        from opsconsole.postgres.config import DatabaseTarget
+
+        extra = DatabaseTarget.from_dsn(dsn)
+        if all(t.name != extra.name for t in targets):
+            targets.append(extra)
+    return targets
+
+
 class RunbookScreen(Screen[None]):
     """A guided walkthrough of one runbook."""
 
@@ -225,6 +239,7 @@ class RunbookScreen(Screen[None]):
                 self.runbook, self.values, config=app.config, sink=app.sink, data_dir=app.data_dir,
                 incident_id=self.incident_id, host_figures=host_figures_default(source),
                 read_only=self.read_only, on_note=self._notes.append,
+                databases=database_targets(app),
             )
         self.draw()
         self.set_interval(self.POLL, self._pump_output)
