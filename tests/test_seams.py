@@ -196,3 +196,47 @@ async def test_runbook_sql_steps_reach_the_server_given_with_dsn(pg_cluster, tmp
         await wait_for(pilot, lambda: walk.session.states[0] in ("ok", "failed"), timeout=15)
         outcome = walk.session.outcomes[0]
         assert walk.session.states[0] == "ok", outcome.message
+
+
+async def test_n_on_the_runbook_walkthrough_writes_on_the_active_incident(tmp_path):
+    """Shipped runbooks say "write it on the timeline with n": n works on the walkthrough."""
+    from hostdata import FixedCollector
+    from opsconsole.config import parse_config
+    from opsconsole.incidents.store import SQLiteStore
+    from opsconsole.ui.app import OpsConsoleApp, RunOptions, Services
+    from opsconsole.ui.screens.incident import DeclareModal, IncidentScreen, TextModal
+    from opsconsole.ui.screens.runbook_walkthrough import RunbookScreen
+
+    rb = tmp_path / "rb"
+    rb.mkdir()
+    (rb / "why.yaml").write_text("id: why\ntitle: Find out why\nsteps:\n  - title: Who held it?\n"
+                                 "    kind: manual\n    text: Write it on the timeline with n.\n")
+    store = SQLiteStore(tmp_path / "incidents.db")
+    app = OpsConsoleApp(parse_config(f"runbook_dirs: [{rb}]\n"),
+                        RunOptions(data_dir=tmp_path, refresh=3600),
+                        Services(host_collector=FixedCollector(), incident_store=store))
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(pilot, lambda: app.screen.id == "main")
+            await pilot.press("i")
+            await wait_for(pilot, lambda: isinstance(app.screen, DeclareModal))
+            await pilot.press(*"locks", "tab", "3", "enter")
+            await wait_for(pilot, lambda: isinstance(app.screen, IncidentScreen))
+            iid = app.screen.incident_id
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: app.screen.id == "main")
+            await pilot.press("r")
+            await wait_for(pilot, lambda: isinstance(app.screen, RunbookPickerScreen) and bool(app.screen.shown))
+            await pilot.press(*"find out why")
+            await wait_for(pilot, lambda: app.screen.shown[0].runbook and app.screen.shown[0].runbook.id == "why")
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: isinstance(app.screen, RunbookScreen))
+            await pilot.press("n")
+            await wait_for(pilot, lambda: isinstance(app.screen, TextModal))
+            await pilot.press(*"batch job held the lock", "enter")
+            await wait_for(pilot, lambda: isinstance(app.screen, RunbookScreen))
+            await wait_for(pilot, lambda: any(e.type == "incident.note" for e in store.events(iid)))
+            note = next(e for e in store.events(iid) if e.type == "incident.note")
+            assert note.data["text"] == "batch job held the lock"
+    finally:
+        store.close()

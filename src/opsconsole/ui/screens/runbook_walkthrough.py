@@ -49,6 +49,9 @@ WALK_ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("runbook-stop", "x", "stop_step", "stop", "Stop the running step (SIGTERM its process group, then SIGKILL)",
                dangerous=True),
     ActionSpec("runbook-back", "b", "previous_step", "back", "Go back to the previous step"),
+    # runbooks say "write it on the timeline with n": the console's note, from here too
+    ActionSpec("runbook-note", "n", "app.note", "note", "Add a note to the active incident's timeline",
+               dangerous=True),
     ActionSpec("runbook-down", "down,j", "move(1)", "next", "Look at the next step", show=False),
     ActionSpec("runbook-up", "up,k", "move(-1)", "previous", "Look at the previous step", show=False),
     ActionSpec("runbook-close", "escape", "close", "close", "Close the runbook"),
