@@ -240,3 +240,52 @@ async def test_n_on_the_runbook_walkthrough_writes_on_the_active_incident(tmp_pa
             assert note.data["text"] == "batch job held the lock"
     finally:
         store.close()
+
+
+async def test_recording_a_runbook_step_never_blocks_the_console(tmp_path):
+    """The store is a SQLite file other processes write too (`opsconsole incident note`…).
+    While another writer holds its lock, a runbook step's events wait in a thread: the console
+    keeps answering keys, and the events land in the store once the lock is released."""
+    import sqlite3
+
+    from hostdata import FixedCollector
+    from opsconsole.config import parse_config
+    from opsconsole.incidents.store import SQLiteStore
+    from opsconsole.ui.app import OpsConsoleApp, RunOptions, Services
+    from opsconsole.ui.screens.runbook_walkthrough import RunbookScreen
+
+    rb = tmp_path / "rb"
+    rb.mkdir()
+    (rb / "two.yaml").write_text("id: two\ntitle: Two quick steps\nsteps:\n"
+                                 "  - title: one\n    kind: shell\n    run: echo one\n"
+                                 "  - title: two\n    kind: shell\n    run: echo two\n")
+    data = tmp_path / "data"
+    data.mkdir()
+    store = SQLiteStore(data / "incidents.db")
+    app = OpsConsoleApp(parse_config(f"runbook_dirs: [{rb}]\n"), RunOptions(data_dir=data, refresh=3600),
+                        Services(host_collector=FixedCollector(), incident_store=store))
+    other = sqlite3.connect(data / "incidents.db", isolation_level=None, timeout=1)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(pilot, lambda: app.screen.id == "main")
+            await pilot.press("r")
+            await wait_for(pilot, lambda: isinstance(app.screen, RunbookPickerScreen) and bool(app.screen.shown))
+            await pilot.press(*"two quick")
+            await wait_for(pilot, lambda: app.screen.shown[0].runbook and app.screen.shown[0].runbook.id == "two")
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: isinstance(app.screen, RunbookScreen))
+            walk = app.screen
+            other.execute("BEGIN IMMEDIATE")  # another writer holds the store's write lock
+            await pilot.press("enter")  # run step 1: its step_started waits for the lock
+            await wait_for(pilot, lambda: walk.session.states[0] == "running")
+            await pilot.press("down")  # the console still answers
+            await wait_for(pilot, lambda: walk.current == 1, timeout=3)
+            assert walk.session.states[0] == "running"  # (still waiting to record)
+            other.execute("ROLLBACK")
+            await wait_for(pilot, lambda: walk.session.states[0] == "ok")
+            types = [e.type for e in store.events_after(0)]
+            assert types == ["runbook.step_started", "runbook.step_finished"], types
+            assert not (data / "journal.jsonl").exists()  # nothing had to fall back
+    finally:
+        other.close()
+        store.close()

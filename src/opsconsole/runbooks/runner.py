@@ -535,6 +535,14 @@ class RunbookSession:
         except OSError as exc:  # the run goes on; the operator is told
             self._note(f"[opsconsole] could not record {type}: {exc}")
 
+    async def _arecord(self, type: str, data: dict[str, Any]) -> None:
+        """Record from async code: the sink writes (SQLite, fsync) in a thread, so the
+        console's loop never waits on the disk or on another writer's lock."""
+        try:
+            await asyncio.to_thread(self.sink.record, type, data, incident_id=self.incident_id)
+        except OSError as exc:  # the run goes on; the operator is told
+            self._note(f"[opsconsole] could not record {type}: {exc}")
+
     def _note(self, line: str) -> None:
         if self.on_note is not None:
             self.on_note(line)
@@ -603,7 +611,7 @@ class RunbookSession:
         if outcome.ok and not dry:
             self._apply_captures(step, index)
             if step.milestone:
-                self._record("incident.milestone_set", {
+                await self._arecord("incident.milestone_set", {
                     "milestone": step.milestone,
                     "at": datetime.now(UTC).isoformat(),
                     "source": f"runbook {self.runbook.id} step {index + 1 if isinstance(index, int) else index}: "
@@ -648,8 +656,8 @@ class RunbookSession:
             base["database"] = rendered.target
         before = None if would_only or step.kind == "manual" else await self._figures()
         started = datetime.now(UTC)
-        self._record("runbook.step_started", {**base, "started_at": started.isoformat(),
-                                              "host_before": before})
+        await self._arecord("runbook.step_started", {**base, "started_at": started.isoformat(),
+                                                     "host_before": before})
         capture = OutputCapture(self._output_path(index, attempt), self.secret_values, self.on_line)
         self.capture = capture
         t0 = time.monotonic()
@@ -669,8 +677,9 @@ class RunbookSession:
             # the whole run is being stopped (Ctrl+C, app closing): the step's processes are
             # already gone (see _execute); record it, then let the cancellation go on
             capture.close()
-            self._finish(base, started, t0, capture, "stopped", None, "interrupted: the run was stopped",
-                         before, None, step)
+            _, data = self._finish(base, started, t0, capture, "stopped", None,
+                                   "interrupted: the run was stopped", before, None, step)
+            self._record("runbook.step_finished", data)  # (cancelled: no awaiting here)
             raise
         except Exception as exc:  # a step's failure is an outcome, never a crash
             status, message = "failed", f"{type(exc).__name__}: {mask_values(str(exc), self.secret_values)}"
@@ -679,12 +688,15 @@ class RunbookSession:
         if status == "failed" and step.kind == "shell" and self._needs_tty(capture):
             message = (message + " — " if message else "") + TTY_MESSAGE
         after = None if before is None else await self._figures()
-        outcome = self._finish(base, started, t0, capture, status, code, message, before, after, step)
+        outcome, data = self._finish(base, started, t0, capture, status, code, message, before,
+                                     after, step)
+        await self._arecord("runbook.step_finished", data)
         return outcome
 
     def _finish(self, base: dict[str, Any], started: datetime, t0: float, capture: OutputCapture,
                 status: str, code: int | None, message: str, before: dict[str, Any] | None,
-                after: dict[str, Any] | None, step: Any) -> StepOutcome:
+                after: dict[str, Any] | None, step: Any) -> tuple[StepOutcome, dict[str, Any]]:
+        """The step's outcome and its ``runbook.step_finished`` data (the caller records it)."""
         duration = time.monotonic() - t0
         if message:
             message = mask_tokens(mask_values(message, self.secret_values))
@@ -694,7 +706,7 @@ class RunbookSession:
             output_sha256=capture.sha256, output_file=str(capture.path) if capture.path else None,
             output_lines=capture.lines,
         )
-        self._record("runbook.step_finished", {
+        data = {
             **base,
             "started_at": started.isoformat(),
             "duration": round(duration, 3),
@@ -710,8 +722,8 @@ class RunbookSession:
             "output_truncated": capture.truncated,
             "host_before": before,
             "host_after": after,
-        })
-        return outcome
+        }
+        return outcome, data
 
     def sink_actor(self) -> str | None:
         actor = getattr(self.sink, "actor", None)
