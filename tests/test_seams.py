@@ -289,3 +289,47 @@ async def test_recording_a_runbook_step_never_blocks_the_console(tmp_path):
     finally:
         other.close()
         store.close()
+
+
+@pytest.mark.pg
+async def test_recording_a_cancel_never_blocks_the_console(pg_cluster, tmp_path):
+    import sqlite3
+
+    from opsconsole.incidents.store import SQLiteStore
+    from opsconsole.ui.app import OpsConsoleApp, RunOptions, Services
+    from opsconsole.ui.screens.pg import ConfirmSignalScreen
+
+    dsn = pg_cluster.dsn()
+    victim = await asyncpg.connect(dsn)
+    task = asyncio.create_task(victim.execute("select pg_sleep(60) /* seam-lock-victim */"))
+    data = tmp_path / "data"
+    data.mkdir()
+    store = SQLiteStore(data / "incidents.db")
+    cfg = AppConfig(databases=[DatabaseTarget("main", dsn)],
+                    postgres=PostgresOptions(min_duration=Duration(0.2)))
+    app = OpsConsoleApp(cfg, RunOptions(data_dir=data, refresh=0.5), Services(incident_store=store))
+    other = sqlite3.connect(data / "incidents.db", isolation_level=None, timeout=1)
+    try:
+        async with app.run_test(size=(160, 48)) as pilot:
+            await pilot.press("3")
+            slow = app.pane("slow")
+            key = str(victim.get_server_pid())
+            await wait_for(pilot, lambda: any(r[0] == key for r in table_rows(slow)), timeout=15)
+            slow.query_one(DataTable).move_cursor(row=[r[0] for r in table_rows(slow)].index(key))
+            await pilot.press("c")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmSignalScreen))
+            other.execute("BEGIN IMMEDIATE")  # another writer holds the store's write lock
+            await pilot.press("c")
+            with pytest.raises(asyncpg.QueryCanceledError):  # the cancel itself went through
+                await asyncio.wait_for(task, 10)
+            await wait_for(pilot, lambda: app.screen.id == "main")
+            await pilot.press("4")  # the console still answers while the event waits
+            await wait_for(pilot, lambda: app.current_pane == "locks", timeout=3)
+            assert not store.events_after(0)
+            other.execute("ROLLBACK")
+            await wait_for(pilot, lambda: [e.type for e in store.events_after(0)] == ["db.cancel"])
+            assert not (data / "journal.jsonl").exists()
+    finally:
+        other.close()
+        victim.terminate()
+        store.close()
