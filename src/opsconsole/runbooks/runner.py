@@ -28,7 +28,7 @@ import signal
 import socket
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -512,10 +512,18 @@ class RunbookSession:
         return None
 
     def skip(self, index: int, reason: str = "") -> None:
+        self._record("runbook.step_skipped", self._mark_skipped(index, reason))
+
+    def skip_later(self, index: int, reason: str = "") -> Coroutine[Any, Any, None]:
+        """Mark step ``index`` skipped now; the returned coroutine records it (in a thread):
+        for the console, whose loop must not wait on the store."""
+        return self._arecord("runbook.step_skipped", self._mark_skipped(index, reason))
+
+    def _mark_skipped(self, index: int, reason: str) -> dict[str, Any]:
         step = self.runbook.steps[index]
         self.states[index] = "skipped"
         self.outcomes[index] = StepOutcome("skipped", message=reason)
-        self._record("runbook.step_skipped", {**self._base(index, step), "reason": reason})
+        return {**self._base(index, step), "reason": reason}
 
     def _base(self, index: int | str, step: Any) -> dict[str, Any]:
         return {

@@ -393,7 +393,8 @@ class RunbookScreen(Screen[None]):
     def action_skip_step(self) -> None:
         if self.read_only or self.session.running is not None:
             return
-        self.session.skip(self.current, "skipped by the operator")
+        self.run_worker(self.session.skip_later(self.current, "skipped by the operator"),
+                        group="runbook-record", exit_on_error=False)
         self.last_status = f"↷ step {self.current + 1} skipped"
         self._advance()
 
