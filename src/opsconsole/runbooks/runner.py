@@ -386,9 +386,11 @@ class RunbookSession:
         auto_confirm: bool = False,
         on_note: Callable[[str], None] | None = None,
         databases: list[Any] | None = None,
+        record_in_thread: bool = False,
     ) -> None:
         self.runbook = runbook
         self.config = config
+        self.record_in_thread = record_in_thread  # the console: its loop never waits on disk
         # the database targets sql steps may name: the config's, plus any the caller watches
         # (the console's --dsn target); default: the config's databases
         self.databases = list(databases if databases is not None
@@ -544,8 +546,12 @@ class RunbookSession:
             self._note(f"[opsconsole] could not record {type}: {exc}")
 
     async def _arecord(self, type: str, data: dict[str, Any]) -> None:
-        """Record from async code: the sink writes (SQLite, fsync) in a thread, so the
-        console's loop never waits on the disk or on another writer's lock."""
+        """Record from async code. With ``record_in_thread`` (the console) the sink writes
+        (SQLite, fsync) in a thread, so the loop never waits on the disk or on another
+        writer's lock; the CLI records inline (nothing else runs on its loop)."""
+        if not self.record_in_thread:
+            self._record(type, data)
+            return
         try:
             await asyncio.to_thread(self.sink.record, type, data, incident_id=self.incident_id)
         except OSError as exc:  # the run goes on; the operator is told
@@ -800,18 +806,25 @@ class RunbookSession:
         env.update(secret_env)
         env.setdefault("PAGER", "cat")
         env["OPSCONSOLE_RUNBOOK"] = self.runbook.id
+        spawn = asyncio.ensure_future(asyncio.create_subprocess_exec(
+            "/bin/sh", "-c", command,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+            env=env,
+            cwd=os.path.expanduser(cwd) if cwd else None,
+        ))
         try:
-            proc = await asyncio.create_subprocess_exec(
-                "/bin/sh", "-c", command,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT,
-                start_new_session=True,
-                env=env,
-                cwd=os.path.expanduser(cwd) if cwd else None,
-            )
+            proc = await asyncio.shield(spawn)
         except OSError as exc:
             return "failed", None, f"could not start /bin/sh: {exc}"
+        except asyncio.CancelledError:
+            # stopped while the shell was starting: it may already run (and have children);
+            # let the start finish, then stop its whole process group
+            with contextlib.suppress(Exception):
+                await self._terminate(await spawn)
+            raise
         assert proc.stdout is not None
         reader = asyncio.ensure_future(self._pump(proc.stdout, capture))
         try:

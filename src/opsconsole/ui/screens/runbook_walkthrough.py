@@ -242,7 +242,7 @@ class RunbookScreen(Screen[None]):
                 self.runbook, self.values, config=app.config, sink=app.sink, data_dir=app.data_dir,
                 incident_id=self.incident_id, host_figures=host_figures_default(source),
                 read_only=self.read_only, on_note=self._notes.append,
-                databases=database_targets(app),
+                databases=database_targets(app), record_in_thread=True,
             )
         self.draw()
         self.set_interval(self.POLL, self._pump_output)
