@@ -231,6 +231,7 @@ async def test_n_on_the_runbook_walkthrough_writes_on_the_active_incident(tmp_pa
             await wait_for(pilot, lambda: app.screen.shown[0].runbook and app.screen.shown[0].runbook.id == "why")
             await pilot.press("enter")
             await wait_for(pilot, lambda: isinstance(app.screen, RunbookScreen))
+            assert f"▲ recorded on {iid}" in app.screen.title_text().plain
             await pilot.press("n")
             await wait_for(pilot, lambda: isinstance(app.screen, TextModal))
             await pilot.press(*"batch job held the lock", "enter")

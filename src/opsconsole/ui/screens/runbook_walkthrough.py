@@ -257,6 +257,9 @@ class RunbookScreen(Screen[None]):
         shown = self.session.masked_params()
         if shown:
             t.append("· " + "  ".join(f"{k}={v}" for k, v in shown.items()))
+        iid = self.incident_id or getattr(self.app, "active_incident", None)
+        if iid:  # where the steps are recorded
+            t.append(f" · ▲ recorded on {iid}", style="bold")
         if self.read_only:
             t.append(" · READ-ONLY: nothing runs", style="bold")
         return t
