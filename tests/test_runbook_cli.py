@@ -18,8 +18,25 @@ from test_runbook_model import ISSUE_EXAMPLE
 
 
 def journal(tmp_path: Path) -> list[dict]:
-    p = tmp_path / "cli-data" / "journal.jsonl"
-    return [json.loads(line) for line in p.read_text().splitlines()] if p.exists() else []
+    """Every event a CLI run recorded: the incident store in the data dir (where runs record,
+    like the console), then anything the operator journal took as a fallback."""
+    from opsconsole.incidents.store import open_store
+
+    out: list[dict] = []
+    data = tmp_path / "cli-data"
+    if (data / "incidents.db").exists():
+        with open_store(data) as store:
+            out += [e.to_json() for e in store.events_after(0)]
+    p = data / "journal.jsonl"
+    if p.exists():
+        out += [json.loads(line) for line in p.read_text().splitlines()]
+    return out
+
+
+def declare(run_cli, *extra: str) -> str:
+    r = run_cli("incident", "declare", "--title", "runbook test", "--severity", "SEV2", *extra)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.strip()
 
 
 def config(tmp_path: Path, text: str) -> str:
@@ -107,14 +124,15 @@ def test_run_records_and_prints_output(run_cli, tmp_path):
                  "  - title: greet\n    kind: shell\n    run: printf '%s\\n' hello {{ who }}\n"
                  "  - title: fails\n    kind: shell\n    run: echo bad; exit 4\n"
                  "  - title: never\n    kind: shell\n    run: echo never\n")
-    r = run_cli("runbook", "run", str(p), "--param", "who=it's me", "--incident", "INC-1")
+    iid = declare(run_cli)
+    r = run_cli("runbook", "run", str(p), "--param", "who=it's me", "--incident", iid)
     assert r.returncode == 1
     assert "│ hello\n" in r.stdout and "│ it's me\n" in r.stdout
     assert "FAILED (exit 4)" in r.stdout and "never" not in r.stdout.split("fails")[1]
-    ev = journal(tmp_path)
+    ev = [e for e in journal(tmp_path) if e["type"].startswith("runbook.")]
     fin = [e for e in ev if e["type"] == "runbook.step_finished"]
     assert [e["data"]["status"] for e in fin] == ["ok", "failed"]
-    assert all(e["incident_id"] == "INC-1" for e in ev)
+    assert ev and all(e["incident_id"] == iid for e in ev)
     assert fin[0]["data"]["params"] == {"who": "it's me"}
     assert fin[0]["actor"]["user"] and fin[0]["actor"]["host"]
     assert Path(fin[1]["data"]["output_file"]).read_text() == "bad\n"
@@ -292,7 +310,8 @@ def test_the_issue_example_works_as_written(run_cli, tmp_path, pg_cluster):
     example.write_text(ISSUE_EXAMPLE)
     cfg = config(tmp_path, f"databases:\n  - name: main\n    dsn: {pg_cluster.dsn()}\n")
     try:
-        r, pid = lock_scenario(run_cli, pg_cluster, str(example), cfg, "--incident", "INC-9")
+        iid = declare(run_cli, "--config", cfg)
+        r, pid = lock_scenario(run_cli, pg_cluster, str(example), cfg, "--incident", iid)
     finally:
         srv.shutdown()
         srv.server_close()
@@ -306,7 +325,7 @@ def test_the_issue_example_works_as_written(run_cli, tmp_path, pg_cluster):
     assert fin[1]["params"] == {"pid": str(pid)}
     milestone = [e for e in ev if e["type"] == "incident.milestone_set"]
     assert milestone and milestone[0]["data"]["milestone"] == "mitigated"
-    assert all(e["incident_id"] == "INC-9" for e in ev)
+    assert all(e["incident_id"] == iid for e in ev)
 
 
 @pytest.mark.pg
@@ -362,8 +381,11 @@ def test_secret_params_never_reach_the_terminal_or_the_journal(run_cli, tmp_path
     assert r.returncode == 0, r.stderr
     assert secret not in r.stdout + r.stderr
     assert "│ using ••••" in r.stdout and f"len={len(secret)}" in r.stdout
-    text = (tmp_path / "cli-data" / "journal.jsonl").read_text()
-    assert secret not in text
+    recorded = [f for f in (tmp_path / "cli-data").iterdir()
+                if f.name.startswith(("incidents.db", "journal"))]
+    assert recorded  # the run was recorded (the store and its WAL)
+    for f in recorded:
+        assert secret.encode() not in f.read_bytes()
     for f in (tmp_path / "cli-data" / "runbook-output").iterdir():
         assert secret not in f.read_text()
 
@@ -413,3 +435,52 @@ def test_interrupting_a_run_stops_the_step_and_records_it(tmp_path, sig):
         pytest.fail("the step's child process survived the interrupt")
     fin = [e for e in journal(tmp_path) if e["type"] == "runbook.step_finished"]
     assert len(fin) == 1 and fin[0]["data"]["status"] == "stopped"
+
+
+# --------------------------------------------------------------------------- incidents
+
+
+def test_run_records_on_the_incident_and_the_postmortem_lists_it(run_cli, tmp_path):
+    """`runbook run --incident` records through the incident store, like the console: the
+    incident's timeline and its postmortem show the execution."""
+    import hashlib
+
+    p = tmp_path / "mitigate.yaml"
+    p.write_text("id: mitigate\ntitle: Mitigate\nsteps:\n"
+                 "  - title: flip the switch\n    kind: shell\n    run: echo switched-over\n"
+                 "    milestone: mitigated\n")
+    iid = declare(run_cli)
+    r = run_cli("runbook", "run", str(p), "--incident", iid, "--yes")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "│ switched-over" in r.stdout
+    assert not (tmp_path / "cli-data" / "journal.jsonl").exists()  # the store took everything
+
+    md = run_cli("incident", "export", iid, "--format", "md")
+    assert md.returncode == 0, md.stderr
+    runs = md.stdout.split("## Runbook executions", 1)[1].split("\n## ", 1)[0]
+    row = next(line for line in runs.splitlines() if "flip the switch" in line)
+    sha = hashlib.sha256(b"switched-over\n").hexdigest()
+    assert "| mitigate |" in row and "| 0 |" in row and sha[:16] in row, row
+    assert "echo switched-over" in row
+    mttm = next(line for line in md.stdout.splitlines() if "(MTTM)" in line)
+    assert mttm.split("|")[2].strip() != "–", mttm  # a duration, not a dash
+
+    show = run_cli("incident", "show", iid)
+    assert show.returncode == 0, show.stderr
+    assert "Runbook mitigate: started step flip the switch — $ echo switched-over" in show.stdout
+    assert "Runbook mitigate: finished step flip the switch — exit 0" in show.stdout
+    assert "Milestone Mitigated at" in show.stdout
+    assert "mitigated" in show.stdout.split("milestones:", 1)[1].splitlines()[0]
+
+
+def test_run_with_an_unknown_incident_exits_2_before_running(run_cli, tmp_path):
+    marker = tmp_path / "ran"
+    p = tmp_path / "rb.yaml"
+    p.write_text(f"id: t\ntitle: T\nsteps:\n  - title: touch\n    kind: shell\n    run: touch {marker}\n")
+    declare(run_cli)  # a store exists, with another incident in it
+    r = run_cli("runbook", "run", str(p), "--incident", "INC-20000101-9", "--yes")
+    assert r.returncode == 2
+    assert "--incident INC-20000101-9: no such incident" in r.stderr
+    assert "Traceback" not in r.stderr and "step 1" not in r.stdout
+    assert not marker.exists()
+    assert not [e for e in journal(tmp_path) if e["type"].startswith("runbook.")]

@@ -9,6 +9,7 @@ Every attempt that reaches the server is recorded through the app's EventSink as
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -88,7 +89,7 @@ async def signal_backend(conn: asyncpg.Connection, pid: int, backend_start: date
         reason = f"pid {pid} has started another statement since you looked; look again"
     if reason is not None:
         result = SignalResult(False, "refused", reason)
-        _record(sink, mode, data, result)
+        await _arecord(sink, mode, data, result)
         return result
 
     fn = "pg_cancel_backend(pid)" if mode == "cancel" else (
@@ -102,7 +103,7 @@ async def signal_backend(conn: asyncpg.Connection, pid: int, backend_start: date
         if "permission denied" in msg.lower() or "must be" in msg.lower():
             msg += " (GRANT pg_signal_backend TO <your role>; superuser sessions need a superuser)"
         result = SignalResult(False, "failed", f"pid {pid}: {msg}")
-        _record(sink, mode, data, result)
+        await _arecord(sink, mode, data, result)
         return result
     if not done:
         result = SignalResult(False, "refused",
@@ -122,8 +123,14 @@ async def signal_backend(conn: asyncpg.Connection, pid: int, backend_start: date
     else:
         result = SignalResult(False, "failed", f"pid {pid}: the server did not signal it "
                               "(it may have just ended)")
-    _record(sink, mode, data, result)
+    await _arecord(sink, mode, data, result)
     return result
+
+
+async def _arecord(sink: EventSink | None, mode: str, data: dict[str, Any],
+                   result: SignalResult) -> None:
+    """Record in a thread: the sink writes to disk (SQLite, fsync), never on the event loop."""
+    await asyncio.to_thread(_record, sink, mode, data, result)
 
 
 def _record(sink: EventSink | None, mode: str, data: dict[str, Any], result: SignalResult) -> None:

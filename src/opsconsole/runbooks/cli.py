@@ -171,14 +171,6 @@ def _interactive() -> bool:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from opsconsole.events import JournalSink
-    from opsconsole.runbooks.runner import (
-        ParamError,
-        RunbookSession,
-        host_figures_default,
-        resolve_params,
-    )
-
     cfg = _config(args)
     read_only = bool(getattr(args, "read_only", False) or cfg.read_only)
     loaded = load_all(runbook_dirs(cfg.runbook_dirs))
@@ -193,6 +185,57 @@ def cmd_run(args: argparse.Namespace) -> int:
     if read_only and not args.dry_run:
         print("opsconsole: read-only: runbooks can be read, not run (try --dry-run)", file=sys.stderr)
         return EXIT_USAGE
+    data_dir = _data_dir(args, cfg)
+    opened = _open_sink(cfg, data_dir, args.incident)
+    if isinstance(opened, int):
+        return opened
+    sink, incident_id, store = opened
+    try:
+        return _run_with_sink(args, cfg, rb, read_only, data_dir, sink, incident_id)
+    finally:
+        if store is not None:
+            store.close()
+
+
+def _open_sink(cfg: Any, data_dir: Path, incident: str | None) -> tuple[Any, str | None, Any] | int:
+    """The sink a CLI run records through, like the console: the incident store in the data
+    directory (the operator journal takes events when the store is unusable). ``--incident``
+    must name an existing incident: exit 2 before anything runs when it does not."""
+    from opsconsole.events import JournalSink
+    from opsconsole.incidents.store import IncidentSink, StoreError, open_store
+
+    journal = JournalSink(data_dir / "journal.jsonl")
+    incident_id = incident.strip() if incident else None
+    try:
+        store = open_store(data_dir, cfg.incidents.database)
+    except StoreError as exc:
+        print(f"opsconsole: {exc}; recording to the journal {journal.path} instead",
+              file=sys.stderr)
+        return IncidentSink(None, fallback=journal), incident_id, None
+    if incident_id is not None:
+        try:
+            known = store.exists(incident_id)
+        except StoreError as exc:
+            print(f"opsconsole: {exc}; recording to the journal {journal.path} instead",
+                  file=sys.stderr)
+            known = True
+        if not known:
+            store.close()
+            print(f"opsconsole: --incident {incident_id}: no such incident "
+                  "(see `opsconsole incident list`)", file=sys.stderr)
+            return EXIT_USAGE
+    return IncidentSink(store, fallback=journal), incident_id, store
+
+
+def _run_with_sink(args: argparse.Namespace, cfg: Any, rb: Runbook, read_only: bool,
+                   data_dir: Path, sink: Any, incident_id: str | None) -> int:
+    from opsconsole.runbooks.runner import (
+        ParamError,
+        RunbookSession,
+        host_figures_default,
+        resolve_params,
+    )
+
     try:
         given = _parse_params(args.param)
     except ValueError as exc:
@@ -224,15 +267,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         except LookupError as exc:
             print(f"opsconsole: {exc.args[0]}", file=sys.stderr)
             return EXIT_USAGE
-    data_dir = _data_dir(args, cfg)
-    sink = JournalSink(data_dir / "journal.jsonl")
 
     def on_line(line: str) -> None:
         sys.stdout.write(f"  │ {line}\n")
         sys.stdout.flush()
 
     session = RunbookSession(
-        rb, values, config=cfg, sink=sink, data_dir=data_dir, incident_id=args.incident,
+        rb, values, config=cfg, sink=sink, data_dir=data_dir, incident_id=incident_id,
         host_figures=host_figures_default(), dry_run=args.dry_run, read_only=read_only,
         on_line=on_line, auto_confirm=args.yes,
     )

@@ -28,7 +28,7 @@ import signal
 import socket
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -385,9 +385,16 @@ class RunbookSession:
         kill_grace: float = KILL_GRACE,
         auto_confirm: bool = False,
         on_note: Callable[[str], None] | None = None,
+        databases: list[Any] | None = None,
+        record_in_thread: bool = False,
     ) -> None:
         self.runbook = runbook
         self.config = config
+        self.record_in_thread = record_in_thread  # the console: its loop never waits on disk
+        # the database targets sql steps may name: the config's, plus any the caller watches
+        # (the console's --dsn target); default: the config's databases
+        self.databases = list(databases if databases is not None
+                              else getattr(config, "databases", None) or [])
         self.sink = sink
         self.data_dir = Path(data_dir)
         self.incident_id = incident_id
@@ -507,10 +514,18 @@ class RunbookSession:
         return None
 
     def skip(self, index: int, reason: str = "") -> None:
+        self._record("runbook.step_skipped", self._mark_skipped(index, reason))
+
+    def skip_later(self, index: int, reason: str = "") -> Coroutine[Any, Any, None]:
+        """Mark step ``index`` skipped now; the returned coroutine records it (in a thread):
+        for the console, whose loop must not wait on the store."""
+        return self._arecord("runbook.step_skipped", self._mark_skipped(index, reason))
+
+    def _mark_skipped(self, index: int, reason: str) -> dict[str, Any]:
         step = self.runbook.steps[index]
         self.states[index] = "skipped"
         self.outcomes[index] = StepOutcome("skipped", message=reason)
-        self._record("runbook.step_skipped", {**self._base(index, step), "reason": reason})
+        return {**self._base(index, step), "reason": reason}
 
     def _base(self, index: int | str, step: Any) -> dict[str, Any]:
         return {
@@ -527,6 +542,18 @@ class RunbookSession:
     def _record(self, type: str, data: dict[str, Any]) -> None:
         try:
             self.sink.record(type, data, incident_id=self.incident_id)
+        except OSError as exc:  # the run goes on; the operator is told
+            self._note(f"[opsconsole] could not record {type}: {exc}")
+
+    async def _arecord(self, type: str, data: dict[str, Any]) -> None:
+        """Record from async code. With ``record_in_thread`` (the console) the sink writes
+        (SQLite, fsync) in a thread, so the loop never waits on the disk or on another
+        writer's lock; the CLI records inline (nothing else runs on its loop)."""
+        if not self.record_in_thread:
+            self._record(type, data)
+            return
+        try:
+            await asyncio.to_thread(self.sink.record, type, data, incident_id=self.incident_id)
         except OSError as exc:  # the run goes on; the operator is told
             self._note(f"[opsconsole] could not record {type}: {exc}")
 
@@ -598,7 +625,7 @@ class RunbookSession:
         if outcome.ok and not dry:
             self._apply_captures(step, index)
             if step.milestone:
-                self._record("incident.milestone_set", {
+                await self._arecord("incident.milestone_set", {
                     "milestone": step.milestone,
                     "at": datetime.now(UTC).isoformat(),
                     "source": f"runbook {self.runbook.id} step {index + 1 if isinstance(index, int) else index}: "
@@ -643,8 +670,8 @@ class RunbookSession:
             base["database"] = rendered.target
         before = None if would_only or step.kind == "manual" else await self._figures()
         started = datetime.now(UTC)
-        self._record("runbook.step_started", {**base, "started_at": started.isoformat(),
-                                              "host_before": before})
+        await self._arecord("runbook.step_started", {**base, "started_at": started.isoformat(),
+                                                     "host_before": before})
         capture = OutputCapture(self._output_path(index, attempt), self.secret_values, self.on_line)
         self.capture = capture
         t0 = time.monotonic()
@@ -664,8 +691,9 @@ class RunbookSession:
             # the whole run is being stopped (Ctrl+C, app closing): the step's processes are
             # already gone (see _execute); record it, then let the cancellation go on
             capture.close()
-            self._finish(base, started, t0, capture, "stopped", None, "interrupted: the run was stopped",
-                         before, None, step)
+            _, data = self._finish(base, started, t0, capture, "stopped", None,
+                                   "interrupted: the run was stopped", before, None, step)
+            self._record("runbook.step_finished", data)  # (cancelled: no awaiting here)
             raise
         except Exception as exc:  # a step's failure is an outcome, never a crash
             status, message = "failed", f"{type(exc).__name__}: {mask_values(str(exc), self.secret_values)}"
@@ -674,12 +702,15 @@ class RunbookSession:
         if status == "failed" and step.kind == "shell" and self._needs_tty(capture):
             message = (message + " — " if message else "") + TTY_MESSAGE
         after = None if before is None else await self._figures()
-        outcome = self._finish(base, started, t0, capture, status, code, message, before, after, step)
+        outcome, data = self._finish(base, started, t0, capture, status, code, message, before,
+                                     after, step)
+        await self._arecord("runbook.step_finished", data)
         return outcome
 
     def _finish(self, base: dict[str, Any], started: datetime, t0: float, capture: OutputCapture,
                 status: str, code: int | None, message: str, before: dict[str, Any] | None,
-                after: dict[str, Any] | None, step: Any) -> StepOutcome:
+                after: dict[str, Any] | None, step: Any) -> tuple[StepOutcome, dict[str, Any]]:
+        """The step's outcome and its ``runbook.step_finished`` data (the caller records it)."""
         duration = time.monotonic() - t0
         if message:
             message = mask_tokens(mask_values(message, self.secret_values))
@@ -689,7 +720,7 @@ class RunbookSession:
             output_sha256=capture.sha256, output_file=str(capture.path) if capture.path else None,
             output_lines=capture.lines,
         )
-        self._record("runbook.step_finished", {
+        data = {
             **base,
             "started_at": started.isoformat(),
             "duration": round(duration, 3),
@@ -705,8 +736,8 @@ class RunbookSession:
             "output_truncated": capture.truncated,
             "host_before": before,
             "host_after": after,
-        })
-        return outcome
+        }
+        return outcome, data
 
     def sink_actor(self) -> str | None:
         actor = getattr(self.sink, "actor", None)
@@ -775,18 +806,25 @@ class RunbookSession:
         env.update(secret_env)
         env.setdefault("PAGER", "cat")
         env["OPSCONSOLE_RUNBOOK"] = self.runbook.id
+        spawn = asyncio.ensure_future(asyncio.create_subprocess_exec(
+            "/bin/sh", "-c", command,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+            env=env,
+            cwd=os.path.expanduser(cwd) if cwd else None,
+        ))
         try:
-            proc = await asyncio.create_subprocess_exec(
-                "/bin/sh", "-c", command,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT,
-                start_new_session=True,
-                env=env,
-                cwd=os.path.expanduser(cwd) if cwd else None,
-            )
+            proc = await asyncio.shield(spawn)
         except OSError as exc:
             return "failed", None, f"could not start /bin/sh: {exc}"
+        except asyncio.CancelledError:
+            # stopped while the shell was starting: it may already run (and have children);
+            # let the start finish, then stop its whole process group
+            with contextlib.suppress(Exception):
+                await self._terminate(await spawn)
+            raise
         assert proc.stdout is not None
         reader = asyncio.ensure_future(self._pump(proc.stdout, capture))
         try:
@@ -834,9 +872,9 @@ class RunbookSession:
     async def _sql(self, step: SqlStep, rendered: Rendered,
                    capture: OutputCapture) -> tuple[str, int | None, str]:
         name = rendered.target or step.database
-        target = next((d for d in self.config.databases if d.name == name), None)
+        target = next((d for d in self.databases if d.name == name), None)
         if target is None:
-            known = ", ".join(d.name for d in self.config.databases) or "none configured"
+            known = ", ".join(d.name for d in self.databases) or "none configured"
             return "failed", None, f"database {name!r} is not in the config (databases: {known})"
         try:
             conn = await _pg_connect(target, self.config, min(float(step.timeout), 10.0))

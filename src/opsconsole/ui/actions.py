@@ -52,7 +52,7 @@ def dangerous_actions(specs: list[ActionSpec] | tuple[ActionSpec, ...]) -> froze
 
 
 GLOBAL_ACTIONS: tuple[ActionSpec, ...] = (
-    ActionSpec("help", "question_mark", "app.help", "help", "Show every key of the focused pane", key_display="?"),
+    ActionSpec("help", "question_mark", "app.help", "help", "Show every key of this screen (and the focused pane)", key_display="?"),
     ActionSpec("quit", "q", "app.quit", "quit", "Quit opsconsole"),
     ActionSpec("focus-health", "1", "app.focus_pane('health')", "health", "Focus the health pane", show=False),
     ActionSpec("focus-resources", "2", "app.focus_pane('resources')", "resources", "Focus the resources pane", show=False),

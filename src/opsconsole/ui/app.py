@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,12 +14,13 @@ from typing import Any
 from rich.console import RenderableType
 from rich.text import Text
 from textual._compositor import ChopsUpdate, LayoutUpdate
+from textual.actions import SkipAction
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Container
 from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Footer, Input, Static, TextArea
 
 from opsconsole.config import AppConfig, default_data_dir
 from opsconsole.events import EventSink, JournalSink
@@ -108,9 +110,25 @@ class MainScreen(Screen[None]):
             self.app.set_current_pane(node.pane_id, focus=False)
 
 
+HELP_SPEC = next(s for s in GLOBAL_ACTIONS if s.id == "help")
+
+
+def screen_label(screen: Screen[Any]) -> str:
+    """``IncidentScreen`` → ``Incident screen`` (a screen may set ``HELP_TITLE``)."""
+    title = getattr(screen, "HELP_TITLE", None)
+    if title:
+        return str(title)
+    words = re.findall(r"[A-Z][a-z0-9]*", type(screen).__name__.removesuffix("Screen"))
+    return (" ".join(words).capitalize() or type(screen).__name__) + " screen"
+
+
 class OpsConsoleApp(App[None]):
     CSS_PATH = "opsconsole.tcss"
     TITLE = "opsconsole"
+    # `?` on every screen (incident, runbook walkthrough, PostgreSQL modals…): the one help
+    # ActionSpec, bound once on the app with priority so modal screens get it too; it steps
+    # aside for text inputs (see action_help). Remapped by id like any other key.
+    BINDINGS = [*App.BINDINGS, *bindings([replace(HELP_SPEC, priority=True)])]
 
     def __init__(self, config: AppConfig | None = None, options: RunOptions | None = None,
                  services: Services | None = None) -> None:
@@ -421,27 +439,59 @@ class OpsConsoleApp(App[None]):
         elif self.zoomed:
             self.action_zoom()
 
-    def help_rows(self) -> list[HelpRow]:
-        """Every binding active now: the focused pane's first, then global ones."""
-        rows: list[HelpRow] = []
-        pane = self.pane(self.current_pane)
+    def help_rows(self, screen: Screen[Any] | None = None) -> list[HelpRow]:
+        """Every binding active now on the screen the operator is on: that screen's (or the
+        focused pane's) first, then the global ones."""
+        from opsconsole.ui.screens.help import HelpScreen
+
+        if screen is None:
+            stack = [s for s in self.screen_stack if not isinstance(s, HelpScreen)]
+            screen = stack[-1] if stack else self.screen
+        try:
+            main: Screen[Any] | None = self.main
+        except LookupError:
+            main = None
+        on_main = screen is main
+        own = screen_label(screen)
+        pane = self.pane(self.current_pane) if main is not None else None
+        rows: list[tuple[tuple[bool, bool, str, bool], HelpRow]] = []
         seen: set[str] = set()
-        for ab in self.main.active_bindings.values():
-            b = ab.binding
+
+        def add(node: Any, b: Binding, enabled: bool) -> None:
             if b.action in seen or b.system or (b.id or "").startswith("runbook-hotkey-"):
-                continue
+                return
             seen.add(b.action)
-            node = ab.node
-            section = "Global"
             if isinstance(node, Pane):
                 section = f"{node.title} pane"
-            elif node is not self.main and node is not self:
-                section = f"{pane.title} pane"
+            elif node is self or node is main:
+                section = "Global"
+            elif node is screen:
+                section = own
+            elif not on_main:
+                section = "Moving around"  # the focused widget's own keys (scrolling…)
+            else:
+                section = f"{pane.title} pane" if pane is not None else "Global"
             desc = b.tooltip or b.description
-            rows.append(HelpRow(section, self.get_key_display(b), desc, ab.enabled))
-        rows.sort(key=lambda r: (r.section == "Global", r.section))
-        rows.extend(self.extra_help_rows())
-        return rows
+            row = HelpRow(section, self.get_key_display(b), desc, enabled)
+            # a section's own keys (ActionSpecs have ids) before Textual's built-in ones
+            rows.append(((section == "Global", section != own, section, b.id is None), row))
+
+        for ab in screen.active_bindings.values():
+            add(ab.node, ab.binding, ab.enabled)
+        if screen.is_modal:  # a modal screen cuts the app's bindings but the priority ones
+            for node, bmap in screen._binding_chain:  # (what Textual dispatches: keymap applied)
+                if node is not self:
+                    continue
+                for _, b in bmap:
+                    if b.priority:
+                        state = self._check_action_state(b.action, self)
+                        if state is not False:
+                            add(self, b, bool(state))
+        rows.sort(key=lambda r: r[0])
+        out = [row for _, row in rows]
+        if not screen.is_modal:
+            out.extend(self.extra_help_rows())
+        return out
 
     def extra_help_rows(self) -> list[HelpRow]:
         """Runbook hotkeys from the config (issue 6)."""
@@ -450,6 +500,12 @@ class OpsConsoleApp(App[None]):
         return hotkey_help_rows(self, self.hotkey_specs)
 
     def action_help(self) -> None:
+        """``?``: the keys of the screen the operator is on; again (or escape) closes it."""
+        if isinstance(self.screen, HelpScreen):
+            self.screen.dismiss(None)
+            return
+        if isinstance(self.focused, Input | TextArea):
+            raise SkipAction()  # the operator is typing: `?` is a character
         self.push_screen(HelpScreen(self.help_rows(), self.read_only))
 
     def action_declare_incident(self) -> None:

@@ -63,6 +63,17 @@ class LocksPane(PgPane):
         node = self.selected_node()
         return node.backend if node else None
 
+    def runbook_context(self) -> dict[str, str]:
+        """Pre-fills runbook parameters (``r``): the root blocker of the selected tree (the
+        selected backend itself when it is the root) and the database target's name."""
+        out: dict[str, str] = {}
+        if self.target_name:
+            out["database"] = self.target_name
+        n = self.selected_node()
+        if n is not None and n.root > 0:  # (0: a prepared transaction, no session to name)
+            out["pid"] = str(n.root)
+        return out
+
     def action_details(self) -> None:
         n = self.selected_node()
         if n is None:

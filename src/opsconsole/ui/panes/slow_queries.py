@@ -113,6 +113,17 @@ class SlowQueriesPane(PgPane):
         key = self.selected_key()
         return self._pg_backends.get(key) if key else None
 
+    def runbook_context(self) -> dict[str, str]:
+        """Pre-fills runbook parameters (``r``): the selected backend's pid (running now) and
+        the database target's name."""
+        out: dict[str, str] = {}
+        if self.target_name:
+            out["database"] = self.target_name
+        key = self.selected_key() if self.view == "running" else None
+        if key is not None and key in self._pg_backends:
+            out["pid"] = str(self._pg_backends[key].pid)
+        return out
+
     def action_details(self) -> None:
         key = self.selected_key()
         if key is None:

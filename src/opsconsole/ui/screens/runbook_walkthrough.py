@@ -49,6 +49,9 @@ WALK_ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("runbook-stop", "x", "stop_step", "stop", "Stop the running step (SIGTERM its process group, then SIGKILL)",
                dangerous=True),
     ActionSpec("runbook-back", "b", "previous_step", "back", "Go back to the previous step"),
+    # runbooks say "write it on the timeline with n": the console's note, from here too
+    ActionSpec("runbook-note", "n", "app.note", "note", "Add a note to the active incident's timeline",
+               dangerous=True),
     ActionSpec("runbook-down", "down,j", "move(1)", "next", "Look at the next step", show=False),
     ActionSpec("runbook-up", "up,k", "move(-1)", "previous", "Look at the previous step", show=False),
     ActionSpec("runbook-close", "escape", "close", "close", "Close the runbook"),
@@ -156,6 +159,20 @@ class RunbookParamsScreen(ModalScreen[dict[str, str] | None]):
         self.dismiss(None)
 
 
+def database_targets(app: Any) -> list[Any]:
+    """The targets a runbook's sql steps may name in the console: the config's databases and
+    the server ``--dsn`` watches (named as the PostgreSQL panes name it)."""
+    targets = list(getattr(getattr(app, "config", None), "databases", None) or [])
+    dsn = getattr(getattr(app, "options", None), "dsn", None)
+    if dsn:
+        from opsconsole.postgres.config import DatabaseTarget
+
+        extra = DatabaseTarget.from_dsn(dsn)
+        if all(t.name != extra.name for t in targets):
+            targets.append(extra)
+    return targets
+
+
 class RunbookScreen(Screen[None]):
     """A guided walkthrough of one runbook."""
 
@@ -225,6 +242,7 @@ class RunbookScreen(Screen[None]):
                 self.runbook, self.values, config=app.config, sink=app.sink, data_dir=app.data_dir,
                 incident_id=self.incident_id, host_figures=host_figures_default(source),
                 read_only=self.read_only, on_note=self._notes.append,
+                databases=database_targets(app), record_in_thread=True,
             )
         self.draw()
         self.set_interval(self.POLL, self._pump_output)
@@ -239,6 +257,9 @@ class RunbookScreen(Screen[None]):
         shown = self.session.masked_params()
         if shown:
             t.append("· " + "  ".join(f"{k}={v}" for k, v in shown.items()))
+        iid = self.incident_id or getattr(self.app, "active_incident", None)
+        if iid:  # where the steps are recorded
+            t.append(f" · ▲ recorded on {iid}", style="bold")
         if self.read_only:
             t.append(" · READ-ONLY: nothing runs", style="bold")
         return t
@@ -375,7 +396,8 @@ class RunbookScreen(Screen[None]):
     def action_skip_step(self) -> None:
         if self.read_only or self.session.running is not None:
             return
-        self.session.skip(self.current, "skipped by the operator")
+        self.run_worker(self.session.skip_later(self.current, "skipped by the operator"),
+                        group="runbook-record", exit_on_error=False)
         self.last_status = f"↷ step {self.current + 1} skipped"
         self._advance()
 
