@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -107,3 +108,34 @@ def test_demo_with_a_bad_config_exits_2_before_starting_anything(run_cli, tmp_pa
     assert proc.returncode == 2
     assert proc.stderr.startswith(f"opsconsole: {bad}:1:") and "Traceback" not in proc.stderr
     assert "starting a throwaway" not in proc.stdout
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_demo_in_a_real_terminal_declares_an_incident_and_cleans_up(tmp_path):
+    """`opsconsole demo` as a newcomer runs it: every PG pane alive, `i` declares an incident
+    in the throwaway data dir (shown in the header), `q` removes everything."""
+    from test_cli_shell import Tmux
+
+    env = cli_env({"TERM": "xterm-256color", "OPSCONSOLE_DATA_DIR": str(tmp_path / "d"),
+                   "XDG_CONFIG_HOME": str(tmp_path / "xdg")})
+    for var in ("COLUMNS", "LINES"):
+        env.pop(var, None)
+    done = tmp_path / "exit-code"
+    t = Tmux(160, 48, env, f"{sys.executable} -m opsconsole demo; echo $? > {done}; sleep 60")
+    try:
+        t.wait_for("root blocker", timeout=60)
+        t.wait_for("idle in xact")
+        t.keys("i")
+        t.wait_for("Declare an incident")
+        t.keys("Checkout payments failing", "Enter")
+        t.wait_for("Declared SEV3", timeout=20)  # the incident screen opens on its timeline
+        t.keys("Escape")
+        t.wait_for("▲ INC-")  # back on the console: the header shows the active incident
+        t.keys("q")
+        deadline = time.monotonic() + 60
+        while not done.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert done.exists() and done.read_text().strip() == "0", t.capture()
+        assert "removed /tmp/opsconsole-pg-" in t.capture()
+    finally:
+        t.kill()

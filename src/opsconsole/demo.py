@@ -313,8 +313,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"holding for {args.hold:g}s (Ctrl+C to stop)", flush=True)
                 time.sleep(args.hold)
             return 0 if ok else 1
-        from opsconsole.events import MemorySink
-        from opsconsole.ui.app import RunOptions, Services
+        from opsconsole.ui.app import RunOptions
 
         data_dir = Path(demo.cluster.base) / "opsconsole-data"  # type: ignore[union-attr, arg-type]
         redact = bool(getattr(args, "redact_queries", False) or args.demo_redact)
@@ -322,8 +321,9 @@ def run(args: argparse.Namespace) -> int:
         app = demo_app_class()(demo_config(demo.dsn, redact, user_cfg),
                                RunOptions(read_only=read_only, data_dir=data_dir,
                                           theme=getattr(args, "theme", None),
-                                          refresh=getattr(args, "refresh", None)),
-                               Services(sink=MemorySink()))  # throwaway: nothing journaled
+                                          refresh=getattr(args, "refresh", None)))
+        # incidents, notes and actions go to a store in the throwaway data dir: the demo
+        # shows the whole console working, and nothing of it outlives the demo
         app.run()
         return int(app.return_code or 0)
     except KeyboardInterrupt:
