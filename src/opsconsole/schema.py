@@ -409,20 +409,25 @@ def load_text(text: str, tp: Any, path: str | Path | None = None, empty: Any = N
     return convert(node, tp, ctx)
 
 
-def load_file(path: str | Path, tp: Any) -> Any:
-    """Read and convert a YAML file; unreadable and undecodable files become ConfigError."""
+def read_text_file(path: str | Path) -> str:
+    """A UTF-8 text file's content; unreadable and undecodable files become ConfigError
+    (a decoding error is located at its line and column)."""
     p = Path(path)
     try:
         data = p.read_bytes()
     except OSError as exc:
         raise ConfigError(p, None, None, f"cannot read: {exc.strerror or exc}") from None
     try:
-        text = data.decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
         raise ConfigError(p, line, col, "expected UTF-8 text") from None
-    return load_text(text, tp, p)
+
+
+def load_file(path: str | Path, tp: Any) -> Any:
+    """Read and convert a YAML file; unreadable and undecodable files become ConfigError."""
+    return load_text(read_text_file(path), tp, Path(path))
 
 
 def field(default: Any = dataclasses.MISSING, *, yaml_name: str | None = None,

@@ -32,6 +32,7 @@ from opsconsole.schema import (
     load_text,
     non_negative,
     positive,
+    read_text_file,
     regex,
 )
 
@@ -616,15 +617,7 @@ RUNBOOK_SUFFIXES = (".yaml", ".yml", ".md")
 def load_runbook(path: str | Path) -> Runbook:
     """Load one runbook file (YAML or Markdown). Raises :class:`ConfigError`."""
     p = Path(path)
-    try:
-        data = p.read_bytes()
-    except OSError as exc:
-        raise ConfigError(p, None, None, f"cannot read: {exc.strerror or exc}") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise ConfigError(p, line, 1, "expected UTF-8 text") from None
+    text = read_text_file(p)
     if p.suffix.lower() == ".md":
         return load_markdown_runbook(p, text)
     return load_yaml_runbook(p, text)
