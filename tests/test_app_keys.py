@@ -281,3 +281,16 @@ async def test_header_keeps_state_and_clock_in_narrow_windows():
             assert "LIVE" in text and ("READ-ONLY" in text or " RO " in text)
             assert len(text) <= width, (width, text)
         assert app.header_text(160).plain.startswith(" opsconsole ")
+
+
+async def test_runbook_picker_prefills_the_selected_process_pid():
+    from opsconsole.ui.screens.runbook_picker import context_of
+
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(pilot, resources_ready(app))
+        await pilot.press("2", "down")  # second row by CPU: gunicorn, pid 1337
+        assert context_of(app) == {"pid": "1337"}
+        await pilot.press("r", *"high cpu", "enter")  # the shipped high-cpu runbook asks a pid
+        await wait_for(pilot, lambda: bool(app.screen.query("#param-pid")))
+        assert app.screen.query_one("#param-pid").value == "1337"

@@ -230,6 +230,17 @@ class ResourcesPane(PolledPane):
                        PROC_COLUMNS)
         self._rows = rows
 
+    def runbook_context(self) -> dict[str, str]:
+        """Pre-fills runbook parameters (``r``): the selected process's pid (high CPU/memory)."""
+        table: DataTable[str] = self.query_one(DataTable)
+        if not table.row_count:
+            return {}
+        try:
+            key = table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
+        except Exception:
+            return {}
+        return {"pid": str(key)} if key else {}
+
     def apply_filter(self, text: str) -> None:
         self.redraw()
 
