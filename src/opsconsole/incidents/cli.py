@@ -216,7 +216,7 @@ def cmd_show(args: argparse.Namespace, cfg: AppConfig, data_dir: Path) -> int:
     print("milestones: " + "   ".join(f"{k} {postmortem.utc(v)}"
                                       for k, v in state.milestones.items()))
     print()
-    for e in events:
+    for e in map(ev.shown, events):
         print(f"{e.seq:>6}  {postmortem.utc(e.ts)}  {postmortem.actor_label(e):<24}  "
               f"{ev.describe(e)}")
     return 0
@@ -242,8 +242,14 @@ def cmd_declare(args: argparse.Namespace, cfg: AppConfig, data_dir: Path) -> int
     if args.started:
         extra["started"] = ev.parse_when(args.started).isoformat()
     store = _store(cfg, data_dir)
-    e = store.declare(title, sev, _services(args.services), extra=extra)
+    e = store.declare(title, sev, _services(args.services), extra=extra,
+                      attach_window=float(cfg.incidents.attach_window))
     print(e.incident_id)
+    n = e.data.get("context_attached")
+    if n:
+        print(f"attached {n} event{'s' if n != 1 else ''} recorded in the "
+              f"{duration(float(cfg.incidents.attach_window))} before the declaration",
+              file=sys.stderr)
     return 0
 
 

@@ -5,6 +5,7 @@ incidents:
   response_targets: {SEV1: 5m, SEV2: 15m, SEV3: 1h, SEV4: 4h}   # time to acknowledge
   update_every: 30m          # "next update within" in comms drafts
   database: incidents.db     # relative to the data directory
+  attach_window: 30m         # a declaration links the unattached events of the last 30m (0: off)
   templates:                 # extra or replacement comms templates
     update: "[{severity}] {id} is {status}: {latest_note}"
 ```
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from opsconsole.schema import Duration, field, positive
+from opsconsole.schema import Duration, field, non_negative, positive
 
 
 def _templates_check(value: dict[str, str]) -> str | None:
@@ -43,4 +44,5 @@ class IncidentsConfig:
     response_targets: ResponseTargets = field(ResponseTargets())
     update_every: Duration = field(Duration(1800.0), check=positive)
     database: str | None = None
+    attach_window: Duration = field(Duration(1800.0), check=non_negative)
     templates: dict[str, str] = field({}, check=_templates_check)

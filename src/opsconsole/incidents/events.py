@@ -24,6 +24,7 @@ __all__ = [
     "Actor", "Event", "EventSink", "current_actor", "utcnow",
     "DECLARED", "STATUS_CHANGED", "SEVERITY_CHANGED", "TITLE_CHANGED", "MILESTONE_SET",
     "ROLE_ASSIGNED", "SERVICES_CHANGED", "TAGS_CHANGED", "NOTE", "SNAPSHOT",
+    "CONTEXT_ATTACHED", "HEALTH_AT_DECLARATION", "shown",
     "SEVERITIES", "STATUSES", "OPEN_STATUSES", "MILESTONES", "ROLES",
     "IncidentState", "Durations", "fold", "describe", "parse_severity", "parse_status",
     "parse_milestone", "parse_role", "parse_when", "BadInput",
@@ -40,6 +41,12 @@ SERVICES_CHANGED = "incident.services_changed"
 TAGS_CHANGED = "incident.tags_changed"
 NOTE = "incident.note"
 SNAPSHOT = "host.snapshot"
+# An event recorded before the declaration (unattached) linked to the incident when it was
+# declared: data carries the original's seq, type, ts, actor and data (see
+# ``SQLiteStore.declare(attach_window=...)``). Shown at the original time.
+CONTEXT_ATTACHED = "incident.context_attached"
+# The health checks that were not OK when the incident was declared (the console records it).
+HEALTH_AT_DECLARATION = "health.at_declaration"
 # Recorded by the rest of the console (rendered here).
 HEALTH_CHANGED = "health.state_changed"
 DB_CANCEL = "db.cancel"
@@ -50,7 +57,10 @@ RUNBOOK_FINISHED = "runbook.step_finished"
 # The events that shape an incident's state (a fold over these alone gives every field but
 # the counters and the latest note).
 LIFECYCLE = (DECLARED, STATUS_CHANGED, SEVERITY_CHANGED, TITLE_CHANGED, MILESTONE_SET,
-             ROLE_ASSIGNED, SERVICES_CHANGED, TAGS_CHANGED)
+             ROLE_ASSIGNED, SERVICES_CHANGED, TAGS_CHANGED, CONTEXT_ATTACHED)
+# Health states that count as a detection (an attached change to one of these sets the
+# derived ``detected`` milestone).
+DEGRADED = ("CRITICAL", "WARNING")
 
 SEVERITIES = ("SEV1", "SEV2", "SEV3", "SEV4")
 STATUSES = ("investigating", "identified", "monitoring", "resolved", "closed")
@@ -208,6 +218,17 @@ class IncidentState:
             if d.get("commander"):
                 self.roles["commander"] = str(d["commander"])
                 self.derived_milestones.setdefault("acknowledged", e.ts)
+        elif t == CONTEXT_ATTACHED:
+            inner = d.get("data") if isinstance(d.get("data"), dict) else {}
+            at = _ts(d.get("ts"))
+            new = str(_g(inner, "new", "state", "to", default="")).upper()
+            if d.get("type") == HEALTH_CHANGED and new in DEGRADED and at is not None:
+                # the first sign of trouble, recorded before anyone declared: detection (and
+                # impact had started by then at the latest)
+                for name in ("detected", "started"):
+                    prev = self.derived_milestones.get(name)
+                    if prev is None or at < prev:
+                        self.derived_milestones[name] = at
         elif t == STATUS_CHANGED:
             status = str(d.get("status", self.status))
             self.status = status
@@ -383,6 +404,26 @@ def host_figures(d: dict[str, Any]) -> str:
     return " · ".join(parts) if parts else ", ".join(f"{k}={v}" for k, v in d.items())
 
 
+def shown(e: Event) -> Event:
+    """The event as a timeline shows it: an attached event (``incident.context_attached``)
+    at its ORIGINAL time and actor; any other event as it is."""
+    if e.type != CONTEXT_ATTACHED:
+        return e
+    d = e.data or {}
+    at = _ts(d.get("ts")) or e.ts
+    a = d.get("actor") if isinstance(d.get("actor"), dict) else {}
+    actor = Actor(str(a.get("user") or e.actor.user), a.get("client"), a.get("tty"),
+                  str(a.get("host") or e.actor.host)) if a else e.actor
+    return Event(type=e.type, data=d, actor=actor, ts=at, incident_id=e.incident_id, seq=e.seq)
+
+
+def inner_type(e: Event) -> str:
+    """The type of what happened (an attached event's original type)."""
+    if e.type == CONTEXT_ATTACHED:
+        return str((e.data or {}).get("type", e.type))
+    return e.type
+
+
 def describe(e: Event) -> str:
     """One readable line for the timeline and exports (secrets masked, no control chars)."""
     return one_line(mask_tokens(_describe(e)))
@@ -391,6 +432,24 @@ def describe(e: Event) -> str:
 def _describe(e: Event) -> str:
     d = e.data or {}
     t = e.type
+    if t == CONTEXT_ATTACHED:
+        inner = Event(type=str(d.get("type", "?")),
+                      data=d.get("data") if isinstance(d.get("data"), dict) else {},
+                      actor=e.actor, ts=e.ts)
+        return f"[before declaration, #{d.get('seq', '?')}] {_describe(inner)}"
+    if t == HEALTH_AT_DECLARATION:
+        checks = [c for c in d.get("checks", []) or [] if isinstance(c, dict)]
+        if not checks:
+            return "Health at declaration: every check OK"
+        parts = []
+        for c in checks:
+            p = f"{c.get('check', '?')} {c.get('state', '?')}"
+            if isinstance(c.get("for"), int | float):
+                p += f" for {duration(max(float(c['for']), 0))}"
+            if c.get("message"):
+                p += f" ({one_line(str(c['message']), 60)})"
+            parts.append(p)
+        return "Health at declaration, not OK: " + "; ".join(parts)
     if t == DECLARED:
         s = f"Declared {d.get('severity', '?')} “{d.get('title', '')}”"
         if d.get("services"):
@@ -400,6 +459,9 @@ def _describe(e: Event) -> str:
         for name in MILESTONES:
             if d.get(name):
                 s += f" — {name} {_when(d[name])}"
+        n = d.get("context_attached")
+        if n:
+            s += f" — {n} earlier event{'s' if n != 1 else ''} attached"
         return s
     if t == STATUS_CHANGED:
         prev = d.get("previous")

@@ -153,7 +153,7 @@ def markdown(state: ev.IncidentState, events: list[Event], *,
     w("")
     w("| # | UTC time | Actor | Event |")
     w("|---|---|---|---|")
-    for e in events:
+    for e in map(ev.shown, events):  # attached earlier events at their original time
         w(f"| {e.seq} | {utc(e.ts)} | {_cell(actor_label(e))} | {_cell(ev.describe(e))} |")
     w("")
     w("## Runbook executions")

@@ -22,7 +22,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -33,6 +33,7 @@ SCHEMA_VERSION = 1
 APPLICATION_ID = 0x4F505343  # "OPSC"
 DB_NAME = "incidents.db"
 SQLITE_MAGIC = b"SQLite format 3\x00"
+ATTACH_LIMIT = 500  # at most this many earlier events are attached at a declaration
 
 MIGRATIONS: tuple[str, ...] = (
     # 0 -> 1: the event log and the incident id registry; both append-only.
@@ -87,8 +88,10 @@ class Store(Protocol):
 
     def declare(self, title: str, severity: str, services: list[str] | None = None, *,
                 actor: Actor | None = None, ts: datetime | None = None,
-                extra: dict[str, Any] | None = None) -> Event:
-        """Allocate a new incident id and append its ``incident.declared`` event."""
+                extra: dict[str, Any] | None = None, attach_window: float = 0.0) -> Event:
+        """Allocate a new incident id and append its ``incident.declared`` event.
+        ``attach_window`` (seconds, 0: none): link the unattached events this host recorded
+        that long before (``incident.context_attached``, one per original)."""
         ...
 
     def events(self, incident_id: str | None, after: int = 0, *, limit: int | None = None,
@@ -361,7 +364,7 @@ class SQLiteStore:
 
     def declare(self, title: str, severity: str, services: list[str] | None = None, *,
                 actor: Actor | None = None, ts: datetime | None = None,
-                extra: dict[str, Any] | None = None) -> Event:
+                extra: dict[str, Any] | None = None, attach_window: float = 0.0) -> Event:
         if self.read_only:
             raise self._fail("is opened read-only")
         actor = actor or current_actor()
@@ -375,11 +378,40 @@ class SQLiteStore:
             n = conn.execute("SELECT coalesce(max(n), 0) + 1 FROM incidents WHERE day = ?",
                              (day,)).fetchone()[0]
             iid = f"INC-{day}-{n}"
+            # The recent past first (same transaction: two declares never both take one
+            # event), so the timeline reads in order: what was seen, then the declaration.
+            context = self._unattached_context(conn, actor.host, ts, attach_window)
+            for orig in context:
+                a = orig.actor
+                self._insert(conn, ev.CONTEXT_ATTACHED, {
+                    "seq": orig.seq, "type": orig.type, "ts": _iso(orig.ts),
+                    "actor": {"user": a.user, "client": a.client, "tty": a.tty,
+                              "host": a.host},
+                    "data": orig.data}, iid, actor, ts)
+            if context:
+                data["context_attached"] = len(context)
             seq = self._insert(conn, ev.DECLARED, data, iid, actor, ts)
             conn.execute("INSERT INTO incidents (id, day, n, declared_seq) VALUES (?, ?, ?, ?)",
                          (iid, day, n, seq))
             conn.execute("COMMIT")
         return Event(type=ev.DECLARED, data=data, actor=actor, ts=ts, incident_id=iid, seq=seq)
+
+    def _unattached_context(self, conn: sqlite3.Connection, host: str, ts: datetime,
+                            window: float) -> list[Event]:
+        """Unattached events this host recorded in the ``window`` seconds up to ``ts`` that
+        no incident has attached yet, oldest first (at most ATTACH_LIMIT, the newest)."""
+        if window <= 0:
+            return []
+        since = _iso(ts - timedelta(seconds=window))
+        rows = conn.execute(
+            f"SELECT {_COLS} FROM events WHERE incident_id IS NULL AND host = ? "
+            "AND ts >= ? AND ts <= ? AND seq NOT IN (SELECT json_extract(data, '$.seq') "
+            "FROM events WHERE type = ? AND incident_id IS NOT NULL "
+            "AND json_extract(data, '$.seq') IS NOT NULL) "
+            "ORDER BY seq DESC LIMIT ?",
+            (host, since, _iso(ts), ev.CONTEXT_ATTACHED, ATTACH_LIMIT)).fetchall()
+        found = [_row_event(r) for r in rows]
+        return sorted(found, key=lambda e: (e.ts, e.seq or 0))
 
     # ------------------------------------------------------------------ reading
     def events(self, incident_id: str | None, after: int = 0, *, limit: int | None = None,
@@ -512,6 +544,7 @@ class IncidentSink:
     fallback: JournalSink | None = None
     active: str | None = None
     last_error: str | None = None
+    attach_window: float = 0.0  # seconds of unattached events a declaration links (0: none)
 
     def record(self, type: str, data: dict[str, Any], *, incident_id: str | None = None) -> Event:
         iid = incident_id if incident_id is not None else self.active
@@ -533,7 +566,7 @@ class IncidentSink:
         if self.store is None:
             raise StoreError("the incident store is not open; cannot declare an incident")
         event = self.store.declare(title, severity, services, actor=self.actor,
-                                   extra=extra or None)
+                                   extra=extra or None, attach_window=self.attach_window)
         self.active = event.incident_id
         return event
 

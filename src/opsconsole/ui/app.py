@@ -149,8 +149,9 @@ class OpsConsoleApp(App[None]):
         self.store_error: str | None = None
         self.active_incident: str | None = None
         journal = JournalSink(self.data_dir / "journal.jsonl")
-        self.sink: EventSink = self.services.sink or IncidentSink(self.incident_store,
-                                                                  fallback=journal)
+        self.sink: EventSink = self.services.sink or IncidentSink(
+            self.incident_store, fallback=journal,
+            attach_window=float(self.config.incidents.attach_window))
         self._theme_errors: list[str] = []
         # Send the terminal only the cells that changed (see ui/screendiff.py);
         # OPSCONSOLE_FULL_REPAINT=1 turns it off (Textual's own full-region repaints).

@@ -94,10 +94,11 @@ def summary_lines(state: ev.IncidentState, now: datetime, target: float) -> list
 
 
 def timeline_text(e: Event) -> Text:
+    e = ev.shown(e)  # an event attached at declaration: at its original time and actor
     t = Text()
     t.append(e.ts.astimezone(UTC).strftime("%H:%M:%S"), style="dim")
     t.append(f" {one_line(e.actor.user, 10):<10} ")
-    kind = e.type.split(".", 1)[0]
+    kind = ev.inner_type(e).split(".", 1)[0]
     marks = {"incident": "•", "health": "♥", "db": "⚡", "runbook": "▸", "host": "◷"}
     t.append(marks.get(kind, "·") + " ")
     style = "bold" if e.type in (ev.DECLARED, ev.STATUS_CHANGED, ev.SEVERITY_CHANGED) else ""
@@ -599,6 +600,7 @@ def declare(app: Any) -> None:
     def done(result: dict[str, Any] | None) -> None:
         if not result:
             return
+        broken = health_not_ok(app)  # what was broken at the moment of declaring
 
         def fn() -> None:
             sink = app.sink
@@ -607,6 +609,9 @@ def declare(app: Any) -> None:
             else:
                 raise OSError("the incident store is not available "
                               f"({getattr(app, 'store_error', None) or 'not opened'})")
+            if broken:
+                sink.record(ev.HEALTH_AT_DECLARATION, {"checks": broken},
+                            incident_id=e.incident_id)
             app.call_from_thread(app.notify, f"{e.incident_id} declared", title="incident")
             app.call_from_thread(open_incident, app, e.incident_id)
             pane = _pane(app)
@@ -616,6 +621,29 @@ def declare(app: Any) -> None:
         run_io(app, fn, "declare")
 
     app.push_screen(DeclareModal(), done)
+
+
+def health_not_ok(app: Any) -> list[dict[str, Any]]:
+    """The health checks that are not OK now, with how long they have been so (from the
+    health pane's tracker; [] when there are no checks). Checks not run yet are left out."""
+    from opsconsole.checks.tracker import PENDING
+
+    try:
+        pane = app.pane("health")
+        tracker = pane.tracker
+        now = pane.clock()
+    except Exception:
+        return []
+    out: list[dict[str, Any]] = []
+    for s in tracker.statuses():
+        if s.state in ("OK", PENDING):
+            continue
+        secs = s.time_in_state(now)
+        out.append({"check": s.name, "state": s.state, "message": mask_tokens(s.message),
+                    "since": s.since.isoformat() if s.since else None,
+                    "for": None if secs is None else round(secs, 1)})
+    order = {"CRITICAL": 0, "WARNING": 1}
+    return sorted(out, key=lambda c: (order.get(c["state"], 2), -(c["for"] or 0)))
 
 
 def note(app: Any) -> None:
