@@ -11,7 +11,7 @@ Never imports Textual.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -318,22 +318,23 @@ class IncidentState:
                 out[short] = "–"
         return out
 
-    def response_clock(self, now: datetime, target_seconds: float) -> tuple[str, bool]:
+    def response_clock(self, now: datetime, target_seconds: float,
+                       fmt: Callable[[float], str] = duration) -> tuple[str, bool]:
         """The response-target clock: time left to acknowledge (``4m10s left``), ``OVERDUE
-        2m``, or ``acked in 3m``. Returns (text, overdue)."""
+        2m``, or ``acked in 3m``, durations written by ``fmt``. Returns (text, overdue)."""
         m = self.milestones
         base = m.get("detected") or self.declared_at
         if base is None:
             return "–", False
         if "acknowledged" in m:
             took = (m["acknowledged"] - base).total_seconds()
-            return f"acked {duration(max(took, 0))}", took > target_seconds
+            return f"acked {fmt(max(took, 0))}", took > target_seconds
         if not self.is_open:
             return "–", False
         left = target_seconds - (now - base).total_seconds()
         if left < 0:
-            return f"OVERDUE {duration(-left)}", True
-        return f"{duration(left)} left", False
+            return f"OVERDUE {fmt(-left)}", True
+        return f"{fmt(left)} left", False
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -52,19 +52,7 @@ def coarse(seconds: float) -> str:
 def coarse_clock(state: ev.IncidentState, now: datetime, target: float) -> tuple[str, bool]:
     """The response-target clock at minute precision: ``4m left``, ``OVERDUE 3m``,
     ``acked 2m``."""
-    m = state.milestones
-    base = m.get("detected") or state.declared_at
-    if base is None:
-        return "–", False
-    if "acknowledged" in m:
-        took = (m["acknowledged"] - base).total_seconds()
-        return f"acked {coarse(took)}", took > target
-    if not state.is_open:
-        return "–", False
-    left = target - (now - base).total_seconds()
-    if left < 0:
-        return f"OVERDUE {coarse(-left)}", True
-    return f"{coarse(left)} left", False
+    return state.response_clock(now, target, fmt=coarse)
 
 
 def summary_lines(state: ev.IncidentState, now: datetime, target: float) -> list[Text]:
