@@ -75,3 +75,46 @@ def run_cli(tmp_path):
                               cwd=cwd or str(tmp_path))
 
     return run
+
+
+class SwitchableWeb:
+    """A real HTTP server on 127.0.0.1 whose /health answers 200 "ok" while ``healthy`` is
+    set and 503 "upstream gone" when it is cleared."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.healthy = threading.Event()
+        self.healthy.set()
+        healthy = self.healthy
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):  # noqa: N802
+                good = healthy.is_set()
+                body = b"ok" if good else b"upstream gone"
+                self.send_response(200 if good else 503)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/health"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def switch_web():
+    web = SwitchableWeb()
+    yield web
+    web.close()

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import asyncpg
 import pytest
@@ -48,46 +46,19 @@ steps:
 """
 
 
-class _Web(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    healthy = threading.Event()
-
-    def log_message(self, *a):
-        pass
-
-    def do_GET(self):  # noqa: N802
-        ok = self.healthy.is_set()
-        body = b"ok" if ok else b"upstream gone"
-        self.send_response(200 if ok else 503)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-
-@pytest.fixture
-def web():
-    _Web.healthy.set()
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Web)
-    srv.daemon_threads = True
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{srv.server_address[1]}/health"
-    srv.shutdown()
-    srv.server_close()
-
-
 def timeline_section(md: str) -> list[str]:
     return md.split("## Timeline", 1)[1].split("\n## ", 1)[0].splitlines()
 
 
 async def test_everything_seen_and_done_is_on_the_timeline_and_in_the_postmortem(
-        pg_cluster, tmp_path, web, run_cli):
+        pg_cluster, tmp_path, switch_web, run_cli):
     data = tmp_path / "cli-data"  # the data dir run_cli uses: the export reads the same store
     rbdir = tmp_path / "runbooks"
     rbdir.mkdir()
     (rbdir / "e2e-failover.yaml").write_text(RUNBOOK)
     dsn = pg_cluster.dsn()
     cfg = AppConfig(
-        checks=[HttpCheck(name="web", url=web, interval=Duration(0.3), timeout=Duration(2))],
+        checks=[HttpCheck(name="web", url=switch_web.url, interval=Duration(0.3), timeout=Duration(2))],
         databases=[DatabaseTarget("main", dsn)],
         postgres=PostgresOptions(min_duration=Duration(0.2)),
         runbook_dirs=[str(rbdir)],
@@ -122,7 +93,7 @@ async def test_everything_seen_and_done_is_on_the_timeline_and_in_the_postmortem
             assert [e.type for e in events()] == [ev.DECLARED]
 
             # 2. the web server fails: the check goes CRITICAL, recorded on its own
-            _Web.healthy.clear()
+            switch_web.healthy.clear()
             await wait_for(pilot, lambda: events("health.state_changed"), timeout=15)
             change = events("health.state_changed")[0]
             assert (change.data["check"], change.data["old"], change.data["new"]) == \

@@ -9,9 +9,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-import threading
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -184,35 +182,8 @@ def test_fold_detected_defaults_to_the_earliest_attached_degradation():
 
 
 # ------------------------------------------------------------------ the console
-class _Web(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    healthy = threading.Event()
-
-    def log_message(self, *a):
-        pass
-
-    def do_GET(self):  # noqa: N802
-        good = self.healthy.is_set()
-        body = b"ok" if good else b"upstream gone"
-        self.send_response(200 if good else 503)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-
-@pytest.fixture
-def web():
-    _Web.healthy.set()
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Web)
-    srv.daemon_threads = True
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{srv.server_address[1]}/health"
-    srv.shutdown()
-    srv.server_close()
-
-
-async def test_console_declare_shows_the_earlier_critical_check_on_the_timeline(tmp_path, web):
-    cfg = AppConfig(checks=[HttpCheck(name="web", url=web, interval=Duration(0.3),
+async def test_console_declare_shows_the_earlier_critical_check_on_the_timeline(tmp_path, switch_web):
+    cfg = AppConfig(checks=[HttpCheck(name="web", url=switch_web.url, interval=Duration(0.3),
                                       timeout=Duration(2))])
     app = OpsConsoleApp(cfg, RunOptions(refresh=0.5, data_dir=tmp_path / "data"),
                         Services(hostname="ops-attach"))
@@ -220,7 +191,7 @@ async def test_console_declare_shows_the_earlier_critical_check_on_the_timeline(
         await wait_for(pilot, lambda: app.incident_store is not None, timeout=10)
         health = app.pane("health")
         await wait_for(pilot, lambda: "1 OK" in health.summary, timeout=15)
-        _Web.healthy.clear()  # the web server fails before anyone declares
+        switch_web.healthy.clear()  # the web server fails before anyone declares
         await wait_for(pilot, lambda: "1 CRIT" in health.summary, timeout=15)
         store = app.incident_store
         await wait_for(pilot, lambda: any(e.data.get("new") == "CRITICAL"
