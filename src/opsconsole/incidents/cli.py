@@ -301,30 +301,28 @@ def cmd_set(args: argparse.Namespace, cfg: AppConfig, data_dir: Path) -> int:
     return 0
 
 
-def cmd_status(args: argparse.Namespace, cfg: AppConfig, data_dir: Path) -> int:
-    status = ev.parse_status(args.status)
+def _change(args: argparse.Namespace, cfg: AppConfig, data_dir: Path, what: str,
+            new: str, type: str) -> int:
+    """Status and severity changes: refuse a no-op, append the change with the old value."""
     store = _reader(cfg, data_dir)
     state, _ = _get(store, args.id)
     assert store is not None
-    if state.status == status:
-        raise _Usage(f"{state.id} is already {status}")
-    e = store.append(ev.STATUS_CHANGED, {"status": status, "previous": state.status},
-                     incident_id=state.id)
-    print(f"{state.id} #{e.seq} status {state.status} → {status}")
+    old = getattr(state, what)
+    if old == new:
+        raise _Usage(f"{state.id} is already {new}")
+    e = store.append(type, {what: new, "previous": old}, incident_id=state.id)
+    print(f"{state.id} #{e.seq} {what} {old} → {new}")
     return 0
+
+
+def cmd_status(args: argparse.Namespace, cfg: AppConfig, data_dir: Path) -> int:
+    return _change(args, cfg, data_dir, "status", ev.parse_status(args.status),
+                   ev.STATUS_CHANGED)
 
 
 def cmd_severity(args: argparse.Namespace, cfg: AppConfig, data_dir: Path) -> int:
-    sev = ev.parse_severity(args.severity)
-    store = _reader(cfg, data_dir)
-    state, _ = _get(store, args.id)
-    assert store is not None
-    if state.severity == sev:
-        raise _Usage(f"{state.id} is already {sev}")
-    e = store.append(ev.SEVERITY_CHANGED, {"severity": sev, "previous": state.severity},
-                     incident_id=state.id)
-    print(f"{state.id} #{e.seq} severity {state.severity} → {sev}")
-    return 0
+    return _change(args, cfg, data_dir, "severity", ev.parse_severity(args.severity),
+                   ev.SEVERITY_CHANGED)
 
 
 def cmd_milestone(args: argparse.Namespace, cfg: AppConfig, data_dir: Path) -> int:
