@@ -281,7 +281,10 @@ class IncidentScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one(TimelineView).focus()
+        timeline = self.query(TimelineView)
+        if not timeline:  # dismissed (or the app quitting) before it was composed
+            return
+        timeline.first().focus()
         self.draw_summary()
         self.poll()
         self.set_interval(self.poll_interval, self.poll)
