@@ -21,9 +21,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from opsconsole import events as ev
 from opsconsole.events import Actor, JournalSink  # noqa: E402
-from opsconsole.incidents import events as ev  # noqa: E402
-from opsconsole.incidents import postmortem  # noqa: E402
+from opsconsole.incidents import (
+    describe,  # noqa: E402
+    postmortem,  # noqa: E402
+)
 from opsconsole.incidents.store import SQLiteStore, load_state  # noqa: E402
 
 ACTOR = Actor("alice", "10.0.0.5", "/dev/pts/1", "ops1")
@@ -133,7 +136,7 @@ async def datatable_peer(db: Path, iid: str) -> float:
         t = time.perf_counter()
         events = store.events(iid)
         table.add_columns("time", "actor", "event")
-        table.add_rows([(e.ts.strftime("%H:%M:%S"), e.actor.user, ev.describe(e))
+        table.add_rows([(e.ts.strftime("%H:%M:%S"), e.actor.user, describe.describe(e))
                         for e in events])
         await pilot.pause()
         took = time.perf_counter() - t

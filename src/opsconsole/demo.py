@@ -11,17 +11,13 @@ and exits 0 when the demo scene was complete (used by the tests and for a quick 
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import signal
-import sys
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-from opsconsole.pgcluster import ClusterError, LocalCluster
+from opsconsole.pgcluster import LocalCluster
 
 SETUP_SQL = """
 CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
@@ -263,91 +259,3 @@ async def check_scene(dsn: str, timeout: float = 20.0) -> tuple[bool, list[str]]
     finally:
         await src.close()
     return ok, lines
-
-
-def demo_app_class() -> Any:
-    """The console with Ctrl+C also quitting (the terminal is raw, so Ctrl+C is a key here,
-    not SIGINT); quitting tears the demo down."""
-    from textual.binding import Binding
-
-    from opsconsole.ui import app as app_module
-    from opsconsole.ui.app import OpsConsoleApp
-
-    class DemoApp(OpsConsoleApp):
-        CSS_PATH = str(Path(app_module.__file__).parent / OpsConsoleApp.CSS_PATH)  # type: ignore[operator]
-        BINDINGS = [Binding("ctrl+c", "quit", "quit", show=False, priority=True)]
-
-    return DemoApp
-
-
-def _install_signal_handlers() -> dict[int, Any]:
-    def bye(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    old = {}
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        try:
-            old[sig] = signal.signal(sig, bye)
-        except (ValueError, OSError):
-            pass
-    return old
-
-
-def run(args: argparse.Namespace) -> int:
-    from opsconsole.cli import load_or_exit
-
-    user_cfg = load_or_exit(getattr(args, "config", None))  # a bad config: exit 2 before setup
-    old = _install_signal_handlers()
-    demo = Demo(log=lambda s: print(s, flush=True))
-    try:
-        try:
-            demo.start()
-        except (ClusterError, RuntimeError) as exc:
-            print(f"opsconsole demo: {exc}", file=sys.stderr)
-            return 1
-        if args.check:
-            ok, lines = asyncio.run(check_scene(demo.dsn))
-            print("\n".join(lines), flush=True)
-            print("demo scene: " + ("complete" if ok else "INCOMPLETE"), flush=True)
-            if args.hold:
-                print(f"holding for {args.hold:g}s (Ctrl+C to stop)", flush=True)
-                time.sleep(args.hold)
-            return 0 if ok else 1
-        from opsconsole.ui.app import RunOptions
-
-        data_dir = Path(demo.cluster.base) / "opsconsole-data"  # type: ignore[union-attr, arg-type]
-        redact = bool(getattr(args, "redact_queries", False) or args.demo_redact)
-        read_only = bool(getattr(args, "read_only", False) or args.demo_read_only)
-        app = demo_app_class()(demo_config(demo.dsn, redact, user_cfg),
-                               RunOptions(read_only=read_only, data_dir=data_dir,
-                                          theme=getattr(args, "theme", None),
-                                          refresh=getattr(args, "refresh", None)))
-        # incidents, notes and actions go to a store in the throwaway data dir: the demo
-        # shows the whole console working, and nothing of it outlives the demo
-        app.run()
-        return int(app.return_code or 0)
-    except KeyboardInterrupt:
-        print("\ninterrupted: cleaning up", file=sys.stderr, flush=True)
-        return 130
-    finally:
-        demo.stop()
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
-
-
-def register(sub: argparse._SubParsersAction, common: Any) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("demo", help="see every pane alive: a throwaway PostgreSQL cluster with "
-                       "slow queries, a lock chain and idle transactions",
-                       description=__doc__.split("\n\n")[1] if __doc__ else None)
-    common(p)
-    p.add_argument("--check", action="store_true",
-                   help="no UI: set up, print what the panes show, tear down (exit 0 when the "
-                        "scene is complete)")
-    p.add_argument("--hold", type=float, default=0.0, metavar="SECONDS",
-                   help="with --check: keep the demo up this long before tearing down")
-    # own dests: `opsconsole --read-only demo` (the global flag) must survive the subparser
-    p.add_argument("--read-only", action="store_true", dest="demo_read_only",
-                   help="open the console read-only")
-    p.add_argument("--redact-queries", action="store_true", dest="demo_redact",
-                   help="mask literals in query text")
-    p.set_defaults(run=run)

@@ -18,6 +18,38 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+# ---------------------------------------------------------------- event types
+# Every event type is named once, here; producers and consumers import these names.
+
+# Incident lifecycle (recorded by opsconsole.incidents and the console's flows).
+DECLARED = "incident.declared"
+STATUS_CHANGED = "incident.status_changed"
+SEVERITY_CHANGED = "incident.severity_changed"
+TITLE_CHANGED = "incident.title_changed"
+MILESTONE_SET = "incident.milestone_set"
+ROLE_ASSIGNED = "incident.role_assigned"
+SERVICES_CHANGED = "incident.services_changed"
+TAGS_CHANGED = "incident.tags_changed"
+NOTE = "incident.note"
+# An event recorded before the declaration (unattached) linked to the incident when it was
+# declared: data carries the original's seq, type, ts, actor and data (see
+# ``SQLiteStore.declare(attach_window=...)``). Shown at the original time.
+CONTEXT_ATTACHED = "incident.context_attached"
+# The health checks that were not OK when the incident was declared (the console records it).
+HEALTH_AT_DECLARATION = "health.at_declaration"
+HEALTH_CHANGED = "health.state_changed"
+SNAPSHOT = "host.snapshot"
+DB_CANCEL = "db.cancel"
+DB_TERMINATE = "db.terminate"
+RUNBOOK_STARTED = "runbook.step_started"
+RUNBOOK_FINISHED = "runbook.step_finished"
+RUNBOOK_SKIPPED = "runbook.step_skipped"
+
+# The events that shape an incident's state (a fold over these alone gives every field but
+# the counters and the latest note).
+LIFECYCLE = (DECLARED, STATUS_CHANGED, SEVERITY_CHANGED, TITLE_CHANGED, MILESTONE_SET,
+             ROLE_ASSIGNED, SERVICES_CHANGED, TAGS_CHANGED, CONTEXT_ATTACHED)
+
 
 @dataclass(frozen=True)
 class Actor:

@@ -17,13 +17,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from opsconsole.events import HEALTH_CHANGED
+
 if TYPE_CHECKING:
     from opsconsole.checks.engine import CheckResult
     from opsconsole.checks.spec import CheckSpec
     from opsconsole.events import EventSink
 
 PENDING = "PENDING"  # not run yet (shown as UNKNOWN · pending)
-EVENT_TYPE = "health.state_changed"
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,7 @@ class CheckTracker:
         if previous_since is not None:
             data["previous_for"] = round((at - previous_since).total_seconds(), 3)
         try:
-            self.sink.record(EVENT_TYPE, data)
+            self.sink.record(HEALTH_CHANGED, data)
         except Exception as exc:  # a full disk must not stop the checks
             self.sink_errors.append(f"{type(exc).__name__}: {exc}")
 

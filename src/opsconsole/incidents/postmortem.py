@@ -14,9 +14,11 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from opsconsole import events as ev
 from opsconsole.events import Event
 from opsconsole.fmt import duration, one_line
-from opsconsole.incidents import events as ev
+from opsconsole.incidents import timeline as tl
+from opsconsole.incidents.describe import describe, shown
 from opsconsole.secrets import mask_tokens
 
 
@@ -51,17 +53,17 @@ def runbook_runs(events: list[Event]) -> list[dict[str, Any]]:
     open_runs: dict[tuple[str, str], dict[str, Any]] = {}
 
     def key(d: dict[str, Any]) -> tuple[str, str]:
-        rb = str(ev._g(d, "run_id", "runbook", "runbook_title", default="?"))
-        step = str(ev._g(d, "step_id", "step", "step_title", "title", default="?"))
+        rb = str(tl.pick(d, "run_id", "runbook", "runbook_title", default="?"))
+        step = str(tl.pick(d, "step_id", "step", "step_title", "title", default="?"))
         return rb, step
 
     for e in events:
         d = e.data or {}
         if e.type == ev.RUNBOOK_STARTED:
             run = {"started": e.ts, "finished": None, "actor": actor_label(e),
-                   "runbook": str(ev._g(d, "runbook", "runbook_title", default="?")),
-                   "step": str(ev._g(d, "step_title", "step", "title", default="?")),
-                   "command": ev._g(d, "command", "sql"), "exit": None, "duration": None,
+                   "runbook": str(tl.pick(d, "runbook", "runbook_title", default="?")),
+                   "step": str(tl.pick(d, "step_title", "step", "title", default="?")),
+                   "command": tl.pick(d, "command", "sql"), "exit": None, "duration": None,
                    "output_first": None, "output_last": None, "sha256": None}
             open_runs[key(d)] = run
             runs.append(run)
@@ -69,20 +71,20 @@ def runbook_runs(events: list[Event]) -> list[dict[str, Any]]:
             run = open_runs.pop(key(d), None)
             if run is None:
                 run = {"started": None, "actor": actor_label(e),
-                       "runbook": str(ev._g(d, "runbook", "runbook_title", default="?")),
-                       "step": str(ev._g(d, "step_title", "step", "title", default="?")),
-                       "command": ev._g(d, "command", "sql")}
+                       "runbook": str(tl.pick(d, "runbook", "runbook_title", default="?")),
+                       "step": str(tl.pick(d, "step_title", "step", "title", default="?")),
+                       "command": tl.pick(d, "command", "sql")}
                 runs.append(run)
             run["finished"] = e.ts
-            run["command"] = run.get("command") or ev._g(d, "command", "sql")
-            run["exit"] = ev._g(d, "exit_status", "exit_code", "returncode", "status")
-            dur = ev._g(d, "duration", "elapsed")
+            run["command"] = run.get("command") or tl.pick(d, "command", "sql")
+            run["exit"] = tl.pick(d, "exit_status", "exit_code", "returncode", "status")
+            dur = tl.pick(d, "duration", "elapsed")
             if not isinstance(dur, int | float) and run.get("started"):
                 dur = (e.ts - run["started"]).total_seconds()
             run["duration"] = dur
-            run["output_first"] = ev._g(d, "output_first", "first_lines", "output_head")
-            run["output_last"] = ev._g(d, "output_last", "last_lines", "output_tail")
-            run["sha256"] = ev._g(d, "output_sha256", "sha256")
+            run["output_first"] = tl.pick(d, "output_first", "first_lines", "output_head")
+            run["output_last"] = tl.pick(d, "output_last", "last_lines", "output_tail")
+            run["sha256"] = tl.pick(d, "output_sha256", "sha256")
     return runs
 
 
@@ -94,7 +96,7 @@ def _lines(v: Any) -> str:
     return str(v)
 
 
-def markdown(state: ev.IncidentState, events: list[Event], *,
+def markdown(state: tl.IncidentState, events: list[Event], *,
              generated_at: datetime | None = None) -> str:
     """The postmortem draft as Markdown."""
     m = state.milestones
@@ -109,7 +111,7 @@ def markdown(state: ev.IncidentState, events: list[Event], *,
     if state.tags:
         w(f"tags: [{', '.join(_yaml_str(s) for s in state.tags)}]")
     w("roles:")
-    for role in ev.ROLES:
+    for role in tl.ROLES:
         w(f"  {role}: {_yaml_str(state.roles[role]) if role in state.roles else 'null'}")
     w(f"declared: {utc(state.declared_at)} UTC")
     if state.declared_by:
@@ -153,8 +155,8 @@ def markdown(state: ev.IncidentState, events: list[Event], *,
     w("")
     w("| # | UTC time | Actor | Event |")
     w("|---|---|---|---|")
-    for e in map(ev.shown, events):  # attached earlier events at their original time
-        w(f"| {e.seq} | {utc(e.ts)} | {_cell(actor_label(e))} | {_cell(ev.describe(e))} |")
+    for e in map(shown, events):  # attached earlier events at their original time
+        w(f"| {e.seq} | {utc(e.ts)} | {_cell(actor_label(e))} | {_cell(describe(e))} |")
     w("")
     w("## Runbook executions")
     w("")
@@ -198,7 +200,7 @@ def markdown(state: ev.IncidentState, events: list[Event], *,
     return "\n".join(out)
 
 
-def to_json(state: ev.IncidentState, events: list[Event], *,
+def to_json(state: tl.IncidentState, events: list[Event], *,
             generated_at: datetime | None = None) -> str:
     """The JSON twin: the folded state and every event, for other tools."""
     # One event per line (the C encoder: pretty-printing 10,000 events is 5x slower).
@@ -225,7 +227,7 @@ def _event_json(e: Event) -> dict[str, Any]:
     a = e.actor
     return {"seq": e.seq, "incident_id": e.incident_id, "type": e.type, "ts": e.ts.isoformat(),
             "actor": {"user": a.user, "client": a.client, "tty": a.tty, "host": a.host},
-            "data": e.data, "text": ev.describe(e)}
+            "data": e.data, "text": describe(e)}
 
 
 # ------------------------------------------------------------------ comms
@@ -274,14 +276,14 @@ def template_error(text: str) -> str | None:
     return None
 
 
-def comms(state: ev.IncidentState, template: str, *, now: datetime,
+def comms(state: tl.IncidentState, template: str, *, now: datetime,
           templates: Mapping[str, str] | None = None,
           update_every: float | None = None) -> str:
     """A communication draft from a template (initial / update / resolved or a custom one)."""
     all_t = dict(DEFAULT_TEMPLATES)
     all_t.update(templates or {})
     if template not in all_t:
-        raise ev.BadInput(f"template {template!r}: expected one of {', '.join(sorted(all_t))}")
+        raise tl.BadInput(f"template {template!r}: expected one of {', '.join(sorted(all_t))}")
     m = state.milestones
     d = state.durations()
     started = m.get("started")

@@ -26,8 +26,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
+from opsconsole import events as ev
 from opsconsole.events import Actor, Event, JournalSink, current_actor, utcnow
-from opsconsole.incidents import events as ev
+from opsconsole.incidents import timeline as tl
 
 SCHEMA_VERSION = 1
 APPLICATION_ID = 0x4F505343  # "OPSC"
@@ -503,26 +504,26 @@ def open_store(data_dir: str | Path, path: str | Path | None = None, *,
     return SQLiteStore(p, read_only=read_only)
 
 
-def load_state(store: Store, incident_id: str) -> tuple[ev.IncidentState, list[Event]]:
+def load_state(store: Store, incident_id: str) -> tuple[tl.IncidentState, list[Event]]:
     """Fold an incident's events (raises :class:`UnknownIncident`)."""
     evs = store.events(incident_id)
     if not evs:
         raise UnknownIncident(f"no incident {incident_id!r}")
-    return ev.fold(evs, incident_id=incident_id), evs
+    return tl.fold(evs, incident_id=incident_id), evs
 
 
-def all_states(store: Store) -> list[ev.IncidentState]:
+def all_states(store: Store) -> list[tl.IncidentState]:
     """Every incident's current state, in declaration order."""
-    states: dict[str, ev.IncidentState] = {}
+    states: dict[str, tl.IncidentState] = {}
     for iid in store.incidents():
-        states[iid] = ev.IncidentState(id=iid)
+        states[iid] = tl.IncidentState(id=iid)
     for e in store.events_after(0):
         if e.incident_id in states:
             states[e.incident_id].apply(e)
     return list(states.values())
 
 
-def worst_first(states: list[ev.IncidentState]) -> list[ev.IncidentState]:
+def worst_first(states: list[tl.IncidentState]) -> list[tl.IncidentState]:
     """Open incidents by severity (SEV1 first), then oldest first."""
     far = datetime.max.replace(tzinfo=UTC)
     return sorted((s for s in states if s.is_open),

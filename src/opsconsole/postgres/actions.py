@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import asyncpg
 
-from opsconsole.events import EventSink
+from opsconsole.events import DB_CANCEL, DB_TERMINATE, EventSink
 from opsconsole.fmt import one_line
 from opsconsole.postgres.redact import redact_sql
 
@@ -136,4 +136,4 @@ async def _arecord(sink: EventSink | None, mode: str, data: dict[str, Any],
 def _record(sink: EventSink | None, mode: str, data: dict[str, Any], result: SignalResult) -> None:
     if sink is None:
         return
-    sink.record(f"db.{mode}", {**data, "result": result.result, "message": result.message})
+    sink.record(DB_CANCEL if mode == "cancel" else DB_TERMINATE, {**data, "result": result.result, "message": result.message})

@@ -35,7 +35,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote as url_quote
 
-from opsconsole.events import EventSink
+from opsconsole.events import (
+    MILESTONE_SET,
+    RUNBOOK_FINISHED,
+    RUNBOOK_SKIPPED,
+    RUNBOOK_STARTED,
+    EventSink,
+)
 from opsconsole.runbooks.model import (
     PLACEHOLDER,
     CheckStep,
@@ -514,12 +520,12 @@ class RunbookSession:
         return None
 
     def skip(self, index: int, reason: str = "") -> None:
-        self._record("runbook.step_skipped", self._mark_skipped(index, reason))
+        self._record(RUNBOOK_SKIPPED, self._mark_skipped(index, reason))
 
     def skip_later(self, index: int, reason: str = "") -> Coroutine[Any, Any, None]:
         """Mark step ``index`` skipped now; the returned coroutine records it (in a thread):
         for the console, whose loop must not wait on the store."""
-        return self._arecord("runbook.step_skipped", self._mark_skipped(index, reason))
+        return self._arecord(RUNBOOK_SKIPPED, self._mark_skipped(index, reason))
 
     def _mark_skipped(self, index: int, reason: str) -> dict[str, Any]:
         step = self.runbook.steps[index]
@@ -625,7 +631,7 @@ class RunbookSession:
         if outcome.ok and not dry:
             self._apply_captures(step, index)
             if step.milestone:
-                await self._arecord("incident.milestone_set", {
+                await self._arecord(MILESTONE_SET, {
                     "milestone": step.milestone,
                     "at": datetime.now(UTC).isoformat(),
                     "source": f"runbook {self.runbook.id} step {index + 1 if isinstance(index, int) else index}: "
@@ -670,7 +676,7 @@ class RunbookSession:
             base["database"] = rendered.target
         before = None if would_only or step.kind == "manual" else await self._figures()
         started = datetime.now(UTC)
-        await self._arecord("runbook.step_started", {**base, "started_at": started.isoformat(),
+        await self._arecord(RUNBOOK_STARTED, {**base, "started_at": started.isoformat(),
                                                      "host_before": before})
         capture = OutputCapture(self._output_path(index, attempt), self.secret_values, self.on_line)
         self.capture = capture
@@ -693,7 +699,7 @@ class RunbookSession:
             capture.close()
             _, data = self._finish(base, started, t0, capture, "stopped", None,
                                    "interrupted: the run was stopped", before, None, step)
-            self._record("runbook.step_finished", data)  # (cancelled: no awaiting here)
+            self._record(RUNBOOK_FINISHED, data)  # (cancelled: no awaiting here)
             raise
         except Exception as exc:  # a step's failure is an outcome, never a crash
             status, message = "failed", f"{type(exc).__name__}: {mask_values(str(exc), self.secret_values)}"
@@ -704,7 +710,7 @@ class RunbookSession:
         after = None if before is None else await self._figures()
         outcome, data = self._finish(base, started, t0, capture, status, code, message, before,
                                      after, step)
-        await self._arecord("runbook.step_finished", data)
+        await self._arecord(RUNBOOK_FINISHED, data)
         return outcome
 
     def _finish(self, base: dict[str, Any], started: datetime, t0: float, capture: OutputCapture,

@@ -15,8 +15,9 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import DataTable
 
+from opsconsole import events as ev
 from opsconsole.fmt import one_line
-from opsconsole.incidents import events as ev
+from opsconsole.incidents import timeline as tl
 from opsconsole.incidents.store import worst_first
 from opsconsole.ui.actions import ActionSpec
 from opsconsole.ui.panes.base import PolledPane
@@ -26,7 +27,7 @@ from opsconsole.ui.widgets import sync_table
 COLUMNS = ("ID", "SEV", "STATUS", "AGE", "CMDR", "RESPONSE", "TITLE")
 
 
-def incident_rows(states: list[ev.IncidentState], now: datetime,
+def incident_rows(states: list[tl.IncidentState], now: datetime,
                   targets: Any = None, filter_text: str = "") -> list[tuple[str, tuple[Any, ...]]]:
     """[(id, cells)] for the open incidents, worst first. Overdue clocks say OVERDUE (and are
     drawn reversed); the worst severity is bold."""
@@ -66,9 +67,9 @@ class IncidentsPane(PolledPane):
     def __init__(self, poll_interval: float = 0.5) -> None:
         super().__init__()
         self.poll_interval = poll_interval
-        self.states: dict[str, ev.IncidentState] = {}
+        self.states: dict[str, tl.IncidentState] = {}
         self.seen_seq = 0
-        self._work: dict[str, ev.IncidentState] = {}
+        self._work: dict[str, tl.IncidentState] = {}
         self._app_ref: Any = None
 
     @property
@@ -88,7 +89,7 @@ class IncidentsPane(PolledPane):
         super().on_mount()
 
     # ------------------------------------------------------------------ data
-    def collect(self) -> dict[str, ev.IncidentState]:
+    def collect(self) -> dict[str, tl.IncidentState]:
         """(thread) New events since the last poll, folded; a copy for the UI."""
         store = getattr(self._app_ref, "incident_store", None)
         if store is None:
@@ -101,19 +102,19 @@ class IncidentsPane(PolledPane):
             known = set(self._work)
             for iid in store.incidents():
                 if iid not in known:
-                    self._work[iid] = ev.IncidentState(id=iid)
+                    self._work[iid] = tl.IncidentState(id=iid)
             # Only the lifecycle events: the rows need nothing else, and a store with months
             # of timelines is not read whole at every start.
             for e in store.events_after(self.seen_seq, types=ev.LIFECYCLE):
                 if e.incident_id is not None:  # (declared after incidents() was read)
                     self._work.setdefault(e.incident_id,
-                                          ev.IncidentState(id=e.incident_id)).apply(e)
+                                          tl.IncidentState(id=e.incident_id)).apply(e)
                 self.seen_seq = max(self.seen_seq, e.seq or 0)
             self.seen_seq = max(self.seen_seq, last)
             return copy.deepcopy(self._work)
         return self.states
 
-    def show(self, snapshot: dict[str, ev.IncidentState]) -> None:
+    def show(self, snapshot: dict[str, tl.IncidentState]) -> None:
         self.states = snapshot
         self.draw()
         app = self.app

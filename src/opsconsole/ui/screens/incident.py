@@ -28,10 +28,12 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Footer, Input, OptionList, Static
 
+from opsconsole import events as ev
 from opsconsole.events import Event
 from opsconsole.fmt import one_line
-from opsconsole.incidents import events as ev
 from opsconsole.incidents import postmortem
+from opsconsole.incidents import timeline as tl
+from opsconsole.incidents.describe import describe, inner_type, shown
 from opsconsole.secrets import mask_tokens
 from opsconsole.ui.actions import ActionSpec, bindings, dangerous_actions
 from opsconsole.ui.widgets import LineBlock
@@ -49,13 +51,13 @@ def coarse(seconds: float) -> str:
     return f"{s // 86400}d{(s % 86400) // 3600:02d}h"
 
 
-def coarse_clock(state: ev.IncidentState, now: datetime, target: float) -> tuple[str, bool]:
+def coarse_clock(state: tl.IncidentState, now: datetime, target: float) -> tuple[str, bool]:
     """The response-target clock at minute precision: ``4m left``, ``OVERDUE 3m``,
     ``acked 2m``."""
     return state.response_clock(now, target, fmt=coarse)
 
 
-def summary_lines(state: ev.IncidentState, now: datetime, target: float) -> list[Text]:
+def summary_lines(state: tl.IncidentState, now: datetime, target: float) -> list[Text]:
     """The incident screen's head: id/severity/status/title, roles, clocks, milestones."""
     t1 = Text()
     t1.append(f" {state.id} ", style="bold reverse")
@@ -64,7 +66,7 @@ def summary_lines(state: ev.IncidentState, now: datetime, target: float) -> list
     t1.append(one_line(mask_tokens(state.title)))
     t2 = Text("services: ", style="bold")
     t2.append(", ".join(state.services) or "–")
-    for role in ev.ROLES:
+    for role in tl.ROLES:
         t2.append(f" · {role}: ", style="bold")
         t2.append(state.roles.get(role, "–"))
     clock, overdue = coarse_clock(state, now, target)
@@ -82,21 +84,21 @@ def summary_lines(state: ev.IncidentState, now: datetime, target: float) -> list
 
 
 def timeline_text(e: Event) -> Text:
-    e = ev.shown(e)  # an event attached at declaration: at its original time and actor
+    e = shown(e)  # an event attached at declaration: at its original time and actor
     t = Text()
     t.append(e.ts.astimezone(UTC).strftime("%H:%M:%S"), style="dim")
     t.append(f" {one_line(e.actor.user, 10):<10} ")
-    kind = ev.inner_type(e).split(".", 1)[0]
+    kind = inner_type(e).split(".", 1)[0]
     marks = {"incident": "•", "health": "♥", "db": "⚡", "runbook": "▸", "host": "◷"}
     t.append(marks.get(kind, "·") + " ")
     style = "bold" if e.type in (ev.DECLARED, ev.STATUS_CHANGED, ev.SEVERITY_CHANGED) else ""
-    t.append(ev.describe(e), style=style)
+    t.append(describe(e), style=style)
     return t
 
 
 def timeline_width(events: list[Event], sample: int = 1000) -> int:
     """The widest timeline line among the last ``sample`` events (columns)."""
-    return max((22 + len(ev.describe(e)) for e in events[-sample:]), default=0)
+    return max((22 + len(describe(e)) for e in events[-sample:]), default=0)
 
 
 PAGE = 200
@@ -264,7 +266,7 @@ class IncidentScreen(Screen[None]):
     def __init__(self, incident_id: str, poll_interval: float = 0.5) -> None:
         super().__init__(id="incident-screen")
         self.incident_id = incident_id
-        self.state = ev.IncidentState(id=incident_id)
+        self.state = tl.IncidentState(id=incident_id)
         self.last_seq = 0
         self.loaded = False
         self.poll_interval = poll_interval
@@ -322,7 +324,7 @@ class IncidentScreen(Screen[None]):
             if not self.loaded:
                 seqs = self.store.seqs(self.incident_id)
                 page = self.store.events(self.incident_id, newest=PAGE)
-                state = ev.fold(self.store.events(self.incident_id, types=ev.LIFECYCLE),
+                state = tl.fold(self.store.events(self.incident_id, types=ev.LIFECYCLE),
                                 incident_id=self.incident_id)
                 state.event_count = len(seqs)
                 state.last_seq = seqs[-1] if seqs else 0
@@ -375,7 +377,7 @@ class IncidentScreen(Screen[None]):
                    f"o roles · e export")
         self.query_one("#incident-status-line", Static).update(msg)
 
-    def _got_first(self, seqs: list[int], page: list[Event], state: ev.IncidentState,
+    def _got_first(self, seqs: list[int], page: list[Event], state: tl.IncidentState,
                    width: int) -> None:
         self._polling = False
         self.loaded = True
@@ -389,7 +391,7 @@ class IncidentScreen(Screen[None]):
         self._status_line()
         self.loaded_after = time.perf_counter() - self.opened_at
 
-    def _got(self, events: list[Event], state: ev.IncidentState, width: int) -> None:
+    def _got(self, events: list[Event], state: tl.IncidentState, width: int) -> None:
         self._polling = False
         self.error = None
         if events:
@@ -425,7 +427,7 @@ class IncidentScreen(Screen[None]):
                 self.record(ev.STATUS_CHANGED, {"status": status,
                                                 "previous": self.state.status}, "status")
 
-        self.app.push_screen(ChoiceModal(f"Status of {self.incident_id}", list(ev.STATUSES),
+        self.app.push_screen(ChoiceModal(f"Status of {self.incident_id}", list(tl.STATUSES),
                                          current=self.state.status), done)
 
     def action_severity(self) -> None:
@@ -435,7 +437,7 @@ class IncidentScreen(Screen[None]):
                                                   "previous": self.state.severity}, "severity")
 
         self.app.push_screen(ChoiceModal(f"Severity of {self.incident_id}",
-                                         list(ev.SEVERITIES), current=self.state.severity), done)
+                                         list(tl.SEVERITIES), current=self.state.severity), done)
 
     def action_milestone(self) -> None:
         def chosen(name: str | None) -> None:
@@ -446,8 +448,8 @@ class IncidentScreen(Screen[None]):
                 if text is None:
                     return
                 try:
-                    at = ev.parse_when(text, self.now())
-                except ev.BadInput as exc:
+                    at = tl.parse_when(text, self.now())
+                except tl.BadInput as exc:
                     self.app.notify(str(exc), title="milestone", severity="error")
                     return
                 self.record(ev.MILESTONE_SET, {"milestone": name, "at": at.isoformat()},
@@ -458,7 +460,7 @@ class IncidentScreen(Screen[None]):
                                            value="now", id="milestone-modal"), timed)
 
         self.app.push_screen(ChoiceModal(f"Milestone of {self.incident_id}",
-                                         list(ev.MILESTONES)), chosen)
+                                         list(tl.MILESTONES)), chosen)
 
     def action_role(self) -> None:
         def chosen(role: str | None) -> None:
@@ -478,7 +480,7 @@ class IncidentScreen(Screen[None]):
                                            value=self.state.roles.get(role, ""),
                                            allow_empty=True, id="role-modal"), person)
 
-        self.app.push_screen(ChoiceModal(f"Role on {self.incident_id}", list(ev.ROLES)), chosen)
+        self.app.push_screen(ChoiceModal(f"Role on {self.incident_id}", list(tl.ROLES)), chosen)
 
     def action_snapshot(self) -> None:
         snapshot_in_worker(self.app, self.incident_id, self.poll)
@@ -498,7 +500,7 @@ class IncidentScreen(Screen[None]):
                 return
 
             def work() -> None:  # the latest note needs the whole fold: read off the UI loop
-                state = ev.fold(store.events(iid), incident_id=iid)
+                state = tl.fold(store.events(iid), incident_id=iid)
                 text = postmortem.comms(state, name, now=now, templates=templates,
                                         update_every=every)
                 self.app.call_from_thread(self.app.push_screen, CommsModal(name, text))
@@ -517,7 +519,7 @@ class IncidentScreen(Screen[None]):
         now = self.now()
 
         def work() -> None:
-            state, events = ev.fold(store.events(iid), incident_id=iid), store.events(iid)
+            state, events = tl.fold(store.events(iid), incident_id=iid), store.events(iid)
             out = data_dir / "postmortems" / f"{iid}.md"
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(postmortem.markdown(state, events, generated_at=now))
@@ -716,8 +718,8 @@ class DeclareModal(ModalScreen[dict[str, Any] | None]):
             self.query_one("#declare-title", Input).focus()
             return
         try:
-            sev = ev.parse_severity(sev_text)
-        except ev.BadInput as exc:
+            sev = tl.parse_severity(sev_text)
+        except tl.BadInput as exc:
             err.update(str(exc))
             self.query_one("#declare-severity", Input).focus()
             return

@@ -24,7 +24,7 @@ from opsconsole.schema import ConfigError
 
 EXIT_OK = 0
 EXIT_FAILED = 1
-EXIT_USAGE = 2
+from opsconsole.cli.common import EXIT_USAGE  # noqa: E402
 
 
 def register(sub: argparse._SubParsersAction, common: Callable[[argparse.ArgumentParser], None]) -> None:  # type: ignore[type-arg]
@@ -59,7 +59,7 @@ def register(sub: argparse._SubParsersAction, common: Callable[[argparse.Argumen
 
 
 def _config(args: argparse.Namespace) -> Any:
-    from opsconsole.cli import load_or_exit
+    from opsconsole.cli.common import load_or_exit
 
     return load_or_exit(getattr(args, "config", None))
 

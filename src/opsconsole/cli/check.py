@@ -47,7 +47,7 @@ def format_table(results: list[CheckResult], width: int = 120) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from opsconsole.cli import load_or_exit
+    from opsconsole.cli.common import load_or_exit
 
     cfg = load_or_exit(args.config)
     specs = list(cfg.checks)

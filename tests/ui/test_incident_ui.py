@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from opsconsole import events as ev
 from opsconsole.events import Actor
-from opsconsole.incidents import events as ev
+from opsconsole.incidents import timeline as tl
 from opsconsole.incidents.store import SQLiteStore
 from opsconsole.ui.app import OpsConsoleApp, RunOptions, Services
 from opsconsole.ui.panes.incidents import IncidentsPane
@@ -82,7 +83,7 @@ async def test_declare_with_i_opens_the_new_incident(tmp_path, store):
         await until(pilot, lambda: isinstance(app.screen, IncidentScreen), "incident screen")
         iid = app.screen.incident_id
         assert store.incidents() == [iid]
-        state = ev.fold(store.events(iid))
+        state = tl.fold(store.events(iid))
         assert (state.title, state.severity, state.services) == ("DB down", "SEV1", ["api", "db"])
         assert app.active_incident == iid and app.sink.active == iid
         await until(pilot, lambda: app.screen.state.event_count == 1, "timeline loaded")
@@ -250,7 +251,7 @@ def test_pane_rows_worst_first_with_overdue_clock():
     from opsconsole.ui.panes.incidents import incident_rows
 
     def st(iid, sev, minutes_ago, status="investigating", **kw):
-        s = ev.IncidentState(id=iid, title=f"t{iid}", severity=sev, status=status,
+        s = tl.IncidentState(id=iid, title=f"t{iid}", severity=sev, status=status,
                              declared_at=NOW - timedelta(minutes=minutes_ago))
         s.derived_milestones = {"started": s.declared_at, "detected": s.declared_at}
         s.derived_milestones.update(kw)

@@ -1,4 +1,4 @@
-"""Incident event types and the fold that turns a timeline into the incident's state.
+"""The incident timeline folded into the incident's state.
 
 The timeline is append-only and the source of truth. Nothing is ever updated or deleted:
 a correction is a new event that supersedes an older one (a later ``milestone_set`` for the
@@ -16,51 +16,28 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from opsconsole.events import Actor, Event, EventSink, current_actor, utcnow
-from opsconsole.fmt import duration, human_bytes, one_line
-from opsconsole.secrets import mask_tokens
+from opsconsole.events import (
+    CONTEXT_ATTACHED,
+    DECLARED,
+    HEALTH_CHANGED,
+    MILESTONE_SET,
+    NOTE,
+    ROLE_ASSIGNED,
+    SERVICES_CHANGED,
+    SEVERITY_CHANGED,
+    STATUS_CHANGED,
+    TAGS_CHANGED,
+    TITLE_CHANGED,
+    Actor,
+    Event,
+    utcnow,
+)
+from opsconsole.fmt import duration
 
-__all__ = [
-    "Actor", "Event", "EventSink", "current_actor", "utcnow",
-    "DECLARED", "STATUS_CHANGED", "SEVERITY_CHANGED", "TITLE_CHANGED", "MILESTONE_SET",
-    "ROLE_ASSIGNED", "SERVICES_CHANGED", "TAGS_CHANGED", "NOTE", "SNAPSHOT",
-    "CONTEXT_ATTACHED", "HEALTH_AT_DECLARATION", "shown",
-    "SEVERITIES", "STATUSES", "OPEN_STATUSES", "MILESTONES", "ROLES",
-    "IncidentState", "Durations", "fold", "describe", "parse_severity", "parse_status",
-    "parse_milestone", "parse_role", "parse_when", "BadInput",
-]
-
-# Incident lifecycle events (recorded by this package).
-DECLARED = "incident.declared"
-STATUS_CHANGED = "incident.status_changed"
-SEVERITY_CHANGED = "incident.severity_changed"
-TITLE_CHANGED = "incident.title_changed"
-MILESTONE_SET = "incident.milestone_set"
-ROLE_ASSIGNED = "incident.role_assigned"
-SERVICES_CHANGED = "incident.services_changed"
-TAGS_CHANGED = "incident.tags_changed"
-NOTE = "incident.note"
-SNAPSHOT = "host.snapshot"
-# An event recorded before the declaration (unattached) linked to the incident when it was
-# declared: data carries the original's seq, type, ts, actor and data (see
-# ``SQLiteStore.declare(attach_window=...)``). Shown at the original time.
-CONTEXT_ATTACHED = "incident.context_attached"
-# The health checks that were not OK when the incident was declared (the console records it).
-HEALTH_AT_DECLARATION = "health.at_declaration"
-# Recorded by the rest of the console (rendered here).
-HEALTH_CHANGED = "health.state_changed"
-DB_CANCEL = "db.cancel"
-DB_TERMINATE = "db.terminate"
-RUNBOOK_STARTED = "runbook.step_started"
-RUNBOOK_FINISHED = "runbook.step_finished"
-
-# The events that shape an incident's state (a fold over these alone gives every field but
-# the counters and the latest note).
-LIFECYCLE = (DECLARED, STATUS_CHANGED, SEVERITY_CHANGED, TITLE_CHANGED, MILESTONE_SET,
-             ROLE_ASSIGNED, SERVICES_CHANGED, TAGS_CHANGED, CONTEXT_ATTACHED)
 # Health states that count as a detection (an attached change to one of these sets the
 # derived ``detected`` milestone).
 DEGRADED = ("CRITICAL", "WARNING")
+
 
 SEVERITIES = ("SEV1", "SEV2", "SEV3", "SEV4")
 STATUSES = ("investigating", "identified", "monitoring", "resolved", "closed")
@@ -139,6 +116,15 @@ def parse_when(text: str, now: datetime | None = None) -> datetime:
     if t > now + timedelta(minutes=1):
         raise BadInput(f"time {text!r} is in the future")
     return t.astimezone(UTC)
+
+
+def pick(d: dict[str, Any], *keys: str, default: Any = None) -> Any:
+    """The first of ``keys`` that ``d`` has with a value (events written by older versions
+    name some fields differently)."""
+    for k in keys:
+        if k in d and d[k] not in (None, ""):
+            return d[k]
+    return default
 
 
 def _ts(value: Any) -> datetime | None:
@@ -221,7 +207,7 @@ class IncidentState:
         elif t == CONTEXT_ATTACHED:
             inner = d.get("data") if isinstance(d.get("data"), dict) else {}
             at = _ts(d.get("ts"))
-            new = str(_g(inner, "new", "state", "to", default="")).upper()
+            new = str(pick(inner, "new", "state", "to", default="")).upper()
             if d.get("type") == HEALTH_CHANGED and new in DEGRADED and at is not None:
                 # the first sign of trouble, recorded before anyone declared: detection (and
                 # impact had started by then at the latest)
@@ -366,182 +352,3 @@ def fold(events: Iterable[Event], state: IncidentState | None = None,
     for e in evs:
         state.apply(e)
     return state
-
-
-# ------------------------------------------------------------------ rendering
-def _g(d: dict[str, Any], *keys: str, default: Any = None) -> Any:
-    for k in keys:
-        if k in d and d[k] not in (None, ""):
-            return d[k]
-    return default
-
-
-def _when(value: Any) -> str:
-    t = _ts(value)
-    return t.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if t else str(value)
-
-
-def host_figures(d: dict[str, Any]) -> str:
-    """``cpu 12% · load 0.50 · mem 40% · swap 0% · / 71%`` from a host-figures dict."""
-    parts = []
-    if "cpu" in d:
-        parts.append(f"cpu {float(d['cpu']):.0f}%")
-    if "load1" in d:
-        parts.append(f"load {float(d['load1']):.2f}")
-    elif isinstance(d.get("load"), list | tuple) and d["load"]:
-        parts.append(f"load {float(d['load'][0]):.2f}")
-    if "mem" in d:
-        mem = f"mem {float(d['mem']):.0f}%"
-        if "mem_used" in d and "mem_total" in d:
-            mem += f" ({human_bytes(d['mem_used'])}/{human_bytes(d['mem_total'])})"
-        parts.append(mem)
-    if "swap" in d:
-        parts.append(f"swap {float(d['swap']):.0f}%")
-    for fs in d.get("filesystems", []) or []:
-        if isinstance(fs, dict) and "mount" in fs:
-            parts.append(f"{fs['mount']} {float(fs.get('percent', 0)):.0f}%")
-    if "processes" in d:
-        parts.append(f"{d['processes']} procs")
-    return " · ".join(parts) if parts else ", ".join(f"{k}={v}" for k, v in d.items())
-
-
-def shown(e: Event) -> Event:
-    """The event as a timeline shows it: an attached event (``incident.context_attached``)
-    at its ORIGINAL time and actor; any other event as it is."""
-    if e.type != CONTEXT_ATTACHED:
-        return e
-    d = e.data or {}
-    at = _ts(d.get("ts")) or e.ts
-    a = d.get("actor") if isinstance(d.get("actor"), dict) else {}
-    actor = Actor(str(a.get("user") or e.actor.user), a.get("client"), a.get("tty"),
-                  str(a.get("host") or e.actor.host)) if a else e.actor
-    return Event(type=e.type, data=d, actor=actor, ts=at, incident_id=e.incident_id, seq=e.seq)
-
-
-def inner_type(e: Event) -> str:
-    """The type of what happened (an attached event's original type)."""
-    if e.type == CONTEXT_ATTACHED:
-        return str((e.data or {}).get("type", e.type))
-    return e.type
-
-
-def describe(e: Event) -> str:
-    """One readable line for the timeline and exports (secrets masked, no control chars)."""
-    return one_line(mask_tokens(_describe(e)))
-
-
-def _describe(e: Event) -> str:
-    d = e.data or {}
-    t = e.type
-    if t == CONTEXT_ATTACHED:
-        inner = Event(type=str(d.get("type", "?")),
-                      data=d.get("data") if isinstance(d.get("data"), dict) else {},
-                      actor=e.actor, ts=e.ts)
-        return f"[before declaration, #{d.get('seq', '?')}] {_describe(inner)}"
-    if t == HEALTH_AT_DECLARATION:
-        checks = [c for c in d.get("checks", []) or [] if isinstance(c, dict)]
-        if not checks:
-            return "Health at declaration: every check OK"
-        parts = []
-        for c in checks:
-            p = f"{c.get('check', '?')} {c.get('state', '?')}"
-            if isinstance(c.get("for"), int | float):
-                p += f" for {duration(max(float(c['for']), 0))}"
-            if c.get("message"):
-                p += f" ({one_line(str(c['message']), 60)})"
-            parts.append(p)
-        return "Health at declaration, not OK: " + "; ".join(parts)
-    if t == DECLARED:
-        s = f"Declared {d.get('severity', '?')} “{d.get('title', '')}”"
-        if d.get("services"):
-            s += f" — services: {', '.join(map(str, d['services']))}"
-        if d.get("commander"):
-            s += f" — commander {d['commander']}"
-        for name in MILESTONES:
-            if d.get(name):
-                s += f" — {name} {_when(d[name])}"
-        n = d.get("context_attached")
-        if n:
-            s += f" — {n} earlier event{'s' if n != 1 else ''} attached"
-        return s
-    if t == STATUS_CHANGED:
-        prev = d.get("previous")
-        return f"Status {prev} → {d.get('status')}" if prev else f"Status → {d.get('status')}"
-    if t == SEVERITY_CHANGED:
-        prev = d.get("previous")
-        return (f"Severity {prev} → {d.get('severity')}" if prev
-                else f"Severity → {d.get('severity')}")
-    if t == TITLE_CHANGED:
-        return f"Title → “{d.get('title', '')}”"
-    if t == SERVICES_CHANGED:
-        return f"Services → {', '.join(map(str, d.get('services', []))) or 'none'}"
-    if t == TAGS_CHANGED:
-        return f"Tags → {', '.join(map(str, d.get('tags', []))) or 'none'}"
-    if t == MILESTONE_SET:
-        at = d.get("at")
-        name = str(d.get("milestone", "?")).capitalize()
-        return f"Milestone {name} at {_when(at)}" if at else f"Milestone {name} cleared"
-    if t == ROLE_ASSIGNED:
-        person = d.get("person")
-        prev = d.get("previous")
-        role = d.get("role", "?")
-        if not person:
-            return f"Role {role} unassigned"
-        if prev and prev != person:
-            return f"Role {role} handed over: {prev} → {person}"
-        return f"Role {role} → {person}"
-    if t == NOTE:
-        sup = d.get("supersedes")
-        pre = f"Note (corrects #{sup}): " if sup else "Note: "
-        return pre + str(d.get("text", ""))
-    if t == SNAPSHOT:
-        return "Host snapshot: " + host_figures(d)
-    if t == HEALTH_CHANGED:
-        name = _g(d, "check", "name", "target", default="?")
-        old = _g(d, "previous", "old", "from")
-        new = _g(d, "state", "new", "to", default="?")
-        s = f"Health {name}: {old} → {new}" if old else f"Health {name}: {new}"
-        detail = _g(d, "detail", "message", "reason", "error")
-        return s + (f" ({detail})" if detail else "")
-    if t in (DB_CANCEL, DB_TERMINATE):
-        verb = "Cancelled query" if t == DB_CANCEL else "Terminated backend"
-        pid = _g(d, "pid", default="?")
-        s = f"{verb} pid {pid}"
-        who = [str(x) for x in (_g(d, "user", "usename"), _g(d, "database", "datname",
-                                                             "db")) if x]
-        if who:
-            s += " (" + "@".join(who) + ")"
-        target = _g(d, "target", "server")
-        if target:
-            s += f" on {target}"
-        ok = _g(d, "ok", "result", "success")
-        if ok is not None:
-            s += f" → {'ok' if ok is True else ('failed' if ok is False else ok)}"
-        q = _g(d, "query", "sql")
-        if q:
-            s += f": {one_line(str(q), 80)}"
-        return s
-    if t == RUNBOOK_STARTED:
-        rb = _g(d, "runbook", "runbook_title", default="?")
-        step = _g(d, "step_title", "step", "title", default="?")
-        cmd = _g(d, "command", "sql")
-        return f"Runbook {rb}: started step {step}" + (f" — {one_line(str(cmd), 80)}"
-                                                         if cmd else "")
-    if t == RUNBOOK_FINISHED:
-        rb = _g(d, "runbook", "runbook_title", default="?")
-        step = _g(d, "step_title", "step", "title", default="?")
-        status = _g(d, "exit_status", "exit_code", "returncode", "status")
-        s = f"Runbook {rb}: finished step {step}"
-        if status is not None:
-            s += f" — exit {status}"
-        dur = _g(d, "duration", "elapsed")
-        if isinstance(dur, int | float):
-            s += f" in {duration(float(dur))}"
-        last = _g(d, "output_last", "last_lines", "output_tail")
-        if last:
-            s += f" — {one_line(last if isinstance(last, str) else ' / '.join(map(str, last)), 80)}"
-        return s
-    if d:
-        body = ", ".join(f"{k}={one_line(str(v), 60)}" for k, v in sorted(d.items()))
-        return f"{t}: {body}"
-    return t

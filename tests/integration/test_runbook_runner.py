@@ -355,12 +355,12 @@ async def test_a_slow_sql_step_stops_at_its_timeout(tmp_path, pg_cluster):
 
 
 def test_no_textual_in_the_runbook_core():
-    code = ("import sys; import opsconsole.runbooks.runner, opsconsole.runbooks.cli, "
+    code = ("import sys; import opsconsole.runbooks.runner, "
             "opsconsole.runbooks.model; print('textual' in sys.modules)")
     import subprocess
 
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                       env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")})
+                       env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2] / "src")})
     assert r.stdout.strip() == "False", r.stderr
 
 

@@ -13,10 +13,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from opsconsole import events as ev
 from opsconsole.checks.spec import HttpCheck
 from opsconsole.config import AppConfig
 from opsconsole.events import Actor, Event, current_actor, utcnow
-from opsconsole.incidents import events as ev
+from opsconsole.incidents import timeline as tl
+from opsconsole.incidents.describe import describe, shown
 from opsconsole.incidents.store import open_store
 from opsconsole.schema import Duration
 from opsconsole.ui.app import OpsConsoleApp, RunOptions, Services
@@ -132,7 +134,7 @@ def test_store_window_is_measured_from_the_declaration(tmp_path):
     got = store.events(e.incident_id)
     assert [(x.type, x.data.get("seq")) for x in got] == [
         (ev.CONTEXT_ATTACHED, inside.seq), (ev.DECLARED, None)]
-    assert ev.shown(got[0]).ts == inside.ts and ev.shown(got[0]).actor == current_actor()
+    assert shown(got[0]).ts == inside.ts and shown(got[0]).actor == current_actor()
     store.close()
 
 
@@ -162,22 +164,22 @@ def test_fold_detected_defaults_to_the_earliest_attached_degradation():
         _attached(3, 103, 1, crit("cache", "CRITICAL", "OK")),
         _e(4, ev.DECLARED, 10, title="t", severity="SEV2", commander="bob"),
     ]
-    s = ev.fold(evs)
+    s = tl.fold(evs)
     assert s.milestones["detected"] == T0 + timedelta(minutes=3)
     assert s.milestones["started"] == T0 + timedelta(minutes=3)  # never after detection
     assert s.durations().acknowledge == 7 * 60  # acknowledged at the declaration
     assert s.declared_at == T0 + timedelta(minutes=10) and s.title == "t"
-    line = ev.describe(ev.shown(evs[0]))
+    line = describe(shown(evs[0]))
     assert line.startswith("[before declaration, #101] Health db: OK → WARNING")
-    assert ev.shown(evs[0]).ts == T0 + timedelta(minutes=3)
-    assert ev.shown(evs[0]).actor.user == "root"
+    assert shown(evs[0]).ts == T0 + timedelta(minutes=3)
+    assert shown(evs[0]).actor.user == "root"
 
     # an explicit milestone still wins
-    s2 = ev.fold([*evs, _e(5, ev.MILESTONE_SET, 11, milestone="detected",
+    s2 = tl.fold([*evs, _e(5, ev.MILESTONE_SET, 11, milestone="detected",
                            at=(T0 + timedelta(minutes=2)).isoformat())])
     assert s2.milestones["detected"] == T0 + timedelta(minutes=2)
     # no attached degradation: the declaration is the detection, as before
-    s3 = ev.fold([evs[1], evs[3]])
+    s3 = tl.fold([evs[1], evs[3]])
     assert s3.milestones["detected"] == T0 + timedelta(minutes=10)
 
 

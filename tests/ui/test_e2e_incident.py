@@ -16,11 +16,12 @@ import hashlib
 
 import asyncpg
 import pytest
+from test_pg_ui import table_rows
 from textual.widgets import DataTable
 
+from opsconsole import events as ev
 from opsconsole.checks.spec import HttpCheck
 from opsconsole.config import AppConfig
-from opsconsole.incidents import events as ev
 from opsconsole.postgres.config import DatabaseTarget, PostgresOptions
 from opsconsole.schema import Duration
 from opsconsole.ui.app import OpsConsoleApp, RunOptions, Services
@@ -28,7 +29,6 @@ from opsconsole.ui.screens.incident import DeclareModal, IncidentScreen, TextMod
 from opsconsole.ui.screens.pg import ConfirmSignalScreen
 from opsconsole.ui.screens.runbook_picker import RunbookPickerScreen
 from opsconsole.ui.screens.runbook_walkthrough import RunbookScreen
-from test_pg_ui import table_rows
 from uihelpers import wait_for
 
 pytestmark = pytest.mark.pg

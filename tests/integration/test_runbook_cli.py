@@ -14,7 +14,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from test_runbook_model import ISSUE_EXAMPLE
+from samples import ISSUE_EXAMPLE
 
 
 def journal(tmp_path: Path) -> list[dict]:

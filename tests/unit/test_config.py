@@ -17,7 +17,7 @@ from opsconsole.config import (
 )
 from opsconsole.schema import ByteSize, Duration, Invalid
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def err(text: str) -> ConfigError:

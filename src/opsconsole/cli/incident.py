@@ -15,10 +15,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from opsconsole import events as ev
 from opsconsole.config import AppConfig, resolve_data_dir
 from opsconsole.fmt import duration, one_line
-from opsconsole.incidents import events as ev
 from opsconsole.incidents import postmortem
+from opsconsole.incidents import timeline as tl
+from opsconsole.incidents.describe import describe, shown
 from opsconsole.incidents.store import (
     SQLiteStore,
     StoreError,
@@ -31,7 +33,7 @@ from opsconsole.incidents.store import (
 from opsconsole.secrets import mask_tokens
 
 EXIT_STORE = 1
-EXIT_USAGE = 2
+from opsconsole.cli.common import EXIT_USAGE  # noqa: E402
 
 
 class _Usage(Exception):
@@ -85,7 +87,7 @@ def register(sub: argparse._SubParsersAction, common: Callable[[argparse.Argumen
 
     sp = add("status", "change an incident's status")
     sp.add_argument("id")
-    sp.add_argument("status", help="|".join(ev.STATUSES))
+    sp.add_argument("status", help="|".join(tl.STATUSES))
     sp.set_defaults(run=_wrap(cmd_status))
 
     sp = add("severity", "change an incident's severity")
@@ -95,13 +97,13 @@ def register(sub: argparse._SubParsersAction, common: Callable[[argparse.Argumen
 
     sp = add("milestone", "set (or backdate) a milestone")
     sp.add_argument("id")
-    sp.add_argument("milestone", help="|".join(ev.MILESTONES))
+    sp.add_argument("milestone", help="|".join(tl.MILESTONES))
     sp.add_argument("--at", default="now", help="now, -15m, HH:MM UTC or ISO 8601")
     sp.set_defaults(run=_wrap(cmd_milestone))
 
     sp = add("assign", "assign or hand over a role")
     sp.add_argument("id")
-    sp.add_argument("role", help="|".join(ev.ROLES))
+    sp.add_argument("role", help="|".join(tl.ROLES))
     sp.add_argument("person")
     sp.set_defaults(run=_wrap(cmd_assign))
 
@@ -120,13 +122,13 @@ def register(sub: argparse._SubParsersAction, common: Callable[[argparse.Argumen
 
 def _wrap(fn: Callable[[argparse.Namespace, AppConfig, Path], int]) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
-        from opsconsole.cli import load_or_exit
+        from opsconsole.cli.common import load_or_exit
 
         cfg = load_or_exit(args.config)
         data_dir = resolve_data_dir(args.data_dir, cfg)
         try:
             return fn(args, cfg, data_dir)
-        except (ev.BadInput, UnknownIncident, _Usage) as exc:
+        except (tl.BadInput, UnknownIncident, _Usage) as exc:
             print(f"opsconsole incident: {exc}", file=sys.stderr)
             return EXIT_USAGE
         except StoreError as exc:
@@ -193,7 +195,7 @@ def cmd_list(args: argparse.Namespace, cfg: AppConfig, data_dir: Path) -> int:
     return 0
 
 
-def _get(store: SQLiteStore | None, iid: str) -> tuple[ev.IncidentState, list[ev.Event]]:
+def _get(store: SQLiteStore | None, iid: str) -> tuple[tl.IncidentState, list[ev.Event]]:
     if store is None:
         raise UnknownIncident(f"no incident {iid!r} (nothing has been recorded yet)")
     return load_state(store, iid.strip())
@@ -203,22 +205,22 @@ def cmd_show(args: argparse.Namespace, cfg: AppConfig, data_dir: Path) -> int:
     state, events = _get(_reader(cfg, data_dir), args.id)
     if args.json:
         doc = state.to_json()
-        doc["events"] = [dict(e.to_json(), text=ev.describe(e)) for e in events]
+        doc["events"] = [dict(e.to_json(), text=describe(e)) for e in events]
         print(json.dumps(doc, indent=2, default=str))
         return 0
     now = _now()
     clock, overdue = state.response_clock(now, _target(cfg, state.severity))
     print(f"{state.id}  {state.severity}  {state.status}  {state.title}")
     print(f"services: {', '.join(state.services) or '–'}   "
-          + "   ".join(f"{r}: {state.roles.get(r, '–')}" for r in ev.ROLES))
+          + "   ".join(f"{r}: {state.roles.get(r, '–')}" for r in tl.ROLES))
     print(f"response: {'! ' if overdue else ''}{clock}   "
           + "   ".join(f"{k} {v}" for k, v in state.live_durations(now).items()))
     print("milestones: " + "   ".join(f"{k} {postmortem.utc(v)}"
                                       for k, v in state.milestones.items()))
     print()
-    for e in map(ev.shown, events):
+    for e in map(shown, events):
         print(f"{e.seq:>6}  {postmortem.utc(e.ts)}  {postmortem.actor_label(e):<24}  "
-              f"{ev.describe(e)}")
+              f"{describe(e)}")
     return 0
 
 
@@ -233,14 +235,14 @@ def cmd_declare(args: argparse.Namespace, cfg: AppConfig, data_dir: Path) -> int
     title = one_line(args.title)
     if not title:
         raise _Usage("--title must not be empty")
-    sev = ev.parse_severity(args.severity)
+    sev = tl.parse_severity(args.severity)
     extra: dict[str, Any] = {}
     if args.tags:
         extra["tags"] = _services(args.tags)
     if args.commander:
         extra["commander"] = args.commander
     if args.started:
-        extra["started"] = ev.parse_when(args.started).isoformat()
+        extra["started"] = tl.parse_when(args.started).isoformat()
     store = _store(cfg, data_dir)
     e = store.declare(title, sev, _services(args.services), extra=extra,
                       attach_window=float(cfg.incidents.attach_window))
@@ -289,15 +291,15 @@ def cmd_set(args: argparse.Namespace, cfg: AppConfig, data_dir: Path) -> int:
             raise _Usage("--title must not be empty")
         e = store.append(ev.TITLE_CHANGED, {"title": title, "previous": state.title},
                          incident_id=state.id)
-        print(f"{state.id} #{e.seq} {ev.describe(e)}")
+        print(f"{state.id} #{e.seq} {describe(e)}")
     if args.services is not None:
         e = store.append(ev.SERVICES_CHANGED, {"services": _services([args.services])},
                          incident_id=state.id)
-        print(f"{state.id} #{e.seq} {ev.describe(e)}")
+        print(f"{state.id} #{e.seq} {describe(e)}")
     if args.tags is not None:
         e = store.append(ev.TAGS_CHANGED, {"tags": _services([args.tags])},
                          incident_id=state.id)
-        print(f"{state.id} #{e.seq} {ev.describe(e)}")
+        print(f"{state.id} #{e.seq} {describe(e)}")
     return 0
 
 
@@ -316,18 +318,18 @@ def _change(args: argparse.Namespace, cfg: AppConfig, data_dir: Path, what: str,
 
 
 def cmd_status(args: argparse.Namespace, cfg: AppConfig, data_dir: Path) -> int:
-    return _change(args, cfg, data_dir, "status", ev.parse_status(args.status),
+    return _change(args, cfg, data_dir, "status", tl.parse_status(args.status),
                    ev.STATUS_CHANGED)
 
 
 def cmd_severity(args: argparse.Namespace, cfg: AppConfig, data_dir: Path) -> int:
-    return _change(args, cfg, data_dir, "severity", ev.parse_severity(args.severity),
+    return _change(args, cfg, data_dir, "severity", tl.parse_severity(args.severity),
                    ev.SEVERITY_CHANGED)
 
 
 def cmd_milestone(args: argparse.Namespace, cfg: AppConfig, data_dir: Path) -> int:
-    name = ev.parse_milestone(args.milestone)
-    at = ev.parse_when(args.at)
+    name = tl.parse_milestone(args.milestone)
+    at = tl.parse_when(args.at)
     e = _append(cfg, data_dir, args.id, ev.MILESTONE_SET, {"milestone": name,
                                                            "at": at.isoformat()})
     print(f"{e.incident_id} #{e.seq} {name} at {postmortem.utc(at)} UTC")
@@ -335,7 +337,7 @@ def cmd_milestone(args: argparse.Namespace, cfg: AppConfig, data_dir: Path) -> i
 
 
 def cmd_assign(args: argparse.Namespace, cfg: AppConfig, data_dir: Path) -> int:
-    role = ev.parse_role(args.role)
+    role = tl.parse_role(args.role)
     person = one_line(args.person)
     store = _reader(cfg, data_dir)
     state, _ = _get(store, args.id)
@@ -344,7 +346,7 @@ def cmd_assign(args: argparse.Namespace, cfg: AppConfig, data_dir: Path) -> int:
     if state.roles.get(role):
         data["previous"] = state.roles[role]
     e = store.append(ev.ROLE_ASSIGNED, data, incident_id=state.id)
-    print(f"{state.id} #{e.seq} {ev.describe(e)}")
+    print(f"{state.id} #{e.seq} {describe(e)}")
     return 0
 
 

@@ -7,40 +7,13 @@ line on stderr with exit status 2 — never a traceback.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 
 from opsconsole import __version__
-from opsconsole.config import (
-    AppConfig,
-    ConfigError,
-    load_config,
-    resolve_config_path,
-    resolve_data_dir,
-)
-from opsconsole.schema import Duration, Invalid
-
-EXIT_USAGE = 2
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(Duration.parse(text))
-    except Invalid as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError("expected a duration above 0")
-    return value
-
-
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", metavar="PATH",
-                   help="config file (default: $OPSCONSOLE_CONFIG, then "
-                        "$XDG_CONFIG_HOME/opsconsole/config.yaml, then built-in defaults)")
-    p.add_argument("--data-dir", metavar="PATH",
-                   help="where incidents, journal and outputs are kept (default: "
-                        "$OPSCONSOLE_DATA_DIR, then $XDG_DATA_HOME/opsconsole)")
+from opsconsole.cli.common import common_options, load_or_exit, seconds
+from opsconsole.config import resolve_data_dir
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,10 +23,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "and locks, incidents and runbooks on one screen.",
     )
     parser.add_argument("--version", action="version", version=f"opsconsole {__version__}")
-    _common(parser)
+    common_options(parser)
     parser.add_argument("--theme", metavar="NAME", help="theme name (opsconsole-dark, "
                         "opsconsole-light, opsconsole-contrast, or one of yours)")
-    parser.add_argument("--refresh", metavar="SECONDS", type=_seconds,
+    parser.add_argument("--refresh", metavar="SECONDS", type=seconds,
                         help="refresh interval, e.g. 2 or 2s or 500ms (default 2s)")
     parser.add_argument("--read-only", action="store_true",
                         help="watch only: every action that changes anything is removed")
@@ -62,18 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--redact-queries", action="store_true",
                         help="mask literals in query text (for shared screens)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    from opsconsole import commands
+    from opsconsole.cli import check, demo, incident, runbook
 
-    commands.register(sub, _common)
+    for module in (check, demo, incident, runbook):
+        module.register(sub, common_options)
     return parser
-
-
-def load_or_exit(path_arg: str | None) -> AppConfig:
-    try:
-        return load_config(resolve_config_path(path_arg))
-    except ConfigError as exc:
-        print(f"opsconsole: {exc}", file=sys.stderr)
-        raise SystemExit(EXIT_USAGE) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -96,8 +62,6 @@ def run_console(args: argparse.Namespace) -> int:
         dsn=args.dsn,
     )
     if args.redact_queries:
-        from dataclasses import replace
-
         cfg = replace(cfg, redact_queries=True)
     app = OpsConsoleApp(cfg, options)
     app.run()
@@ -106,5 +70,3 @@ def run_console(args: argparse.Namespace) -> int:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
-
-_ = os

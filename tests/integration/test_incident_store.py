@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from opsconsole import events as ev
 from opsconsole.events import Actor, JournalSink
-from opsconsole.incidents import events as ev
+from opsconsole.incidents.describe import describe
 from opsconsole.incidents.store import (
     SCHEMA_VERSION,
     IncidentSink,
@@ -28,7 +29,7 @@ from opsconsole.incidents.store import (
 )
 from opsconsole.sources.host import HostCollector
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ACTOR = Actor("alice", "10.0.0.5", "/dev/pts/3", "ops1")
 
 WRITER = r"""
@@ -325,7 +326,7 @@ def test_snapshot_helper_records_host_figures(tmp_path):
     e = take_snapshot(sink, collector)
     assert e.type == ev.SNAPSHOT and e.incident_id == sink.active
     assert {"cpu", "load1", "mem", "swap", "filesystems", "processes"} <= set(e.data)
-    text = ev.describe(store.events(sink.active)[-1])
+    text = describe(store.events(sink.active)[-1])
     assert text.startswith("Host snapshot: cpu ") and "mem" in text
 
 

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from opsconsole import events as ev
 from opsconsole.events import Actor
-from opsconsole.incidents import events as ev
 from opsconsole.incidents import postmortem
+from opsconsole.incidents import timeline as tl
 from opsconsole.incidents.store import SQLiteStore, load_state
 
 GOLDEN = Path(__file__).parent / "golden" / "incident-postmortem.md"
@@ -110,7 +111,7 @@ def test_comms_templates(incident):
     custom = postmortem.comms(state, "short", now=t(40),
                               templates={"short": "{id} {status} ({services})"})
     assert custom == "INC-20261124-1 resolved (checkout, db)"
-    with pytest.raises(ev.BadInput, match="expected one of"):
+    with pytest.raises(tl.BadInput, match="expected one of"):
         postmortem.comms(state, "nope", now=t(40))
     assert postmortem.template_error("{id} {bogus}") is not None
     assert postmortem.template_error("{id} {{literal}}") is None
