@@ -9,6 +9,14 @@ import pytest
 
 from opsconsole.pgcluster import LocalCluster, find_bindir
 
+
+def pytest_collection_modifyitems(config, items):
+    """Tests that start a PostgreSQL cluster are marked ``pg`` (``-m "not pg"`` skips them)."""
+    for item in items:
+        if {"pg_cluster", "pg_cluster_private"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.pg)
+
+
 # Tests never touch the real user's data dir: a throwaway default for this test run.
 os.environ["OPSCONSOLE_DATA_DIR"] = __import__("tempfile").mkdtemp(prefix="opsconsole-tests-")
 
