@@ -2,7 +2,8 @@
 
 :class:`Store` is what the console and the CLI use; :class:`SQLiteStore` is the embedded
 default (one file in the data directory). A PostgreSQL-backed store for several hosts can
-implement the same protocol without touching the UI: every piece of SQL lives here.
+implement the same protocol without touching the UI: every piece of SQL lives here. Where
+the console's events go (active incident, journal fallback) is :mod:`.sink`'s business.
 
 SQLite settings: WAL (readers never block the writer, several consoles share one file),
 ``synchronous=FULL`` (a commit survives power loss, not just a crash), a busy timeout,
@@ -21,13 +22,12 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
 from opsconsole import events as ev
-from opsconsole.events import Actor, Event, JournalSink, current_actor, utcnow
+from opsconsole.events import Actor, Event, current_actor, utcnow
 from opsconsole.incidents import timeline as tl
 
 SCHEMA_VERSION = 1
@@ -528,80 +528,3 @@ def worst_first(states: list[tl.IncidentState]) -> list[tl.IncidentState]:
     far = datetime.max.replace(tzinfo=UTC)
     return sorted((s for s in states if s.is_open),
                   key=lambda s: (s.severity_rank, s.started_at or far, s.id))
-
-
-@dataclass
-class IncidentSink:
-    """The console's :class:`~opsconsole.events.EventSink`: events go to the incident store.
-
-    An event without ``incident_id`` lands on the ACTIVE incident (the one most recently
-    opened in this console); with no active incident it is still kept durably in the store,
-    unattached. If the store cannot take it, the event goes to the operator journal in the
-    data directory so nothing is lost (and the error is remembered in ``last_error``).
-    """
-
-    store: Store | None
-    actor: Actor = field(default_factory=current_actor)
-    fallback: JournalSink | None = None
-    active: str | None = None
-    last_error: str | None = None
-    attach_window: float = 0.0  # seconds of unattached events a declaration links (0: none)
-
-    def record(self, type: str, data: dict[str, Any], *, incident_id: str | None = None) -> Event:
-        iid = incident_id if incident_id is not None else self.active
-        try:
-            if self.store is None:
-                raise StoreError("the incident store is not open (yet)")
-            event = self.store.append(type, data, incident_id=iid, actor=self.actor)
-        except StoreError as exc:
-            self.last_error = str(exc)
-            if self.fallback is None:
-                raise
-            return self.fallback.record(type, {**data, "store_error": str(exc)},
-                                        incident_id=iid)
-        self.last_error = None
-        return event
-
-    def declare(self, title: str, severity: str, services: list[str] | None = None,
-                **extra: Any) -> Event:
-        if self.store is None:
-            raise StoreError("the incident store is not open; cannot declare an incident")
-        event = self.store.declare(title, severity, services, actor=self.actor,
-                                   extra=extra or None, attach_window=self.attach_window)
-        self.active = event.incident_id
-        return event
-
-
-def snapshot_figures(snap: Any) -> dict[str, Any]:
-    """Key host figures from a :class:`~opsconsole.sources.host.HostSnapshot` (plain JSON)."""
-    fs = sorted(snap.filesystems, key=lambda f: -f.percent)[:4]
-    return {
-        "cpu": round(float(snap.cpu_total), 1),
-        "load1": round(float(snap.load[0]), 2),
-        "load5": round(float(snap.load[1]), 2),
-        "load15": round(float(snap.load[2]), 2),
-        "cores": int(snap.cores),
-        "mem": round(float(snap.mem_percent), 1),
-        "mem_used": int(snap.mem_used),
-        "mem_total": int(snap.mem_total),
-        "swap": round(float(snap.swap_percent), 1),
-        "filesystems": [{"mount": f.mountpoint, "percent": round(float(f.percent), 1)}
-                        for f in fs],
-        "processes": int(snap.process_count),
-    }
-
-
-def take_snapshot(sink: Any, collector: Any = None, *, incident_id: str | None = None) -> Event:
-    """Record a ``host.snapshot`` event with the key host figures (blocking: call it in a
-    thread). ``collector`` is a :class:`~opsconsole.sources.host.HostCollector` (a fresh one
-    is primed first so its CPU figure is real)."""
-    if collector is None:
-        import time
-
-        from opsconsole.sources.host import HostCollector
-
-        collector = HostCollector()
-        time.sleep(0.25)  # psutil needs an interval between two cpu samples
-    snap = collector.collect(force_processes=True)
-    return sink.record(ev.SNAPSHOT, snapshot_figures(snap), incident_id=incident_id)
-
