@@ -26,7 +26,8 @@ from opsconsole.schema import (
     positive,
 )
 
-__all__ = ["AppConfig", "ConfigError", "Levels", "Thresholds", "load_config", "resolve_config_path"]
+__all__ = ["AppConfig", "ConfigError", "Levels", "Thresholds", "database_targets", "load_config",
+           "resolve_config_path"]
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,18 @@ class AppConfig:
         problem = check_references(self.checks, dbs)
         if problem:
             raise Invalid(problem, "checks")
+
+
+def database_targets(cfg: AppConfig, dsn: str | None) -> list[DatabaseTarget]:
+    """Every database target the console knows: the ``--dsn`` target first (named after its
+    host and database, as the PostgreSQL panes show it), then the config's ``databases:``.
+    A configured target with the same name as the ``--dsn`` one is left out: the command
+    line wins. The PostgreSQL panes watch the first and ``T`` cycles through them all; a
+    runbook's sql steps may name any of them."""
+    targets = [DatabaseTarget.from_dsn(dsn)] if dsn else []
+    names = {t.name for t in targets}
+    targets += [t for t in cfg.databases if t.name not in names]
+    return targets
 
 
 def resolve_config_path(cli_path: str | None, env: dict[str, str] | None = None) -> Path | None:

@@ -10,11 +10,13 @@ import pytest
 from opsconsole.config import (
     AppConfig,
     ConfigError,
+    database_targets,
     load_config,
     parse_config,
     resolve_config_path,
     resolve_data_dir,
 )
+from opsconsole.postgres.config import DatabaseTarget
 from opsconsole.schema import ByteSize, Duration, Invalid
 
 REPO = Path(__file__).resolve().parents[2]
@@ -151,3 +153,20 @@ def test_sizes():
     assert ByteSize.parse(512) == 512
     with pytest.raises(Invalid):
         ByteSize.parse("lots")
+
+
+def test_database_targets_put_the_dsn_target_first_then_the_configured_ones():
+    cfg = AppConfig(databases=[DatabaseTarget("main", "postgresql://db1/app"),
+                               DatabaseTarget("reports", "postgresql://db2/reports")])
+    assert database_targets(cfg, None) == cfg.databases
+    assert database_targets(AppConfig(), None) == []
+    dsn = "postgresql://monitor@db9:5433/orders"
+    got = database_targets(cfg, dsn)
+    assert [t.name for t in got] == ["orders@db9:5433", "main", "reports"]
+    assert got[0] == DatabaseTarget.from_dsn(dsn)
+    # a configured target named like the --dsn one: the command line wins
+    clash = AppConfig(databases=[DatabaseTarget("orders@db9:5433", "postgresql://other/orders"),
+                                 DatabaseTarget("main", "postgresql://db1/app")])
+    got = database_targets(clash, dsn)
+    assert [(t.name, t.dsn) for t in got] == [("orders@db9:5433", dsn),
+                                              ("main", "postgresql://db1/app")]
