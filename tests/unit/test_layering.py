@@ -1,5 +1,6 @@
-"""The core never imports Textual: sources, checks, postgres, incidents, runbooks, config and
-friends are usable from the CLI and from other tools without a terminal UI."""
+"""The code keeps to its seams: the core never imports Textual (sources, checks, postgres,
+incidents, runbooks, config and friends are usable from the CLI and from other tools without
+a terminal UI), the import-linter contracts hold, and only postgres/conn.py connects."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import opsconsole
 from conftest import cli_env
 
 CORE_PACKAGES = ("sources", "checks", "postgres", "incidents", "runbooks")
-CORE_MODULES = ("config", "schema", "events", "secrets", "fmt", "pgcluster")
+CORE_MODULES = ("config", "schema", "events", "secrets", "fmt", "pgcluster", "demo")
 
 
 def core_modules() -> list[str]:
@@ -63,3 +64,15 @@ def test_every_postgres_connection_goes_through_conn_py():
     assert not unexpected, f"connect through opsconsole.postgres.conn instead: {sorted(unexpected)}"
     moved = RAW_CONNECT_PENDING - raw
     assert not moved, f"these no longer connect raw; drop them from RAW_CONNECT_PENDING: {sorted(moved)}"
+
+
+def test_import_contracts_hold():
+    """The import-linter contracts in pyproject.toml ([tool.importlinter]): the core never
+    imports Textual, Rich, the UI or the CLI, and the packages keep to their layers."""
+    exe = Path(sys.executable).parent / "lint-imports"
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "importlinter.cli"]
+    repo = Path(__file__).resolve().parents[2]
+    out = subprocess.run([*cmd, "--no-cache"], capture_output=True, text=True, cwd=repo,
+                         env=cli_env(), timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "0 broken" in out.stdout
