@@ -24,7 +24,6 @@ from opsconsole.schema import (
     field,
     load_file,
     load_text,
-    non_negative,
     positive,
 )
 
@@ -226,5 +225,3 @@ def resolve_data_dir(cli: str | None, cfg: AppConfig, env: dict[str, str] | None
         return Path(cfg.data_dir).expanduser()
     return default_data_dir(env)
 
-
-_ = non_negative  # re-exported helpers for sibling config modules

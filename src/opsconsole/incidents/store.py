@@ -2,8 +2,9 @@
 
 :class:`Store` is what the console and the CLI use; :class:`SQLiteStore` is the embedded
 default (one file in the data directory). A PostgreSQL-backed store for several hosts can
-implement the same protocol without touching the UI: every piece of SQL lives here. Where
-the console's events go (active incident, journal fallback) is :mod:`.sink`'s business.
+implement the same protocol without touching the UI: every piece of SQL lives here and in
+:mod:`.migrations` (the schema). Where the console's events go (active incident, journal
+fallback) is :mod:`.sink`'s business.
 
 SQLite settings: WAL (readers never block the writer, several consoles share one file),
 ``synchronous=FULL`` (a commit survives power loss, not just a crash), a busy timeout,
@@ -29,46 +30,16 @@ from typing import Any, Protocol
 from opsconsole import events as ev
 from opsconsole.events import Actor, Event, current_actor, utcnow
 from opsconsole.incidents import timeline as tl
-
-SCHEMA_VERSION = 1
-APPLICATION_ID = 0x4F505343  # "OPSC"
-DB_NAME = "incidents.db"
-SQLITE_MAGIC = b"SQLite format 3\x00"
-ATTACH_LIMIT = 500  # at most this many earlier events are attached at a declaration
-
-MIGRATIONS: tuple[str, ...] = (
-    # 0 -> 1: the event log and the incident id registry; both append-only.
-    """
-    CREATE TABLE events (
-        seq          INTEGER PRIMARY KEY AUTOINCREMENT,
-        incident_id  TEXT,
-        type         TEXT NOT NULL,
-        ts           TEXT NOT NULL,
-        actor_user   TEXT NOT NULL,
-        actor_client TEXT,
-        actor_tty    TEXT,
-        host         TEXT NOT NULL,
-        data         TEXT NOT NULL
-    );
-    CREATE INDEX events_by_incident ON events (incident_id, seq);
-    CREATE TABLE incidents (
-        id           TEXT PRIMARY KEY,
-        day          TEXT NOT NULL,
-        n            INTEGER NOT NULL,
-        declared_seq INTEGER NOT NULL,
-        UNIQUE (day, n)
-    );
-    CREATE TRIGGER events_no_update BEFORE UPDATE ON events
-        BEGIN SELECT RAISE(ABORT, 'the incident timeline is append-only'); END;
-    CREATE TRIGGER events_no_delete BEFORE DELETE ON events
-        BEGIN SELECT RAISE(ABORT, 'the incident timeline is append-only'); END;
-    CREATE TRIGGER incidents_no_update BEFORE UPDATE ON incidents
-        BEGIN SELECT RAISE(ABORT, 'incident ids are append-only'); END;
-    CREATE TRIGGER incidents_no_delete BEFORE DELETE ON incidents
-        BEGIN SELECT RAISE(ABORT, 'incident ids are append-only'); END;
-    """,
+from opsconsole.incidents.migrations import (
+    APPLICATION_ID,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    SQLITE_MAGIC,
+    split_sql,
 )
-assert len(MIGRATIONS) == SCHEMA_VERSION
+
+DB_NAME = "incidents.db"
+ATTACH_LIMIT = 500  # at most this many earlier events are attached at a declaration
 
 
 class StoreError(OSError):
@@ -272,7 +243,7 @@ class SQLiteStore:
                     raise self._fail("is a SQLite database of some other program (it has "
                                      "tables but no opsconsole schema version); left untouched")
             for v in range(version, SCHEMA_VERSION):
-                for stmt in _split_sql(MIGRATIONS[v]):
+                for stmt in split_sql(MIGRATIONS[v]):
                     conn.execute(stmt)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
@@ -477,21 +448,6 @@ class SQLiteStore:
     def integrity_check(self) -> str:
         with self._reading("checking integrity") as conn:
             return "; ".join(r[0] for r in conn.execute("PRAGMA integrity_check").fetchall())
-
-
-def _split_sql(script: str) -> list[str]:
-    """Split a migration script into statements (triggers contain ';' inside BEGIN..END)."""
-    out: list[str] = []
-    buf = ""
-    for line in script.splitlines(keepends=True):
-        buf += line
-        if sqlite3.complete_statement(buf):
-            if buf.strip():
-                out.append(buf.strip())
-            buf = ""
-    if buf.strip():
-        out.append(buf.strip())
-    return out
 
 
 # ---------------------------------------------------------------------- helpers

@@ -1,7 +1,7 @@
 """The PostgreSQL source: one monitoring connection per pane, reconnecting by itself, and
 the cheap queries behind the slow queries and blocking locks panes. Never imports Textual.
 
-Cost rules (FIELD-NOTES): one pass over ``pg_stat_activity`` for running-now;
+Cost rules (what keeps the watched server unburdened): one pass over ``pg_stat_activity`` for running-now;
 ``pg_blocking_pids()`` only for backends whose ``wait_event_type = 'Lock'`` and ``pg_locks``
 only when someone waits; ``pg_stat_statements(false)`` (no text) with text fetched for the
 rows on screen only; never ``pg_database_size()``; every statement under the session's

@@ -1,6 +1,6 @@
 """Host figures from psutil as immutable snapshots. Never imports Textual.
 
-Costs (see FIELD-NOTES): system-wide calls are ~1 ms; a process sweep is 10–300 ms, so the
+Costs: system-wide calls are ~1 ms; a process sweep is 10–300 ms, so the
 process list is sampled less often than CPU/memory, asks psutil for few attributes, and
 fetches username/cmdline only for processes not seen before. Filesystems change rarely and
 are sampled every ``filesystem_interval``. :meth:`HostCollector.collect` blocks: call it in a
