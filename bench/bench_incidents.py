@@ -22,11 +22,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from opsconsole import events as ev
-from opsconsole.events import Actor, JournalSink  # noqa: E402
+from opsconsole.events import Actor  # noqa: E402
 from opsconsole.incidents import (
     describe,  # noqa: E402
     postmortem,  # noqa: E402
 )
+from opsconsole.incidents.sink import JournalSink  # noqa: E402
 from opsconsole.incidents.store import SQLiteStore, load_state  # noqa: E402
 
 ACTOR = Actor("alice", "10.0.0.5", "/dev/pts/1", "ops1")

@@ -21,7 +21,7 @@ import tracemalloc
 from pathlib import Path
 
 from opsconsole.config import AppConfig
-from opsconsole.events import MemorySink
+from opsconsole.incidents.sink import MemorySink
 from opsconsole.runbooks.model import load_yaml_runbook
 from opsconsole.runbooks.runner import RunbookSession
 

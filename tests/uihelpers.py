@@ -11,7 +11,7 @@ from typing import Any
 
 from hostdata import FIXED_NOW, FixedCollector
 from opsconsole.config import AppConfig
-from opsconsole.events import MemorySink
+from opsconsole.incidents.sink import MemorySink
 from opsconsole.ui.app import OpsConsoleApp, RunOptions, Services
 
 

@@ -7,7 +7,9 @@ built-in defaults. Every error names file:line:column and what was expected.
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -22,11 +24,11 @@ from opsconsole.schema import (
     field,
     load_file,
     load_text,
-    non_negative,
     positive,
 )
 
-__all__ = ["AppConfig", "ConfigError", "Levels", "Thresholds", "load_config", "resolve_config_path"]
+__all__ = ["AppConfig", "ConfigError", "Levels", "Thresholds", "database_targets", "load_config",
+           "resolve_config_path"]
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,47 @@ class ResourcesConfig:
     sort: str = field("cpu", check=lambda v: None if v in ("cpu", "memory") else "expected cpu or memory")
 
 
+# Every key binding id users may remap in ``keys:`` (the ids of the ActionSpecs and
+# Bindings in opsconsole.ui, kept here so the config never imports Textual; a test checks
+# the two agree). Runbook hotkeys add ``runbook-hotkey-<n>``, one per ``hotkeys:`` entry.
+BINDING_IDS: tuple[str, ...] = (
+    # the console (ui.actions.GLOBAL_ACTIONS)
+    "help", "quit", "focus-health", "focus-resources", "focus-slow", "focus-locks",
+    "focus-incidents", "next-pane", "previous-pane", "zoom", "pause", "faster", "slower",
+    "filter", "declare", "note", "runbooks", "timeline", "back", "palette",
+    # the panes
+    "health-details", "health-run-now", "health-details-close", "sort-processes",
+    "slow-view", "slow-sort", "slow-details", "slow-explain", "slow-cancel", "slow-terminate",
+    "slow-next-target", "locks-details", "locks-cancel", "locks-terminate",
+    "locks-next-target", "open-incident",
+    # the screens
+    "help-close", "incident-note", "incident-status", "incident-severity",
+    "incident-milestone", "incident-role", "incident-snapshot", "incident-export",
+    "incident-comms", "incident-back", "modal-cancel", "modal-close", "pg-modal-close",
+    "pg-confirm-cancel", "pg-confirm-terminate", "runbook-picker-open", "runbook-picker-down",
+    "runbook-picker-up", "runbook-picker-close", "runbook-run", "runbook-skip", "runbook-stop",
+    "runbook-back", "runbook-note", "runbook-down", "runbook-up", "runbook-close",
+    "runbook-confirm-cancel", "runbook-params-cancel",
+)
+_HOTKEY_ID = re.compile(r"runbook-hotkey-(\d+)")
+
+
+class BindingId(str):
+    """A key binding id in ``keys:``; an unknown one is an error with a suggestion."""
+
+    @classmethod
+    def parse(cls, value: object) -> BindingId:
+        text = str(value)
+        if text in BINDING_IDS or _HOTKEY_ID.fullmatch(text):
+            return cls(text)
+        close = difflib.get_close_matches(text, BINDING_IDS, n=3)
+        if close:
+            hint = "did you mean " + " or ".join(repr(c) for c in close) + "?"
+        else:
+            hint = "expected one of: " + ", ".join(sorted(BINDING_IDS))
+        raise Invalid(f"unknown binding id {text!r}; {hint}")
+
+
 @dataclass(frozen=True)
 class AppConfig:
     """The whole configuration file."""
@@ -101,7 +144,7 @@ class AppConfig:
     incidents: IncidentsConfig = field(IncidentsConfig())
     runbook_dirs: list[str] = field([])
     hotkeys: list[Hotkey] = field([])
-    keys: dict[str, str] = field({})  # action id -> key(s), e.g. {zoom: "Z"}
+    keys: dict[BindingId, str] = field({})  # binding id -> key(s), e.g. {zoom: "Z"}
     source: str | None = field(None, metadata={"internal": True})
 
     def __check__(self) -> None:
@@ -116,6 +159,23 @@ class AppConfig:
         problem = check_references(self.checks, dbs)
         if problem:
             raise Invalid(problem, "checks")
+        for key in self.keys:
+            m = _HOTKEY_ID.fullmatch(key)
+            if m and int(m.group(1)) >= len(self.hotkeys):
+                raise Invalid(f"{key!r}: there is no hotkeys: entry {m.group(1)} "
+                              f"({len(self.hotkeys)} configured, counted from 0)", "keys")
+
+
+def database_targets(cfg: AppConfig, dsn: str | None) -> list[DatabaseTarget]:
+    """Every database target the console knows: the ``--dsn`` target first (named after its
+    host and database, as the PostgreSQL panes show it), then the config's ``databases:``.
+    A configured target with the same name as the ``--dsn`` one is left out: the command
+    line wins. The PostgreSQL panes watch the first and ``T`` cycles through them all; a
+    runbook's sql steps may name any of them."""
+    targets = [DatabaseTarget.from_dsn(dsn)] if dsn else []
+    names = {t.name for t in targets}
+    targets += [t for t in cfg.databases if t.name not in names]
+    return targets
 
 
 def resolve_config_path(cli_path: str | None, env: dict[str, str] | None = None) -> Path | None:
@@ -165,5 +225,3 @@ def resolve_data_dir(cli: str | None, cfg: AppConfig, env: dict[str, str] | None
         return Path(cfg.data_dir).expanduser()
     return default_data_dir(env)
 
-
-_ = non_negative  # re-exported helpers for sibling config modules

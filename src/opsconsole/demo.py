@@ -70,6 +70,11 @@ class Workload:
         tasks: list[asyncio.Task[Any]] = []
 
         async def conn(name: str) -> Any:
+            # The workload plays the watched application, not the console, so it connects
+            # directly rather than through opsconsole.postgres.conn: the monitoring-safe
+            # statement, lock and idle-in-transaction timeouts would cut short the lock
+            # chain and the idle transactions it exists to show. The console side of the
+            # demo (check_scene, the panes) goes through conn.py like everywhere else.
             c = await asyncpg.connect(self.dsn, timeout=10,
                                       server_settings={"application_name": f"demo-{name}"})
             conns.append(c)

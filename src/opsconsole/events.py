@@ -1,21 +1,18 @@
-"""Who/where/when of everything recorded, and where events go. Never imports Textual.
+"""Who/where/when of everything recorded, and the event types. Never imports Textual.
 
 Every event carries its actor (``$SUDO_USER`` or ``$USER``, the ``$SSH_CONNECTION`` client
 address, the tty), the host, and a UTC timestamp. The console records through one
-:class:`EventSink`; until an incident store is wired in, :class:`JournalSink` appends events
-durably to ``journal.jsonl`` in the data directory.
+:class:`EventSink`; the sinks themselves (the incident store's routing, the journal, memory)
+live in :mod:`opsconsole.incidents.sink`.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import sys
-import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Protocol
 
 # ---------------------------------------------------------------- event types
@@ -111,44 +108,3 @@ class EventSink(Protocol):
     def record(self, type: str, data: dict[str, Any], *, incident_id: str | None = None) -> Event:
         """Record durably and return the event (raises OSError when it could not be written)."""
         ...
-
-
-@dataclass
-class JournalSink:
-    """Append-only JSON-lines journal with an fsync per event."""
-
-    path: Path
-    actor: Actor = field(default_factory=current_actor)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def record(self, type: str, data: dict[str, Any], *, incident_id: str | None = None) -> Event:
-        event = Event(type=type, data=data, actor=self.actor, ts=utcnow(), incident_id=incident_id)
-        line = json.dumps(event.to_json(), default=str, sort_keys=True) + "\n"
-        with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            try:
-                os.write(fd, line.encode())
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        return event
-
-    def read(self) -> list[dict[str, Any]]:
-        if not self.path.exists():
-            return []
-        return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
-
-
-@dataclass
-class MemorySink:
-    """Keeps events in memory (for the demo's throwaway runs and for tests of the UI)."""
-
-    actor: Actor = field(default_factory=current_actor)
-    events: list[Event] = field(default_factory=list)
-
-    def record(self, type: str, data: dict[str, Any], *, incident_id: str | None = None) -> Event:
-        event = Event(type=type, data=data, actor=self.actor, ts=utcnow(), incident_id=incident_id,
-                      seq=len(self.events) + 1)
-        self.events.append(event)
-        return event

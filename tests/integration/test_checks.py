@@ -33,7 +33,7 @@ from opsconsole.checks.spec import (
 )
 from opsconsole.checks.tracker import CheckTracker
 from opsconsole.config import AppConfig, ConfigError, parse_config
-from opsconsole.events import MemorySink
+from opsconsole.incidents.sink import MemorySink
 from opsconsole.postgres.config import DatabaseTarget
 from opsconsole.schema import ByteSize, Duration
 

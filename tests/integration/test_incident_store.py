@@ -14,20 +14,19 @@ from pathlib import Path
 import pytest
 
 from opsconsole import events as ev
-from opsconsole.events import Actor, JournalSink
+from opsconsole.events import Actor
 from opsconsole.incidents.describe import describe
+from opsconsole.incidents.sink import IncidentSink, JournalSink
 from opsconsole.incidents.store import (
     SCHEMA_VERSION,
-    IncidentSink,
     SQLiteStore,
     StoreError,
     UnknownIncident,
     all_states,
     load_state,
     open_store,
-    take_snapshot,
 )
-from opsconsole.sources.host import HostCollector
+from opsconsole.sources.host import HostCollector, take_snapshot
 
 REPO = Path(__file__).resolve().parents[2]
 ACTOR = Actor("alice", "10.0.0.5", "/dev/pts/3", "ops1")

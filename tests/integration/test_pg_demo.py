@@ -17,7 +17,7 @@ import pytest
 
 from conftest import cli_env
 from opsconsole.demo import Demo, demo_config
-from opsconsole.events import MemorySink
+from opsconsole.incidents.sink import MemorySink
 from opsconsole.ui.app import OpsConsoleApp, RunOptions, Services
 
 pytestmark = pytest.mark.pg

@@ -10,7 +10,7 @@ from datetime import timedelta
 import asyncpg
 import pytest
 
-from opsconsole.events import JournalSink, MemorySink
+from opsconsole.incidents.sink import JournalSink, MemorySink
 from opsconsole.postgres import connect
 from opsconsole.postgres.actions import signal_backend
 from opsconsole.postgres.config import DatabaseTarget, PostgresOptions

@@ -3,7 +3,7 @@ not the hidden filter input Textual's auto-focus would pick."""
 
 from __future__ import annotations
 
-from opsconsole.events import MemorySink
+from opsconsole.incidents.sink import MemorySink
 from opsconsole.ui.app import OpsConsoleApp, RunOptions, Services
 from opsconsole.ui.panes.base import FilterInput
 

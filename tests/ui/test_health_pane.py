@@ -15,7 +15,7 @@ from opsconsole.checks.engine import CheckResult
 from opsconsole.checks.spec import CommandCheck, HttpCheck, TcpCheck
 from opsconsole.checks.tracker import CheckTracker
 from opsconsole.config import AppConfig
-from opsconsole.events import MemorySink
+from opsconsole.incidents.sink import MemorySink
 from opsconsole.schema import Duration
 from opsconsole.sources.host import FsUsage, HostSnapshot, ProcRow
 from opsconsole.ui.app import OpsConsoleApp, RunOptions, Services

@@ -389,7 +389,7 @@ async def test_a_corrupt_store_is_shown_and_events_still_kept(tmp_path):
         assert any("not a SQLite database" in str(n.message) for n in app._notifications)
         e = app.sink.record("health.state_changed", {"check": "api", "state": "critical"})
         assert e.type == "health.state_changed"
-        from opsconsole.events import JournalSink
+        from opsconsole.incidents.sink import JournalSink
 
         kept = JournalSink(tmp_path / "journal.jsonl").read()
         assert kept[-1]["type"] == "health.state_changed"

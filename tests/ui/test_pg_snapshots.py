@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from opsconsole.config import AppConfig
-from opsconsole.events import MemorySink
+from opsconsole.incidents.sink import MemorySink
 from opsconsole.postgres.actions import SignalResult
 from opsconsole.postgres.config import DatabaseTarget, PostgresOptions
 from opsconsole.postgres.locktree import WaitInfo, build_tree

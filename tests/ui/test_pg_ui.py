@@ -12,7 +12,7 @@ import pytest
 from textual.widgets import DataTable
 
 from opsconsole.config import AppConfig
-from opsconsole.events import MemorySink
+from opsconsole.incidents.sink import MemorySink
 from opsconsole.postgres.config import DatabaseTarget, PostgresOptions
 from opsconsole.schema import Duration
 from opsconsole.ui.app import OpsConsoleApp, RunOptions, Services

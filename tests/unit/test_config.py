@@ -10,11 +10,13 @@ import pytest
 from opsconsole.config import (
     AppConfig,
     ConfigError,
+    database_targets,
     load_config,
     parse_config,
     resolve_config_path,
     resolve_data_dir,
 )
+from opsconsole.postgres.config import DatabaseTarget
 from opsconsole.schema import ByteSize, Duration, Invalid
 
 REPO = Path(__file__).resolve().parents[2]
@@ -82,6 +84,10 @@ def test_empty_file_is_defaults():
         ("refresh: 2s\nrefresh: 3s\n", 2, 1, ["duplicate key 'refresh'"]),
         ("refresh: [2s\n", 2, 1, ["invalid YAML"]),
         ("keys:\n  zoom: [z]\n", 2, 9, ["keys.zoom", "expected a string"]),
+        ("keys:\n  zom: Z\n", 2, 3, ["unknown binding id 'zom'", "did you mean 'zoom'?"]),
+        ("keys:\n  zoom: Z\n  pasue: x\n", 3, 3, ["unknown binding id 'pasue'", "'pause'"]),
+        ("keys:\n  xyzzy: Z\n", 2, 3, ["unknown binding id 'xyzzy'", "expected one of:", "zoom"]),
+        ("keys:\n  runbook-hotkey-0: f6\n", 2, 3, ["no hotkeys: entry 0"]),
         ("checks:\n  - name: a\n    kind: htp\n", 3, 11, ["unknown kind 'htp'", "http"]),
         ("checks:\n  - kind: tcp\n    address: 127.0.0.1:1\n", 2, 5, ["missing required key 'name'"]),
     ],
@@ -151,3 +157,54 @@ def test_sizes():
     assert ByteSize.parse(512) == 512
     with pytest.raises(Invalid):
         ByteSize.parse("lots")
+
+
+def test_database_targets_put_the_dsn_target_first_then_the_configured_ones():
+    cfg = AppConfig(databases=[DatabaseTarget("main", "postgresql://db1/app"),
+                               DatabaseTarget("reports", "postgresql://db2/reports")])
+    assert database_targets(cfg, None) == cfg.databases
+    assert database_targets(AppConfig(), None) == []
+    dsn = "postgresql://monitor@db9:5433/orders"
+    got = database_targets(cfg, dsn)
+    assert [t.name for t in got] == ["orders@db9:5433", "main", "reports"]
+    assert got[0] == DatabaseTarget.from_dsn(dsn)
+    # a configured target named like the --dsn one: the command line wins
+    clash = AppConfig(databases=[DatabaseTarget("orders@db9:5433", "postgresql://other/orders"),
+                                 DatabaseTarget("main", "postgresql://db1/app")])
+    got = database_targets(clash, dsn)
+    assert [(t.name, t.dsn) for t in got] == [("orders@db9:5433", dsn),
+                                              ("main", "postgresql://db1/app")]
+
+
+def test_binding_ids_are_the_ui_binding_ids():
+    """config.BINDING_IDS (Textual-free) lists exactly the ids of the ui's ActionSpecs and
+    Bindings, so ``keys:`` accepts every binding and nothing else."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    from textual.binding import Binding
+
+    import opsconsole.ui
+    from opsconsole.config import BINDING_IDS
+    from opsconsole.ui.actions import ActionSpec
+
+    found: set[str] = set()
+    for info in pkgutil.walk_packages(opsconsole.ui.__path__, "opsconsole.ui."):
+        mod = importlib.import_module(info.name)
+        lists = [v for v in vars(mod).values() if isinstance(v, tuple | list)]
+        for cls in vars(mod).values():
+            if inspect.isclass(cls) and cls.__module__ == mod.__name__:
+                lists += [cls.__dict__.get("ACTIONS") or (), cls.__dict__.get("BINDINGS") or ()]
+        for items in lists:
+            for item in items:
+                if isinstance(item, ActionSpec | Binding) and item.id:
+                    found.add(item.id)
+    assert "zoom" in found and "incident-note" in found and "modal-cancel" in found
+    assert len(BINDING_IDS) == len(set(BINDING_IDS))
+    assert set(BINDING_IDS) == found
+
+
+def test_runbook_hotkey_ids_may_be_remapped():
+    cfg = parse_config("hotkeys:\n  - key: f5\n    runbook: walk\nkeys:\n  runbook-hotkey-0: f6\n")
+    assert cfg.keys == {"runbook-hotkey-0": "f6"}

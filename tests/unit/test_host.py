@@ -88,3 +88,37 @@ def test_a_process_that_exits_leaves_the_list():
         p.wait(timeout=10)
     assert p.pid not in {r.pid for r in c.collect(force_processes=True).processes}
     assert p.pid not in c._who and p.pid not in c._cpu
+
+
+class _Collector:
+    """Always the same snapshot, whatever the caller asks for."""
+
+    def __init__(self) -> None:
+        from hostdata import fixed_snapshot
+
+        self.snap = fixed_snapshot()
+
+    def collect(self, force_processes: bool = False):
+        return self.snap
+
+
+async def test_runbook_steps_and_host_snapshots_record_the_same_key_figures(tmp_path):
+    from opsconsole.config import AppConfig
+    from opsconsole.incidents.sink import MemorySink
+    from opsconsole.runbooks.model import load_yaml_runbook
+    from opsconsole.runbooks.runner import RunbookSession, host_figures_default, resolve_params
+    from opsconsole.sources.host import KEY_FIGURES, key_figures, take_snapshot
+
+    collector = _Collector()
+    sink = MemorySink()
+    rb = load_yaml_runbook(tmp_path / "t.yaml",
+                           "id: t\ntitle: T\nsteps:\n  - title: s\n    kind: shell\n    run: 'true'\n")
+    session = RunbookSession(rb, resolve_params(rb, {}), config=AppConfig(), sink=sink,
+                             data_dir=tmp_path, host_figures=host_figures_default(collector))
+    assert (await session.run_step(0)).ok
+    step = next(e.data for e in sink.events if e.type == "runbook.step_finished")
+    snapshot = take_snapshot(sink, collector)
+    assert snapshot.type == "host.snapshot"
+    assert set(step["host_before"]) == set(step["host_after"]) == set(snapshot.data)
+    assert set(snapshot.data) == set(KEY_FIGURES)
+    assert step["host_before"] == snapshot.data == key_figures(collector.snap)

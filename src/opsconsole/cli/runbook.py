@@ -201,8 +201,8 @@ def _open_sink(cfg: Any, data_dir: Path, incident: str | None) -> tuple[Any, str
     """The sink a CLI run records through, like the console: the incident store in the data
     directory (the operator journal takes events when the store is unusable). ``--incident``
     must name an existing incident: exit 2 before anything runs when it does not."""
-    from opsconsole.events import JournalSink
-    from opsconsole.incidents.store import IncidentSink, StoreError, open_store
+    from opsconsole.incidents.sink import IncidentSink, JournalSink
+    from opsconsole.incidents.store import StoreError, open_store
 
     journal = JournalSink(data_dir / "journal.jsonl")
     incident_id = incident.strip() if incident else None

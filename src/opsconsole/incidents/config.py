@@ -1,4 +1,4 @@
-"""Typed incident configuration (``incidents:``). Owned by the incidents work (issue 5).
+"""Typed incident configuration (``incidents:``). Never imports Textual.
 
 ```yaml
 incidents:

@@ -40,7 +40,8 @@ def _when(value: Any) -> str:
 
 
 def host_figures(d: dict[str, Any]) -> str:
-    """``cpu 12% · load 0.50 · mem 40% · swap 0% · / 71%`` from a host-figures dict."""
+    """``cpu 12% · load 0.50 · mem 40% · swap 0% · / 71%`` from the key host figures
+    (:func:`opsconsole.sources.host.key_figures`)."""
     parts = []
     if "cpu" in d:
         parts.append(f"cpu {float(d['cpu']):.0f}%")

@@ -2,7 +2,9 @@
 
 :class:`Store` is what the console and the CLI use; :class:`SQLiteStore` is the embedded
 default (one file in the data directory). A PostgreSQL-backed store for several hosts can
-implement the same protocol without touching the UI: every piece of SQL lives here.
+implement the same protocol without touching the UI: every piece of SQL lives here and in
+:mod:`.migrations` (the schema). Where the console's events go (active incident, journal
+fallback) is :mod:`.sink`'s business.
 
 SQLite settings: WAL (readers never block the writer, several consoles share one file),
 ``synchronous=FULL`` (a commit survives power loss, not just a crash), a busy timeout,
@@ -21,54 +23,23 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
 from opsconsole import events as ev
-from opsconsole.events import Actor, Event, JournalSink, current_actor, utcnow
+from opsconsole.events import Actor, Event, current_actor, utcnow
 from opsconsole.incidents import timeline as tl
-
-SCHEMA_VERSION = 1
-APPLICATION_ID = 0x4F505343  # "OPSC"
-DB_NAME = "incidents.db"
-SQLITE_MAGIC = b"SQLite format 3\x00"
-ATTACH_LIMIT = 500  # at most this many earlier events are attached at a declaration
-
-MIGRATIONS: tuple[str, ...] = (
-    # 0 -> 1: the event log and the incident id registry; both append-only.
-    """
-    CREATE TABLE events (
-        seq          INTEGER PRIMARY KEY AUTOINCREMENT,
-        incident_id  TEXT,
-        type         TEXT NOT NULL,
-        ts           TEXT NOT NULL,
-        actor_user   TEXT NOT NULL,
-        actor_client TEXT,
-        actor_tty    TEXT,
-        host         TEXT NOT NULL,
-        data         TEXT NOT NULL
-    );
-    CREATE INDEX events_by_incident ON events (incident_id, seq);
-    CREATE TABLE incidents (
-        id           TEXT PRIMARY KEY,
-        day          TEXT NOT NULL,
-        n            INTEGER NOT NULL,
-        declared_seq INTEGER NOT NULL,
-        UNIQUE (day, n)
-    );
-    CREATE TRIGGER events_no_update BEFORE UPDATE ON events
-        BEGIN SELECT RAISE(ABORT, 'the incident timeline is append-only'); END;
-    CREATE TRIGGER events_no_delete BEFORE DELETE ON events
-        BEGIN SELECT RAISE(ABORT, 'the incident timeline is append-only'); END;
-    CREATE TRIGGER incidents_no_update BEFORE UPDATE ON incidents
-        BEGIN SELECT RAISE(ABORT, 'incident ids are append-only'); END;
-    CREATE TRIGGER incidents_no_delete BEFORE DELETE ON incidents
-        BEGIN SELECT RAISE(ABORT, 'incident ids are append-only'); END;
-    """,
+from opsconsole.incidents.migrations import (
+    APPLICATION_ID,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    SQLITE_MAGIC,
+    split_sql,
 )
-assert len(MIGRATIONS) == SCHEMA_VERSION
+
+DB_NAME = "incidents.db"
+ATTACH_LIMIT = 500  # at most this many earlier events are attached at a declaration
 
 
 class StoreError(OSError):
@@ -272,7 +243,7 @@ class SQLiteStore:
                     raise self._fail("is a SQLite database of some other program (it has "
                                      "tables but no opsconsole schema version); left untouched")
             for v in range(version, SCHEMA_VERSION):
-                for stmt in _split_sql(MIGRATIONS[v]):
+                for stmt in split_sql(MIGRATIONS[v]):
                     conn.execute(stmt)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
@@ -479,21 +450,6 @@ class SQLiteStore:
             return "; ".join(r[0] for r in conn.execute("PRAGMA integrity_check").fetchall())
 
 
-def _split_sql(script: str) -> list[str]:
-    """Split a migration script into statements (triggers contain ';' inside BEGIN..END)."""
-    out: list[str] = []
-    buf = ""
-    for line in script.splitlines(keepends=True):
-        buf += line
-        if sqlite3.complete_statement(buf):
-            if buf.strip():
-                out.append(buf.strip())
-            buf = ""
-    if buf.strip():
-        out.append(buf.strip())
-    return out
-
-
 # ---------------------------------------------------------------------- helpers
 def open_store(data_dir: str | Path, path: str | Path | None = None, *,
                read_only: bool = False) -> SQLiteStore:
@@ -528,80 +484,3 @@ def worst_first(states: list[tl.IncidentState]) -> list[tl.IncidentState]:
     far = datetime.max.replace(tzinfo=UTC)
     return sorted((s for s in states if s.is_open),
                   key=lambda s: (s.severity_rank, s.started_at or far, s.id))
-
-
-@dataclass
-class IncidentSink:
-    """The console's :class:`~opsconsole.events.EventSink`: events go to the incident store.
-
-    An event without ``incident_id`` lands on the ACTIVE incident (the one most recently
-    opened in this console); with no active incident it is still kept durably in the store,
-    unattached. If the store cannot take it, the event goes to the operator journal in the
-    data directory so nothing is lost (and the error is remembered in ``last_error``).
-    """
-
-    store: Store | None
-    actor: Actor = field(default_factory=current_actor)
-    fallback: JournalSink | None = None
-    active: str | None = None
-    last_error: str | None = None
-    attach_window: float = 0.0  # seconds of unattached events a declaration links (0: none)
-
-    def record(self, type: str, data: dict[str, Any], *, incident_id: str | None = None) -> Event:
-        iid = incident_id if incident_id is not None else self.active
-        try:
-            if self.store is None:
-                raise StoreError("the incident store is not open (yet)")
-            event = self.store.append(type, data, incident_id=iid, actor=self.actor)
-        except StoreError as exc:
-            self.last_error = str(exc)
-            if self.fallback is None:
-                raise
-            return self.fallback.record(type, {**data, "store_error": str(exc)},
-                                        incident_id=iid)
-        self.last_error = None
-        return event
-
-    def declare(self, title: str, severity: str, services: list[str] | None = None,
-                **extra: Any) -> Event:
-        if self.store is None:
-            raise StoreError("the incident store is not open; cannot declare an incident")
-        event = self.store.declare(title, severity, services, actor=self.actor,
-                                   extra=extra or None, attach_window=self.attach_window)
-        self.active = event.incident_id
-        return event
-
-
-def snapshot_figures(snap: Any) -> dict[str, Any]:
-    """Key host figures from a :class:`~opsconsole.sources.host.HostSnapshot` (plain JSON)."""
-    fs = sorted(snap.filesystems, key=lambda f: -f.percent)[:4]
-    return {
-        "cpu": round(float(snap.cpu_total), 1),
-        "load1": round(float(snap.load[0]), 2),
-        "load5": round(float(snap.load[1]), 2),
-        "load15": round(float(snap.load[2]), 2),
-        "cores": int(snap.cores),
-        "mem": round(float(snap.mem_percent), 1),
-        "mem_used": int(snap.mem_used),
-        "mem_total": int(snap.mem_total),
-        "swap": round(float(snap.swap_percent), 1),
-        "filesystems": [{"mount": f.mountpoint, "percent": round(float(f.percent), 1)}
-                        for f in fs],
-        "processes": int(snap.process_count),
-    }
-
-
-def take_snapshot(sink: Any, collector: Any = None, *, incident_id: str | None = None) -> Event:
-    """Record a ``host.snapshot`` event with the key host figures (blocking: call it in a
-    thread). ``collector`` is a :class:`~opsconsole.sources.host.HostCollector` (a fresh one
-    is primed first so its CPU figure is real)."""
-    if collector is None:
-        import time
-
-        from opsconsole.sources.host import HostCollector
-
-        collector = HostCollector()
-        time.sleep(0.25)  # psutil needs an interval between two cpu samples
-    snap = collector.collect(force_processes=True)
-    return sink.record(ev.SNAPSHOT, snapshot_figures(snap), incident_id=incident_id)
-

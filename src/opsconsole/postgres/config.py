@@ -1,6 +1,5 @@
 """Typed PostgreSQL configuration: ``databases:`` targets and ``postgres:`` options.
-
-Owned by the PostgreSQL panes work (issue 4). Never imports Textual.
+Never imports Textual.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The monitoring-safe connection.
+"""The monitoring-safe connection: every connection opsconsole opens to a PostgreSQL server
+it watches goes through :func:`connect` (a test greps the source for any other).
 
 ``application_name=opsconsole`` (so our own backends can be excluded from every view), a
 ``statement_timeout`` and a ``lock_timeout`` (so opsconsole can never hang on, or block, the

@@ -9,7 +9,7 @@ count for each root every session that waits on it transitively. Pure: unit-test
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from opsconsole.postgres.model import Backend, LockNode
@@ -118,8 +118,3 @@ def build_tree(backends: Mapping[int, Backend], waits: Mapping[int, WaitInfo]) -
     for r in sorted(drawn_roots, key=root_key):
         emit(r, 0, None, r, seen)
     return out
-
-
-def chain_pids(nodes: Sequence[LockNode], root: int) -> list[int]:
-    """Pids of one root's tree, in drawing order (for tests and the details screen)."""
-    return [n.pid for n in nodes if n.root == root]

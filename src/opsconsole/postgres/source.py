@@ -1,7 +1,7 @@
 """The PostgreSQL source: one monitoring connection per pane, reconnecting by itself, and
 the cheap queries behind the slow queries and blocking locks panes. Never imports Textual.
 
-Cost rules (FIELD-NOTES): one pass over ``pg_stat_activity`` for running-now;
+Cost rules (what keeps the watched server unburdened): one pass over ``pg_stat_activity`` for running-now;
 ``pg_blocking_pids()`` only for backends whose ``wait_event_type = 'Lock'`` and ``pg_locks``
 only when someone waits; ``pg_stat_statements(false)`` (no text) with text fetched for the
 rows on screen only; never ``pg_database_size()``; every statement under the session's
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -375,13 +374,6 @@ class PgSource:
         """Cancel/terminate ``backend`` after re-checking it is still the same session."""
         return await signal_with_fresh_connection(self, backend, mode, sink=sink,
                                                   read_only=read_only, redact=redact)
-
-
-def first_target(databases: Sequence[DatabaseTarget], dsn: str | None) -> DatabaseTarget | None:
-    """``--dsn`` wins; else the first configured target; None when nothing is configured."""
-    if dsn:
-        return DatabaseTarget.from_dsn(dsn)
-    return databases[0] if databases else None
 
 
 async def signal_with_fresh_connection(source: PgSource, backend: Any, mode: Any, *,

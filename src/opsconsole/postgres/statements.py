@@ -1,6 +1,6 @@
 """``pg_stat_statements`` samples → per-interval deltas. Pure; never imports Textual.
 
-Rules (FIELD-NOTES): rows are keyed on (dbid, userid, queryid, toplevel); a row missing from
+Rules: rows are keyed on (dbid, userid, queryid, toplevel); a row missing from
 the previous sample has no delta (never its lifetime total); a row whose counters went down
 was evicted and re-added: no delta; when ``pg_stat_statements_info.stats_reset`` moved, nobody
 gets a delta this round. We never reset the statistics ourselves.

@@ -268,27 +268,16 @@ class Rendered:
 
 
 def host_figures_default(source: Any = None) -> Callable[[], dict[str, Any]]:
-    """A function returning a few key host figures (call it in a thread). ``source`` is
+    """A function returning the key host figures (call it in a thread). ``source`` is
     anything with ``.collect() -> HostSnapshot`` (default: a fresh HostCollector)."""
-    from opsconsole.sources.host import HostCollector
+    from opsconsole.sources.host import HostCollector, key_figures
 
     collector: list[Any] = [source] if source is not None else []
 
     def figures() -> dict[str, Any]:
         if not collector:
             collector.append(HostCollector(process_interval=0.0, filesystem_interval=0.0))
-        s = collector[0].collect()
-        root = next((f for f in s.filesystems if f.mountpoint == "/"), None)
-        fullest = max(s.filesystems, key=lambda f: f.percent, default=None)
-        return {
-            "cpu_percent": round(s.cpu_total, 1),
-            "load1": round(s.load[0], 2),
-            "mem_percent": round(s.mem_percent, 1),
-            "swap_percent": round(s.swap_percent, 1),
-            "disk_root_percent": round(root.percent, 1) if root else None,
-            "disk_fullest": f"{fullest.mountpoint} {fullest.percent:.0f}%" if fullest else None,
-            "processes": s.process_count,
-        }
+        return key_figures(collector[0].collect())
 
     return figures
 

@@ -1,10 +1,14 @@
 """Host figures from psutil as immutable snapshots. Never imports Textual.
 
-Costs (see FIELD-NOTES): system-wide calls are ~1 ms; a process sweep is 10–300 ms, so the
+Costs: system-wide calls are ~1 ms; a process sweep is 10–300 ms, so the
 process list is sampled less often than CPU/memory, asks psutil for few attributes, and
 fetches username/cmdline only for processes not seen before. Filesystems change rarely and
 are sampled every ``filesystem_interval``. :meth:`HostCollector.collect` blocks: call it in a
 thread, never on the UI loop.
+
+:func:`key_figures` is the one "key host figures" dict: what a ``host.snapshot`` event and a
+runbook step's ``host_before`` / ``host_after`` carry, and what
+:func:`opsconsole.incidents.describe.host_figures` renders.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psutil
+
+from opsconsole.events import SNAPSHOT, Event, EventSink
 
 PSEUDO_FS = frozenset(
     {
@@ -253,3 +259,38 @@ class HostCollector:
             except psutil.Error:
                 cmd = "[?]"
         return user, cmd
+
+
+KEY_FIGURES = ("cpu", "load1", "load5", "load15", "cores", "mem", "mem_used", "mem_total",
+               "swap", "filesystems", "processes")
+
+
+def key_figures(snap: HostSnapshot) -> dict[str, Any]:
+    """The key host figures of a snapshot, as plain JSON (keys: :data:`KEY_FIGURES`; the
+    four fullest filesystems)."""
+    fs = sorted(snap.filesystems, key=lambda f: -f.percent)[:4]
+    return {
+        "cpu": round(float(snap.cpu_total), 1),
+        "load1": round(float(snap.load[0]), 2),
+        "load5": round(float(snap.load[1]), 2),
+        "load15": round(float(snap.load[2]), 2),
+        "cores": int(snap.cores),
+        "mem": round(float(snap.mem_percent), 1),
+        "mem_used": int(snap.mem_used),
+        "mem_total": int(snap.mem_total),
+        "swap": round(float(snap.swap_percent), 1),
+        "filesystems": [{"mount": f.mountpoint, "percent": round(float(f.percent), 1)}
+                        for f in fs],
+        "processes": int(snap.process_count),
+    }
+
+
+def take_snapshot(sink: EventSink, collector: HostCollector | None = None, *,
+                  incident_id: str | None = None) -> Event:
+    """Record a ``host.snapshot`` event with the :func:`key_figures` (blocking: call it in a
+    thread). Without a ``collector`` a fresh one is primed first so its CPU figure is real."""
+    if collector is None:
+        collector = HostCollector()
+        time.sleep(0.25)  # psutil needs an interval between two cpu samples
+    snap = collector.collect(force_processes=True)
+    return sink.record(SNAPSHOT, key_figures(snap), incident_id=incident_id)

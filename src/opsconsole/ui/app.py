@@ -23,8 +23,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static, TextArea
 
 from opsconsole.config import AppConfig, default_data_dir
-from opsconsole.events import EventSink, JournalSink
-from opsconsole.incidents.store import IncidentSink, Store, StoreError, open_store
+from opsconsole.events import EventSink
+from opsconsole.incidents.sink import IncidentSink, JournalSink
+from opsconsole.incidents.store import Store, StoreError, open_store
 from opsconsole.ui.actions import GLOBAL_ACTIONS, bindings, dangerous_actions
 from opsconsole.ui.panes.base import Pane, PolledPane
 from opsconsole.ui.panes.health import HealthPane

@@ -12,9 +12,10 @@ from textual import on
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
+from opsconsole.config import database_targets
 from opsconsole.postgres.config import DatabaseTarget
 from opsconsole.postgres.model import Backend
-from opsconsole.postgres.source import PgSource, first_target
+from opsconsole.postgres.source import PgSource
 from opsconsole.postgres.view import column_width, query_text
 from opsconsole.ui.panes.base import PolledPane
 from opsconsole.ui.screens.pg import ConfirmSignalScreen, TextScreen
@@ -31,20 +32,17 @@ def sources_for(app: Any) -> tuple[Any, str]:
     fixed = getattr(services, "pg_source", None)
     if fixed is not None:
         return fixed, getattr(getattr(fixed, "target", None), "name", "fixed")
-    target = first_target(app.config.databases, getattr(app.options, "dsn", None))
-    if target is None:
+    targets = database_targets(app.config, getattr(app.options, "dsn", None))
+    if not targets:
         return None, ""
-    return PgSource(target, app.config.postgres), target.name
+    return PgSource(targets[0], app.config.postgres), targets[0].name
 
 
 def targets_for(app: Any) -> list[DatabaseTarget]:
-    """Every target ``T`` cycles through: ``--dsn`` alone, else the configured ``databases``."""
+    """Every target ``T`` cycles through (none with a fixed ``Services.pg_source``)."""
     if getattr(getattr(app, "services", None), "pg_source", None) is not None:
         return []
-    dsn = getattr(app.options, "dsn", None)
-    if dsn:
-        return [DatabaseTarget.from_dsn(dsn)]
-    return list(app.config.databases)
+    return database_targets(app.config, getattr(app.options, "dsn", None))
 
 
 def preview_line(who: str, query: str, redact: bool) -> Text:

@@ -557,7 +557,7 @@ def record_in_worker(app: Any, type: str, data: dict[str, Any], incident_id: str
 
 def snapshot_in_worker(app: Any, incident_id: str | None,
                        after: Callable[[], None] | None = None) -> None:
-    from opsconsole.incidents.store import take_snapshot
+    from opsconsole.sources.host import take_snapshot
 
     def fn() -> None:
         take_snapshot(app.sink, getattr(app.services, "host_collector", None),

@@ -160,17 +160,12 @@ class RunbookParamsScreen(ModalScreen[dict[str, str] | None]):
 
 
 def database_targets(app: Any) -> list[Any]:
-    """The targets a runbook's sql steps may name in the console: the config's databases and
-    the server ``--dsn`` watches (named as the PostgreSQL panes name it)."""
-    targets = list(getattr(getattr(app, "config", None), "databases", None) or [])
-    dsn = getattr(getattr(app, "options", None), "dsn", None)
-    if dsn:
-        from opsconsole.postgres.config import DatabaseTarget
+    """The targets a runbook's sql steps may name in the console: the server ``--dsn``
+    watches (named as the PostgreSQL panes name it) and the config's databases."""
+    from opsconsole import config
 
-        extra = DatabaseTarget.from_dsn(dsn)
-        if all(t.name != extra.name for t in targets):
-            targets.append(extra)
-    return targets
+    cfg = getattr(app, "config", None) or config.AppConfig()
+    return config.database_targets(cfg, getattr(getattr(app, "options", None), "dsn", None))
 
 
 class RunbookScreen(Screen[None]):
