@@ -1,4 +1,4 @@
-"""Health checks against real servers, processes, files and PostgreSQL (issue 3)."""
+"""Health checks against real servers, processes, files and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psutil
 import pytest
@@ -457,6 +458,17 @@ async def test_postgres_auth_failure_refused_and_timeout(pg_cluster, silent_list
     assert r.state == "CRITICAL" and r.message.startswith("timed out after 1.0s"), r.message
 
 
+@pytest.mark.pg
+async def test_postgres_key_value_dsn_target(pg_cluster):
+    """A ``databases:`` target written as libpq key=value pairs connects like a URI."""
+    uri = urlsplit(pg_cluster.dsn("postgres", "postgres"))
+    dsn = f"host={uri.hostname} port={uri.port} user={uri.username} dbname={uri.path.lstrip('/')}"
+    r = await run_check(PostgresCheck(name="db", database="main"), pg_config(dsn))
+    assert r.state == "OK", r.message
+    assert r.message.startswith("SELECT 1 in ")
+    assert r.details["dsn"] == dsn
+
+
 async def test_postgres_unknown_target_is_unknown():
     r = await run_check(PostgresCheck(name="db", database="gone"), AppConfig())
     assert r.state == "UNKNOWN" and "no database target named 'gone'" in r.message
@@ -651,7 +663,7 @@ async def test_log_errors_counts_new_lines_across_rotation_and_truncation(tmp_pa
 
 
 async def test_log_errors_window_and_missing_file(tmp_path):
-    from opsconsole.checks.engine import LogFollower
+    from opsconsole.checks.probes.log_errors import LogFollower
 
     log = tmp_path / "a.log"
     log.write_text("")
@@ -820,10 +832,10 @@ _ = sys
 
 async def test_process_cpu_is_unknown_on_first_sight_then_measured(sleepers):
     spec = ProcessCheck(name="p", pattern=f"^{sleepers[0].exe_name}$", min_count=2)
-    from opsconsole.checks import engine
+    from opsconsole.checks.probes import process
 
     for p in sleepers:
-        engine._PROCS.pop(p.pid, None)
+        process._PROCS.pop(p.pid, None)
     r = await run_check(spec)
     assert "cpu n/a (first sample)" in r.message
     assert all(d["cpu"] is None for d in r.details["processes"])
