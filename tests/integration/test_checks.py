@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -524,14 +525,14 @@ async def test_command_maps_exit_codes_the_nagios_way(script, state, message):
     assert (r.state, r.message) == (state, message)
 
 
-async def test_command_missing_plugin_is_unknown():
-    cfg = parse_config(ISSUE_EXAMPLE)
-    plugin = cfg.checks[2]
-    if Path("/usr/lib/nagios/plugins/check_disk").exists():
-        pytest.skip("the plugin exists on this machine")
+async def test_command_missing_plugin_is_unknown(tmp_path):
+    plugin = parse_config(ISSUE_EXAMPLE).checks[2]
+    # the example's plugin, moved to a directory that does not exist (the real one may)
+    missing = tmp_path / "no-such-dir" / "check_disk"
+    plugin = dataclasses.replace(plugin, command=plugin.command.replace(
+        "/usr/lib/nagios/plugins/check_disk", str(missing)))
     r = await run_check(plugin)
-    assert (r.state, r.message) == (
-        "UNKNOWN", "command not found: /usr/lib/nagios/plugins/check_disk")
+    assert (r.state, r.message) == ("UNKNOWN", f"command not found: {missing}")
 
 
 async def test_command_that_never_exits_is_killed_with_its_group(tmp_path):
