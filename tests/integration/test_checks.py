@@ -212,7 +212,7 @@ def http(url: str, **kw) -> HttpCheck:
 # --------------------------------------------------------------------------- config
 
 
-ISSUE_EXAMPLE = """\
+EXAMPLE_CHECKS = """\
 checks:
   - name: api
     kind: http
@@ -234,8 +234,8 @@ checks:
 """
 
 
-def test_issue_example_config_loads_as_written():
-    cfg = parse_config(ISSUE_EXAMPLE, "cfg.yaml")
+def test_example_config_loads_as_written():
+    cfg = parse_config(EXAMPLE_CHECKS, "cfg.yaml")
     api, port, plugin, backup = cfg.checks
     assert isinstance(api, HttpCheck) and api.timeout == 2 and api.interval == 10
     assert api.failures_before_critical == 3 and api.expect_status == 200
@@ -526,7 +526,7 @@ async def test_command_maps_exit_codes_the_nagios_way(script, state, message):
 
 
 async def test_command_missing_plugin_is_unknown(tmp_path):
-    plugin = parse_config(ISSUE_EXAMPLE).checks[2]
+    plugin = parse_config(EXAMPLE_CHECKS).checks[2]
     # the example's plugin, moved to a directory that does not exist (the real one may)
     missing = tmp_path / "no-such-dir" / "check_disk"
     plugin = dataclasses.replace(plugin, command=plugin.command.replace(
