@@ -90,7 +90,7 @@ class Outcome(Exception):
     """Raised inside a probe to finish with a state and message (``details`` are merged into
     the result's details)."""
 
-    def __init__(self, state: State, message: str, **details: Any):
+    def __init__(self, state: State, message: str, **details: Any) -> None:
         super().__init__(message)
         self.state = state
         self.message = message
