@@ -1,8 +1,9 @@
-"""Health checks against real servers, processes, files and PostgreSQL (issue 3)."""
+"""Health checks against real servers, processes, files and PostgreSQL."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -15,6 +16,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psutil
 import pytest
@@ -210,7 +212,7 @@ def http(url: str, **kw) -> HttpCheck:
 # --------------------------------------------------------------------------- config
 
 
-ISSUE_EXAMPLE = """\
+EXAMPLE_CHECKS = """\
 checks:
   - name: api
     kind: http
@@ -232,8 +234,8 @@ checks:
 """
 
 
-def test_issue_example_config_loads_as_written():
-    cfg = parse_config(ISSUE_EXAMPLE, "cfg.yaml")
+def test_example_config_loads_as_written():
+    cfg = parse_config(EXAMPLE_CHECKS, "cfg.yaml")
     api, port, plugin, backup = cfg.checks
     assert isinstance(api, HttpCheck) and api.timeout == 2 and api.interval == 10
     assert api.failures_before_critical == 3 and api.expect_status == 200
@@ -457,6 +459,17 @@ async def test_postgres_auth_failure_refused_and_timeout(pg_cluster, silent_list
     assert r.state == "CRITICAL" and r.message.startswith("timed out after 1.0s"), r.message
 
 
+@pytest.mark.pg
+async def test_postgres_key_value_dsn_target(pg_cluster):
+    """A ``databases:`` target written as libpq key=value pairs connects like a URI."""
+    uri = urlsplit(pg_cluster.dsn("postgres", "postgres"))
+    dsn = f"host={uri.hostname} port={uri.port} user={uri.username} dbname={uri.path.lstrip('/')}"
+    r = await run_check(PostgresCheck(name="db", database="main"), pg_config(dsn))
+    assert r.state == "OK", r.message
+    assert r.message.startswith("SELECT 1 in ")
+    assert r.details["dsn"] == dsn
+
+
 async def test_postgres_unknown_target_is_unknown():
     r = await run_check(PostgresCheck(name="db", database="gone"), AppConfig())
     assert r.state == "UNKNOWN" and "no database target named 'gone'" in r.message
@@ -512,14 +525,14 @@ async def test_command_maps_exit_codes_the_nagios_way(script, state, message):
     assert (r.state, r.message) == (state, message)
 
 
-async def test_command_missing_plugin_is_unknown():
-    cfg = parse_config(ISSUE_EXAMPLE)
-    plugin = cfg.checks[2]
-    if Path("/usr/lib/nagios/plugins/check_disk").exists():
-        pytest.skip("the plugin exists on this machine")
+async def test_command_missing_plugin_is_unknown(tmp_path):
+    plugin = parse_config(EXAMPLE_CHECKS).checks[2]
+    # the example's plugin, moved to a directory that does not exist (the real one may)
+    missing = tmp_path / "no-such-dir" / "check_disk"
+    plugin = dataclasses.replace(plugin, command=plugin.command.replace(
+        "/usr/lib/nagios/plugins/check_disk", str(missing)))
     r = await run_check(plugin)
-    assert (r.state, r.message) == (
-        "UNKNOWN", "command not found: /usr/lib/nagios/plugins/check_disk")
+    assert (r.state, r.message) == ("UNKNOWN", f"command not found: {missing}")
 
 
 async def test_command_that_never_exits_is_killed_with_its_group(tmp_path):
@@ -651,7 +664,7 @@ async def test_log_errors_counts_new_lines_across_rotation_and_truncation(tmp_pa
 
 
 async def test_log_errors_window_and_missing_file(tmp_path):
-    from opsconsole.checks.engine import LogFollower
+    from opsconsole.checks.probes.log_errors import LogFollower
 
     log = tmp_path / "a.log"
     log.write_text("")
@@ -820,10 +833,10 @@ _ = sys
 
 async def test_process_cpu_is_unknown_on_first_sight_then_measured(sleepers):
     spec = ProcessCheck(name="p", pattern=f"^{sleepers[0].exe_name}$", min_count=2)
-    from opsconsole.checks import engine
+    from opsconsole.checks.probes import process
 
     for p in sleepers:
-        engine._PROCS.pop(p.pid, None)
+        process._PROCS.pop(p.pid, None)
     r = await run_check(spec)
     assert "cpu n/a (first sample)" in r.message
     assert all(d["cpu"] is None for d in r.details["processes"])

@@ -1,6 +1,6 @@
-"""Health checks: configuration (``spec``), running them (``engine``), state over time
-(``tracker``), per-check intervals (``scheduler``) and ``opsconsole check`` (``cli``).
-Never imports Textual.
+"""Health checks: configuration (``spec``), running them (``engine``, with one module per
+kind under ``probes``), state over time (``tracker``) and per-check intervals
+(``scheduler``); ``opsconsole check`` is :mod:`opsconsole.cli.check`. Never imports Textual.
 
 Configuration reference (``checks:`` in the config file). Every check has ``name``,
 ``kind``, ``interval`` (30s), ``timeout`` (5s), ``failures_before_critical`` (1: a CRITICAL

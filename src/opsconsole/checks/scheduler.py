@@ -81,9 +81,3 @@ class CheckScheduler:
         for task in list(self.running.values()):
             task.cancel()
         self.running.clear()
-
-    def seconds_until_next(self) -> float | None:
-        waiting = [due for name, due in self.next_due.items() if name not in self.running]
-        if not waiting:
-            return None
-        return max(min(waiting) - self.monotonic(), 0.0)

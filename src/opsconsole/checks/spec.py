@@ -1,7 +1,8 @@
 """Typed health-check configuration (``checks:`` in the config file).
 
-Owned by the health-checks work (issue 3): every check kind is a frozen dataclass with a
-``kind: Literal[...]`` field; :data:`CheckSpec` is their union, told apart by ``kind``.
+Every check kind is a frozen dataclass with a ``kind: Literal[...]`` field;
+:data:`CheckSpec` is their union, told apart by ``kind`` (the config loader picks the class
+from it, and :data:`opsconsole.checks.probes.PROBES` the code that runs it).
 Never imports Textual.
 
 Every rule that can be checked without touching the outside world is checked here, so a bad
@@ -298,10 +299,6 @@ class LogErrorsCheck(_Common):
 
 CheckSpec = (HttpCheck | TcpCheck | PostgresCheck | ProcessCheck | CommandCheck | DiskCheck
              | FileAgeCheck | LogErrorsCheck)
-
-KINDS: tuple[type, ...] = (HttpCheck, TcpCheck, PostgresCheck, ProcessCheck, CommandCheck,
-                           DiskCheck, FileAgeCheck, LogErrorsCheck)
-
 
 def target_of(spec: CheckSpec) -> str:
     """What a check looks at, in a few words (for tables)."""
