@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import re
-
-_CTRL = re.compile(r"[\x00-\x1f\x7f]+")
+from opsconsole import text as _text
 
 
 def human_bytes(n: float | None, suffix: str = "") -> str:
@@ -22,11 +20,9 @@ def human_bytes(n: float | None, suffix: str = "") -> str:
 
 
 def one_line(text: str, width: int | None = None) -> str:
-    """Collapse control characters and newlines; cut to ``width`` with an ellipsis."""
-    s = _CTRL.sub(" ", text).strip()
-    if width is not None and len(s) > width:
-        return s[: max(width - 1, 0)] + "…"
-    return s
+    """One safe line: control characters made visible (see :mod:`opsconsole.text`), newlines
+    and tabs folded to spaces, cut to ``width`` terminal cells with an ellipsis."""
+    return _text.one_line(text, width)
 
 
 def duration(seconds: float | None) -> str:
