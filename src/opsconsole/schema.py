@@ -11,11 +11,18 @@ required), and unions of dataclasses told apart by a ``kind: Literal[...]`` fiel
 A dataclass may define ``__check__(self) -> None`` raising :class:`Invalid` (optionally
 naming a field) for rules across fields; the error is reported at that field's position.
 Field metadata ``{"check": fn}`` runs ``fn(value)`` which returns an error text or None.
+
+Hostile input is bounded (see :class:`Limits`): files are read with
+:func:`opsconsole.files.read_bounded` (regular files up to 1 MiB unless the caller allows
+more), and composing refuses alias bombs, deep nesting and oversized documents before any
+conversion walks them. Every failure is a located :class:`ConfigError`, never a traceback.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import math
 import re
 import types
 import typing
@@ -24,7 +31,31 @@ from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin
 
 import yaml
+from yaml.constructor import SafeConstructor
+from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from opsconsole import files
+
+MAX_FILE_BYTES = files.DEFAULT_READ_LIMIT  # 1 MiB: config and themes; callers may allow more
+
+_INT_MAX = 2**63 - 1  # int/ByteSize fields: anything larger is a mistake or an attack
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on one YAML document, checked while composing (before anything walks it).
+
+    ``max_nodes`` counts nodes *after* alias expansion, so a 644-byte "billion laughs"
+    fails at once; ``max_depth`` also counts depth reached through aliases.
+    """
+
+    max_aliases: int = 100
+    max_depth: int = 64
+    max_nodes: int = 100_000
+
+
+DEFAULT_LIMITS = Limits()
 
 
 class ConfigError(Exception):
@@ -51,6 +82,27 @@ class Invalid(ValueError):
         self.field = field
 
 
+def _short(value: object, width: int = 60) -> str:
+    """``repr(value)``, cut to ``width`` characters (error messages quote user input)."""
+    text = repr(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def did_you_mean(word: object, choices: typing.Iterable[object]) -> str | None:
+    """The valid choice nearest to a misspelt ``word``, or None."""
+    if not isinstance(word, str):
+        return None
+    names = [c for c in choices if isinstance(c, str)]
+    best = difflib.get_close_matches(word, names, n=1, cutoff=0.6)
+    return best[0] if best else None
+
+
+def _finite(value: float, what: str) -> float:
+    if not math.isfinite(value):
+        raise Invalid(f"expected a finite number ({what}), got {value!r}")
+    return value
+
+
 # --------------------------------------------------------------------------- scalars
 
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
@@ -65,19 +117,24 @@ class Duration(float):
     def parse(cls, value: object) -> Duration:
         if isinstance(value, bool):
             raise Invalid("expected a duration like 2s, 500ms, 10m, 26h")
+        what = "a duration like 2s, 500ms, 10m"
         if isinstance(value, int | float):
-            if value < 0:
+            try:
+                seconds = _finite(float(value), what)
+            except OverflowError:
+                raise Invalid(f"expected a finite number ({what}); this one is too large") from None
+            if seconds < 0:
                 raise Invalid("expected a duration that is not negative")
-            return cls(float(value))
+            return cls(seconds)
         if isinstance(value, str):
             text = value.strip().replace(" ", "")
             m = _DURATION_RE.match(text)
             if m:
-                return cls(float(m.group(1)) * _DURATION_UNITS[m.group(2) or "s"])
+                return cls(_finite(float(m.group(1)) * _DURATION_UNITS[m.group(2) or "s"], what))
             parts = _DURATION_PART_RE.findall(text)
             if parts and "".join(a + b for a, b in parts) == text:
-                return cls(sum(float(a) * _DURATION_UNITS[b] for a, b in parts))
-        raise Invalid(f"expected a duration like 2s, 500ms, 10m, 26h; got {value!r}")
+                return cls(_finite(sum(float(a) * _DURATION_UNITS[b] for a, b in parts), what))
+        raise Invalid(f"expected a duration like 2s, 500ms, 10m, 26h; got {_short(value)}")
 
     def __repr__(self) -> str:
         return f"Duration({float(self)!r})"
@@ -104,25 +161,121 @@ class ByteSize(int):
         if isinstance(value, int):
             if value < 0:
                 raise Invalid("expected a size that is not negative")
+            if value > _INT_MAX:
+                raise Invalid("expected a size below 8 EiB; this one is too large")
             return cls(value)
         if isinstance(value, str):
             m = _SIZE_RE.match(value)
             if m and m.group(2).lower() in _SIZE_UNITS:
-                return cls(int(float(m.group(1)) * _SIZE_UNITS[m.group(2).lower()]))
-        raise Invalid(f"expected a size like 500MB or 2GiB; got {value!r}")
+                size = float(m.group(1)) * _SIZE_UNITS[m.group(2).lower()]
+                if not math.isfinite(size) or size > _INT_MAX:
+                    raise Invalid("expected a size below 8 EiB; this one is too large")
+                return cls(int(size))
+        raise Invalid(f"expected a size like 500MB or 2GiB; got {_short(value)}")
 
 
 # --------------------------------------------------------------------------- loading
 
 
+class _Refused(Exception):
+    """A :class:`Limits` bound was crossed while composing, at ``mark``."""
+
+    def __init__(self, mark: Any, message: str):
+        super().__init__(message)
+        self.mark = mark
+        self.message = message
+
+
 class _Loader(yaml.SafeLoader):
-    pass
+    """SafeLoader whose composer counts aliases, expanded nodes and depth as it goes.
+
+    PyYAML's composer shares one node object between an anchor and its aliases, so
+    composing a "billion laughs" is cheap and the blow-up comes when the tree is walked.
+    We record for every composed node its expanded size and height, so each alias adds the
+    size of what it stands for to a running total, and a bomb is refused at the alias that
+    crosses ``max_nodes`` — in microseconds, before anything walks the tree.
+    """
+
+    def __init__(self, stream: Any, limits: Limits = DEFAULT_LIMITS):
+        super().__init__(stream)
+        self._limits = limits
+        self._aliases = 0
+        self._expanded = 0  # nodes so far, counting each alias as the nodes it stands for
+        self._heights: list[int] = []  # open collections: the tallest child height so far
+        self._info: dict[int, tuple[int, int]] = {}  # id(node) -> (expanded size, height)
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        lim = self._limits
+        if self.check_event(AliasEvent):
+            event = self.peek_event()
+            target = self.anchors.get(event.anchor)
+            if target is None:
+                return super().compose_node(parent, index)  # "found undefined alias"
+            self._aliases += 1
+            if self._aliases > lim.max_aliases:
+                raise _Refused(event.start_mark,
+                               f"too many aliases (the limit is {lim.max_aliases})")
+            info = self._info.get(id(target))
+            if info is None:
+                raise _Refused(event.start_mark,
+                               f"alias *{event.anchor} is inside the node it refers to "
+                               "(recursive structures are not allowed)")
+            size, height = info
+            self._expanded += size
+            if self._expanded > lim.max_nodes:
+                raise _Refused(event.start_mark,
+                               f"expansion too large: aliases expand this document past "
+                               f"{lim.max_nodes} nodes")
+            if len(self._heights) + height > lim.max_depth:
+                raise _Refused(event.start_mark,
+                               f"nested too deeply through alias *{event.anchor} "
+                               f"(the limit is {lim.max_depth} levels)")
+            if self._heights:
+                self._heights[-1] = max(self._heights[-1], height)
+            return super().compose_node(parent, index)
+        event = self.peek_event()
+        if len(self._heights) >= lim.max_depth:
+            raise _Refused(event.start_mark,
+                           f"nested too deeply (the limit is {lim.max_depth} levels)")
+        self._expanded += 1
+        if self._expanded > lim.max_nodes:
+            raise _Refused(event.start_mark,
+                           f"document too large (the limit is {lim.max_nodes} nodes)")
+        start = self._expanded
+        self._heights.append(0)
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            tallest_child = self._heights.pop()
+        height = tallest_child + 1
+        self._info[id(node)] = (self._expanded - start + 1, height)
+        if self._heights:
+            self._heights[-1] = max(self._heights[-1], height)
+        return node
 
 
-def compose(text: str, path: str | Path | None) -> Node | None:
-    """Parse YAML text into a node tree, turning syntax errors into :class:`ConfigError`."""
+def _position(text: str, index: int) -> tuple[int, int]:
+    line = text.count("\n", 0, index) + 1
+    col = index - (text.rfind("\n", 0, index) + 1) + 1
+    return line, col
+
+
+def compose(text: str, path: str | Path | None, limits: Limits | None = None) -> Node | None:
+    """Parse YAML text into a node tree, turning syntax errors and crossed :class:`Limits`
+    into :class:`ConfigError`."""
     try:
-        return yaml.compose(text, Loader=_Loader)
+        loader = _Loader(text, limits or DEFAULT_LIMITS)
+    except yaml.reader.ReaderError as exc:
+        return _reader_error(exc, text, path)
+    try:
+        return loader.get_single_node()
+    except _Refused as exc:
+        mark = exc.mark
+        raise ConfigError(path, mark.line + 1, mark.column + 1, exc.message) from None
+    except RecursionError:
+        raise ConfigError(path, None, None, "nested too deeply") from None
+    except yaml.reader.ReaderError as exc:  # pragma: no cover - str input is checked up front
+        return _reader_error(exc, text, path)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or "invalid YAML"
@@ -133,14 +286,35 @@ def compose(text: str, path: str | Path | None) -> Node | None:
         raise ConfigError(path, mark.line + 1, mark.column + 1, f"invalid YAML: {problem}") from None
     except yaml.YAMLError as exc:  # pragma: no cover - defensive
         raise ConfigError(path, None, None, f"invalid YAML: {exc}") from None
-
-
-def _scalar_value(node: ScalarNode) -> Any:
-    loader = _Loader("")
-    try:
-        return loader.construct_object(node, deep=True)
     finally:
         loader.dispose()
+
+
+def _reader_error(exc: yaml.reader.ReaderError, text: str, path: str | Path | None) -> Any:
+    line, col = _position(text, exc.position) if isinstance(exc.position, int) else (None, None)
+    ch = exc.character
+    if isinstance(ch, int):
+        name = "NUL character" if ch == 0 else f"control character {chr(ch)!r}"
+        message = f"{name} (U+{ch:04X}) is not allowed in YAML text"
+    else:  # pragma: no cover - bytes input is never passed
+        message = f"invalid YAML: {exc.reason}"
+    raise ConfigError(path, line, col, message) from None
+
+
+def _scalar_value(node: ScalarNode, ctx: _Ctx | None = None) -> Any:
+    """The Python value of a scalar (as SafeLoader would build it); a value Python refuses
+    (an integer of 5000 digits, the date 2001-02-30, bad base64) is a located error."""
+    try:
+        return SafeConstructor().construct_object(node, deep=True)
+    except (ValueError, OverflowError, TypeError, yaml.YAMLError) as exc:
+        if ctx is None:
+            ctx = _Ctx(None)
+        if node.tag == "tag:yaml.org,2002:int":
+            raise ctx.error(node, f"integer too large ({len(node.value)} digits)") from None
+        if node.tag == "tag:yaml.org,2002:float":
+            raise ctx.error(node, f"number too large ({len(node.value)} characters)") from None
+        problem = getattr(exc, "problem", None) or str(exc).split("\n")[0]
+        raise ctx.error(node, f"invalid value {_short(node.value)}: {problem}") from None
 
 
 def _describe(tp: Any) -> str:
@@ -171,10 +345,27 @@ def _describe(tp: Any) -> str:
 @dataclass
 class _Ctx:
     path: str | Path | None
+    limits: Limits = DEFAULT_LIMITS
+    visited: int = 0
+    depth: int = 0
 
     def error(self, node: Node, message: str) -> ConfigError:
         mark = node.start_mark
         return ConfigError(self.path, mark.line + 1, mark.column + 1, message)
+
+    def enter(self, node: Node) -> None:
+        """Count one node walked; refuse huge or deep trees (also ones not composed here,
+        e.g. with aliases making a cycle). Union alternatives may walk a node more than
+        once, hence the slack on ``max_nodes``."""
+        self.visited += 1
+        if self.visited > 4 * self.limits.max_nodes:
+            raise self.error(node, f"document too large (the limit is "
+                                   f"{self.limits.max_nodes} nodes)")
+        self.depth += 1
+        if self.depth > self.limits.max_depth:
+            self.depth -= 1
+            raise self.error(node, f"nested too deeply (the limit is "
+                                   f"{self.limits.max_depth} levels)")
 
 
 _HINTS_CACHE: dict[type, dict[str, Any]] = {}
@@ -201,6 +392,14 @@ def _kind_values(cls: type) -> tuple[str, ...]:
 
 def convert(node: Node, tp: Any, ctx: _Ctx, where: str = "value") -> Any:
     """Convert one YAML node to ``tp``; raises :class:`ConfigError` located at the node."""
+    ctx.enter(node)
+    try:
+        return _convert(node, tp, ctx, where)
+    finally:
+        ctx.depth -= 1
+
+
+def _convert(node: Node, tp: Any, ctx: _Ctx, where: str) -> Any:
     origin = get_origin(tp)
 
     if tp is Any:
@@ -248,14 +447,17 @@ def convert(node: Node, tp: Any, ctx: _Ctx, where: str = "value") -> Any:
 
     if not isinstance(node, ScalarNode):
         raise ctx.error(node, f"{where}: expected {_describe(tp)}, got a {_node_kind(node)}")
-    value = _scalar_value(node)
+    value = _scalar_value(node, ctx)
 
     if origin is Literal:
         allowed = get_args(tp)
         if value not in allowed:
+            guess = did_you_mean(value, allowed)
+            hint = f"; did you mean {guess!r}?" if guess is not None else ""
             raise ctx.error(
                 node,
-                f"{where}: expected one of: {', '.join(map(str, allowed))}; got {value!r}",
+                f"{where}: expected one of: {', '.join(map(str, allowed))}; "
+                f"got {_short(value)}{hint}",
             )
         return value
     if tp in (Duration, ByteSize):
@@ -265,16 +467,24 @@ def convert(node: Node, tp: Any, ctx: _Ctx, where: str = "value") -> Any:
             raise ctx.error(node, f"{where}: {exc}") from None
     if tp is bool:
         if not isinstance(value, bool):
-            raise ctx.error(node, f"{where}: expected true or false, got {value!r}")
+            raise ctx.error(node, f"{where}: expected true or false, got {_short(value)}")
         return value
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ctx.error(node, f"{where}: expected an integer, got {value!r}")
+            raise ctx.error(node, f"{where}: expected an integer, got {_short(value)}")
+        if abs(value) > _INT_MAX:
+            raise ctx.error(node, f"{where}: integer too large (the limit is 2**63-1)")
         return value
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ctx.error(node, f"{where}: expected a number, got {value!r}")
-        return float(value)
+            raise ctx.error(node, f"{where}: expected a number, got {_short(value)}")
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+        if not math.isfinite(number):
+            raise ctx.error(node, f"{where}: expected a finite number, got {_short(node.value)}")
+        return number
     if tp is str:
         if value is None or isinstance(value, list | dict):
             raise ctx.error(node, f"{where}: expected a string")
@@ -303,14 +513,22 @@ def _node_kind(node: Node) -> str:
 
 
 def _plain(node: Node, ctx: _Ctx) -> Any:
-    if isinstance(node, ScalarNode):
-        return _scalar_value(node)
-    if isinstance(node, SequenceNode):
-        return [_plain(c, ctx) for c in node.value]
-    out = {}
-    for k, v in node.value:
-        out[_plain(k, ctx)] = _plain(v, ctx)
-    return out
+    ctx.enter(node)
+    try:
+        if isinstance(node, ScalarNode):
+            return _scalar_value(node, ctx)
+        if isinstance(node, SequenceNode):
+            return [_plain(c, ctx) for c in node.value]
+        out = {}
+        for k, v in node.value:
+            key = _plain(k, ctx)
+            try:
+                out[key] = _plain(v, ctx)
+            except TypeError:  # an unhashable key: a list or mapping used as a key
+                raise ctx.error(k, "keys must be plain values, not lists or mappings") from None
+        return out
+    finally:
+        ctx.depth -= 1
 
 
 def _mapping_items(node: Node, ctx: _Ctx, where: str) -> list[tuple[str, Node, Node]]:
@@ -341,10 +559,11 @@ def _convert_tagged(node: Node, classes: list[type], ctx: _Ctx, where: str) -> A
                 raise ctx.error(vnode, f"{where}.kind: expected a name")
             kind = str(vnode.value)
             if kind not in by_kind:
-                raise ctx.error(
-                    vnode,
-                    f"{where}: unknown kind {kind!r}; expected one of: {', '.join(by_kind)}",
-                )
+                known = ", ".join(by_kind)
+                guess = did_you_mean(kind, by_kind)
+                tail = (f"; did you mean {guess!r}? (expected one of: {known})" if guess
+                        else f"; expected one of: {known}")
+                raise ctx.error(vnode, f"{where}: unknown kind {_short(kind)}{tail}")
             return _convert_dataclass(node, by_kind[kind], ctx, where)
     raise ctx.error(
         node, f"{_p(where)}missing required key 'kind' (one of: {', '.join(by_kind)})"
@@ -364,7 +583,10 @@ def _convert_dataclass(node: Node, cls: type, ctx: _Ctx, where: str) -> Any:
         name = aliases.get(key)
         if name is None:
             known = ", ".join(sorted(aliases))
-            raise ctx.error(knode, f"{_p(where)}unknown key {key!r}; expected one of: {known}")
+            guess = did_you_mean(key, sorted(aliases))
+            tail = (f"; did you mean {guess!r}? (expected one of: {known})" if guess
+                    else f"; expected one of: {known}")
+            raise ctx.error(knode, f"{_p(where)}unknown key {_short(key)}{tail}")
         f = fields[name]
         sub = f"{where}.{key}" if where != "value" else key
         val = convert(vnode, hints[name], ctx, sub)
@@ -398,23 +620,31 @@ def _convert_dataclass(node: Node, cls: type, ctx: _Ctx, where: str) -> Any:
     return obj
 
 
-def load_text(text: str, tp: Any, path: str | Path | None = None, empty: Any = None) -> Any:
+def load_text(text: str, tp: Any, path: str | Path | None = None, empty: Any = None, *,
+              limits: Limits | None = None) -> Any:
     """Parse and convert YAML text. An empty document converts ``empty`` (default ``{}``)."""
-    node = compose(text, path)
-    ctx = _Ctx(path)
+    limits = limits or DEFAULT_LIMITS
+    node = compose(text, path, limits)
+    ctx = _Ctx(path, limits)
     if node is None:
         if dataclasses.is_dataclass(tp):
             return tp()
         return empty
-    return convert(node, tp, ctx)
+    try:
+        return convert(node, tp, ctx)
+    except RecursionError:  # pragma: no cover - Limits.max_depth keeps well below this
+        raise ConfigError(path, None, None, "nested too deeply") from None
 
 
-def read_text_file(path: str | Path) -> str:
-    """A UTF-8 text file's content; unreadable and undecodable files become ConfigError
-    (a decoding error is located at its line and column)."""
+def read_text_file(path: str | Path, *, limit: int = MAX_FILE_BYTES) -> str:
+    """A UTF-8 text file's content; unreadable, undecodable, oversized and non-regular files
+    (a FIFO, ``/dev/zero``, a directory) become ConfigError (a decoding error is located at
+    its line and column). ``limit`` is the largest size accepted, in bytes."""
     p = Path(path)
     try:
-        data = p.read_bytes()
+        data = files.read_bounded(p, limit=limit)
+    except files.FileRefused as exc:
+        raise ConfigError(p, None, None, exc.reason) from None
     except OSError as exc:
         raise ConfigError(p, None, None, f"cannot read: {exc.strerror or exc}") from None
     try:
@@ -425,9 +655,11 @@ def read_text_file(path: str | Path) -> str:
         raise ConfigError(p, line, col, "expected UTF-8 text") from None
 
 
-def load_file(path: str | Path, tp: Any) -> Any:
-    """Read and convert a YAML file; unreadable and undecodable files become ConfigError."""
-    return load_text(read_text_file(path), tp, Path(path))
+def load_file(path: str | Path, tp: Any, *, limit: int = MAX_FILE_BYTES,
+              limits: Limits | None = None) -> Any:
+    """Read and convert a YAML file; unreadable, undecodable and oversized files become
+    ConfigError. ``limit``: the largest file accepted, in bytes (runbooks may pass more)."""
+    return load_text(read_text_file(path, limit=limit), tp, Path(path), limits=limits)
 
 
 def field(default: Any = dataclasses.MISSING, *, yaml_name: str | None = None,
