@@ -10,7 +10,7 @@ a heading in an export. Pick the function for the target:
 ==========================  ===============================================================
 ``for_terminal(s)``         plain terminal output (CLI ``print``, logs meant for a tty)
 ``one_line(s, width)``      a table cell / status line: ``for_terminal``, one line, cut
-``rich_text(s, style)``     a ``rich.text.Text`` for widgets — never parsed as markup (best)
+``ui.safe.rich_text(s)``   a ``rich.text.Text`` for widgets — never parsed as markup (best)
 ``for_rich(s)``             text spliced into *Rich* console markup (``Text.from_markup``,
                             ``Console.print``)
 ``for_textual(s)``          text spliced into *Textual* content markup (``Static("…")``,
@@ -44,13 +44,9 @@ regexes with a single character class): linear time, no backtracking.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # pragma: no cover
-    from rich.text import Text
 
 __all__ = [
-    "for_terminal", "one_line", "for_rich", "for_textual", "rich_text",
+    "for_terminal", "one_line", "for_rich", "for_textual",
     "for_markdown", "for_markdown_block",
 ]
 
@@ -97,11 +93,16 @@ def for_terminal(s: str, *, keep_newlines: bool = False, keep_tabs: bool = False
 
 
 def _cell_size():
-    try:
-        from rich.cells import get_character_cell_size
-    except ImportError:  # pragma: no cover - rich is a dependency, but stay usable without
-        return lambda ch: 1
-    return get_character_cell_size
+    """Terminal cells one character takes: 2 for East Asian wide/full-width, 0 for
+    combining marks, 1 otherwise (what terminals and Rich count; no Rich import here)."""
+    import unicodedata
+
+    def size(ch: str) -> int:
+        if unicodedata.combining(ch):
+            return 0
+        return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+
+    return size
 
 
 def _fold(s: str) -> str:
@@ -176,7 +177,7 @@ def _escape_rich(s: str) -> str:
 def for_rich(s: str, *, keep_newlines: bool = False, keep_tabs: bool = False) -> str:
     """``for_terminal`` then escaped for Rich console markup, so ``^[0-9]+[KMG]$`` or
     ``[bold red]x[/]`` render literally. Rich also replaces ``:emoji_name:`` codes, which
-    markup cannot escape: build with ``emoji=False`` or use :func:`rich_text`."""
+    markup cannot escape: build with ``emoji=False`` or use :func:`opsconsole.ui.safe.rich_text`."""
     return _escape_rich(for_terminal(s, keep_newlines=keep_newlines, keep_tabs=keep_tabs))
 
 
@@ -190,15 +191,6 @@ def for_textual(s: str, *, keep_newlines: bool = False, keep_tabs: bool = False)
     if out.endswith("\\"):
         out = out[:-1] + "\u29f5"
     return out
-
-
-def rich_text(s: str, style: str = "", *, keep_newlines: bool = False,
-              keep_tabs: bool = False) -> Text:
-    """A ``rich.text.Text`` of ``for_terminal(s)``: never parsed as markup — the preferred
-    way to hand untrusted text to a widget."""
-    from rich.text import Text
-
-    return Text(for_terminal(s, keep_newlines=keep_newlines, keep_tabs=keep_tabs), style=style)
 
 
 _MD_INLINE = str.maketrans({

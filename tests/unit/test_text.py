@@ -16,8 +16,8 @@ from opsconsole.text import (
     for_terminal,
     for_textual,
     one_line,
-    rich_text,
 )
+from opsconsole.ui.safe import rich_text
 
 HOSTILE = [
     "\x1b]0;PWN\x07",                     # OSC 0: window title
