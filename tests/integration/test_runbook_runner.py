@@ -19,12 +19,9 @@ import pytest
 from opsconsole.config import AppConfig, parse_config
 from opsconsole.events import JournalSink, MemorySink
 from opsconsole.runbooks.model import load_yaml_runbook
-from opsconsole.runbooks.runner import (
-    LIVE_LINES,
-    ParamError,
-    RunbookSession,
-    resolve_params,
-)
+from opsconsole.runbooks.output import LIVE_LINES
+from opsconsole.runbooks.params import ParamError, resolve_params
+from opsconsole.runbooks.session import RunbookSession, SessionOptions
 from opsconsole.secrets import MASK
 
 NASTY = "a b; rm -rf / $(touch /tmp/pwned-opsconsole) `id` 'q' \"dq\" \\ \n second line $HOME *"
@@ -36,8 +33,8 @@ def runbook(text: str, tmp_path: Path | None = None):
 
 
 def session(rb, values=None, *, config=None, data_dir, sink=None, **kw):
-    return RunbookSession(rb, resolve_params(rb, values or {}), config=config or AppConfig(),
-                          sink=sink or MemorySink(), data_dir=data_dir, **kw)
+    return RunbookSession(rb, resolve_params(rb, values or {}), SessionOptions(
+        config=config or AppConfig(), sink=sink or MemorySink(), data_dir=data_dir, **kw))
 
 
 def finished(sink: MemorySink) -> list[dict]:
@@ -267,7 +264,7 @@ async def test_every_run_is_recorded_with_host_figures_and_milestone(tmp_path):
 
 
 async def test_default_host_figures_come_from_the_host_collector(tmp_path):
-    from opsconsole.runbooks.runner import host_figures_default
+    from opsconsole.runbooks.session import host_figures_default
 
     sink = MemorySink()
     s = session(runbook(shell_rb("true")), data_dir=tmp_path, sink=sink,
@@ -355,8 +352,8 @@ async def test_a_slow_sql_step_stops_at_its_timeout(tmp_path, pg_cluster):
 
 
 def test_no_textual_in_the_runbook_core():
-    code = ("import sys; import opsconsole.runbooks.runner, "
-            "opsconsole.runbooks.model; print('textual' in sys.modules)")
+    code = ("import sys; import opsconsole.runbooks.session, opsconsole.runbooks.steps, "
+            "opsconsole.runbooks.library; print('textual' in sys.modules)")
     import subprocess
 
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
