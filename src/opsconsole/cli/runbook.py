@@ -12,13 +12,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from opsconsole.cli.common import EXIT_USAGE
 from opsconsole.runbooks.library import find, load_all, runbook_dirs, runbook_files
 from opsconsole.runbooks.model import ManualStep, Runbook
 from opsconsole.schema import ConfigError
 
 EXIT_OK = 0
 EXIT_FAILED = 1
-from opsconsole.cli.common import EXIT_USAGE  # noqa: E402
 
 
 def register(sub: argparse._SubParsersAction, common: Callable[[argparse.ArgumentParser], None]) -> None:  # type: ignore[type-arg]

@@ -256,12 +256,6 @@ class Runbook:
                             for s in self.when_to_use)
         return self.when_to_use
 
-    def param(self, name: str) -> Param | None:
-        for p in self.params:
-            if p.name == name:
-                return p
-        return None
-
     def find_step(self, ref: int | str) -> int:
         """0-based index of a step given as its 1-based number, id or title."""
         if isinstance(ref, int):
@@ -363,13 +357,9 @@ class Where:
         return ConfigError(self.path, line, 1, message)
 
 
-def _known_names(rb: Runbook) -> set[str]:
-    return {p.name for p in rb.params}
-
-
 def check_references(rb: Runbook, where: Where) -> None:
     """Every ``{{ name }}`` and SQL ``args`` names a parameter or an earlier capture."""
-    known = _known_names(rb)
+    known = {p.name for p in rb.params}
 
     def walk(steps: list[Any], trail: list[str | int], known: set[str]) -> set[str]:
         for i, step in enumerate(steps):
