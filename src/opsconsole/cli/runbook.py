@@ -271,12 +271,35 @@ def _run_with_sink(args: argparse.Namespace, cfg: Any, rb: Runbook, read_only: b
     def on_term(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, on_term)  # like Ctrl+C: stop the step's process group too
+    signal.signal(signal.SIGTERM, on_term)  # before the loop runs: nothing to stop yet
     try:
-        return asyncio.run(_run(session, rb, steps, interactive, args.yes))
-    except KeyboardInterrupt:
+        return asyncio.run(_run_stoppable(session, rb, steps, interactive, args.yes))
+    except (KeyboardInterrupt, asyncio.CancelledError):
         print("\nopsconsole: interrupted; the running step was stopped", file=sys.stderr)
         return 130
+
+
+async def _run_stoppable(session: Any, rb: Runbook, steps: list[int], interactive: bool,
+                         yes: bool) -> int:
+    """:func:`_run`, stopped by SIGTERM like by Ctrl+C. While a step runs, its task is
+    cancelled at the next await, so the step stops its process group and is recorded as
+    stopped (an exception raised from the signal handler could land inside asyncio's own
+    code, e.g. while the shell is being started, and skip that); otherwise (at a prompt,
+    between steps) the handler raises KeyboardInterrupt at once."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+
+    def on_term(signum: int, frame: Any) -> None:
+        if session.running is None:
+            raise KeyboardInterrupt
+        loop.call_soon_threadsafe(task.cancel)
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        return await _run(session, rb, steps, interactive, yes)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 async def _run(session: Any, rb: Runbook, steps: list[int], interactive: bool, yes: bool) -> int:
