@@ -23,7 +23,7 @@ from pathlib import Path
 from opsconsole.config import AppConfig
 from opsconsole.incidents.sink import MemorySink
 from opsconsole.runbooks.model import load_yaml_runbook
-from opsconsole.runbooks.runner import RunbookSession
+from opsconsole.runbooks.session import RunbookSession, SessionOptions
 
 
 def measure(fn):
@@ -50,7 +50,8 @@ def main() -> None:
                            f"    kind: shell\n    run: \"{cmd}\"\n    timeout: 600s\n")
     with tempfile.TemporaryDirectory() as d:
         def ours():
-            s = RunbookSession(rb, {}, config=AppConfig(), sink=MemorySink(), data_dir=Path(d))
+            s = RunbookSession(rb, {}, SessionOptions(config=AppConfig(), sink=MemorySink(),
+                                                      data_dir=Path(d)))
             return asyncio.run(s.run_step(0))
 
         ours_t, ours_m, out = measure(ours)

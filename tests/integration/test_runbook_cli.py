@@ -280,12 +280,11 @@ def lock_scenario(run_cli, cluster, runbook: str, cfg: str, *extra: str):
         try:
             hold = asyncio.ensure_future(blocker.execute(
                 "select pg_sleep(60) from (select * from rb_lock for update) s"))
-            await asyncio.sleep(0.2)
-            wait = asyncio.ensure_future(waiter.execute("update rb_lock set x = 2"))
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline and not await blocker_count(cluster):
-                await asyncio.sleep(0.1)
             pid = blocker.get_server_pid()
+            # pg_sleep runs once the row is locked: then the waiter can only wait
+            await wait_for_backend(cluster, pid, "wait_event = 'PgSleep'")
+            wait = asyncio.ensure_future(waiter.execute("update rb_lock set x = 2"))
+            await wait_for_backend(cluster, waiter.get_server_pid(), "wait_event_type = 'Lock'")
             r = await asyncio.to_thread(run_cli, "runbook", "run", runbook, "--config", cfg,
                                         "--param", f"pid={pid}", "--yes", *extra)
             await asyncio.wait_for(wait, 10)  # the waiter got its lock: the blocker was cancelled
@@ -339,10 +338,19 @@ def test_shipped_lock_contention_cancels_then_terminates(run_cli, tmp_path, pg_c
     assert all(d["status"] == "ok" for d in fin)
 
 
-async def blocker_count(cluster) -> int:
+async def wait_for_backend(cluster, pid: int, condition: str, timeout: float = 10.0) -> None:
+    """Wait until backend ``pid`` matches ``condition`` in pg_stat_activity; fail the test
+    after ``timeout`` seconds."""
     c = await asyncpg.connect(cluster.dsn())
     try:
-        return await c.fetchval("select count(*) from pg_stat_activity where wait_event_type = 'Lock'")
+        deadline = time.monotonic() + timeout
+        while not await c.fetchval(f"select count(*) from pg_stat_activity where pid = $1 "
+                                   f"and {condition}", pid):
+            if time.monotonic() > deadline:
+                row = await c.fetchrow("select state, wait_event_type, wait_event, query "
+                                       "from pg_stat_activity where pid = $1", pid)
+                pytest.fail(f"backend {pid} not {condition} within {timeout:g}s: {row}")
+            await asyncio.sleep(0.05)
     finally:
         await c.close()
 

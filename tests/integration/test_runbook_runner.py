@@ -19,12 +19,9 @@ import pytest
 from opsconsole.config import AppConfig, parse_config
 from opsconsole.incidents.sink import JournalSink, MemorySink
 from opsconsole.runbooks.model import load_yaml_runbook
-from opsconsole.runbooks.runner import (
-    LIVE_LINES,
-    ParamError,
-    RunbookSession,
-    resolve_params,
-)
+from opsconsole.runbooks.output import LIVE_LINES
+from opsconsole.runbooks.params import ParamError, resolve_params
+from opsconsole.runbooks.session import RunbookSession, SessionOptions
 from opsconsole.secrets import MASK
 
 NASTY = "a b; rm -rf / $(touch /tmp/pwned-opsconsole) `id` 'q' \"dq\" \\ \n second line $HOME *"
@@ -36,8 +33,8 @@ def runbook(text: str, tmp_path: Path | None = None):
 
 
 def session(rb, values=None, *, config=None, data_dir, sink=None, **kw):
-    return RunbookSession(rb, resolve_params(rb, values or {}), config=config or AppConfig(),
-                          sink=sink or MemorySink(), data_dir=data_dir, **kw)
+    return RunbookSession(rb, resolve_params(rb, values or {}), SessionOptions(
+        config=config or AppConfig(), sink=sink or MemorySink(), data_dir=data_dir, **kw))
 
 
 def finished(sink: MemorySink) -> list[dict]:
@@ -267,7 +264,7 @@ async def test_every_run_is_recorded_with_host_figures_and_milestone(tmp_path):
 
 
 async def test_default_host_figures_come_from_the_host_collector(tmp_path):
-    from opsconsole.runbooks.runner import host_figures_default
+    from opsconsole.runbooks.session import host_figures_default
 
     sink = MemorySink()
     s = session(runbook(shell_rb("true")), data_dir=tmp_path, sink=sink,
@@ -354,9 +351,46 @@ async def test_a_slow_sql_step_stops_at_its_timeout(tmp_path, pg_cluster):
     assert out.status == "failed" and "'nope' is not in the config" in out.message
 
 
+@pytest.mark.pg
+async def test_a_sql_step_reaches_a_key_value_dsn_target(tmp_path, pg_cluster):
+    """``databases:`` may be written as libpq key=value pairs, as the panes accept them."""
+    from opsconsole.postgres.config import DatabaseTarget
+
+    kv = f"host=127.0.0.1 port={pg_cluster.port} user=postgres dbname=postgres"
+    cfg = AppConfig(databases=[DatabaseTarget("kv", kv)])
+    rb = runbook("id: t\ntitle: T\nsteps:\n  - title: q\n    kind: sql\n    database: kv\n"
+                 "    sql: select current_database() as db, 6 * 7 as answer\n")
+    out = await session(rb, config=cfg, data_dir=tmp_path).run_step(0)
+    assert out.ok, out
+    assert [c.strip() for c in out.output_first[2].split("|")] == ["postgres", "42"]
+
+
+@pytest.mark.pg
+async def test_a_sql_step_runs_on_opsconsoles_monitoring_safe_connection(tmp_path, pg_cluster):
+    """Runbook SQL goes through opsconsole.postgres.conn.connect: opsconsole's
+    application_name, the configured lock_timeout, the step's timeout as statement_timeout."""
+    from opsconsole.postgres.config import DatabaseTarget
+    from opsconsole.postgres.conn import APP_NAME
+    from opsconsole.runbooks.steps.sql import RUNBOOK_APP_NAME
+
+    cfg = parse_config(f"databases:\n  - name: main\n    dsn: {pg_cluster.dsn()}\n"
+                       "postgres:\n  lock_timeout: 750ms\n")
+    assert isinstance(cfg.databases[0], DatabaseTarget)
+    rb = runbook("id: t\ntitle: T\nsteps:\n  - title: settings\n    kind: sql\n    database: main\n"
+                 "    timeout: 7s\n    sql: select current_setting('lock_timeout') as lt, "
+                 "current_setting('application_name') as app, "
+                 "current_setting('statement_timeout') as st\n")
+    out = await session(rb, config=cfg, data_dir=tmp_path).run_step(0)
+    assert out.ok, out
+    lock_timeout, app, statement_timeout = [c.strip() for c in out.output_first[2].split("|")]
+    assert lock_timeout == "750ms"
+    assert app == RUNBOOK_APP_NAME and app.startswith(APP_NAME)
+    assert statement_timeout == "7s"
+
+
 def test_no_textual_in_the_runbook_core():
-    code = ("import sys; import opsconsole.runbooks.runner, "
-            "opsconsole.runbooks.model; print('textual' in sys.modules)")
+    code = ("import sys; import opsconsole.runbooks.session, opsconsole.runbooks.steps, "
+            "opsconsole.runbooks.library; print('textual' in sys.modules)")
     import subprocess
 
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -106,15 +106,17 @@ async def test_runbook_steps_and_host_snapshots_record_the_same_key_figures(tmp_
     from opsconsole.config import AppConfig
     from opsconsole.incidents.sink import MemorySink
     from opsconsole.runbooks.model import load_yaml_runbook
-    from opsconsole.runbooks.runner import RunbookSession, host_figures_default, resolve_params
+    from opsconsole.runbooks.params import resolve_params
+    from opsconsole.runbooks.session import RunbookSession, SessionOptions, host_figures_default
     from opsconsole.sources.host import KEY_FIGURES, key_figures, take_snapshot
 
     collector = _Collector()
     sink = MemorySink()
     rb = load_yaml_runbook(tmp_path / "t.yaml",
                            "id: t\ntitle: T\nsteps:\n  - title: s\n    kind: shell\n    run: 'true'\n")
-    session = RunbookSession(rb, resolve_params(rb, {}), config=AppConfig(), sink=sink,
-                             data_dir=tmp_path, host_figures=host_figures_default(collector))
+    session = RunbookSession(rb, resolve_params(rb, {}), SessionOptions(
+        config=AppConfig(), sink=sink, data_dir=tmp_path,
+        host_figures=host_figures_default(collector)))
     assert (await session.run_step(0)).ok
     step = next(e.data for e in sink.events if e.type == "runbook.step_finished")
     snapshot = take_snapshot(sink, collector)

@@ -6,21 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from opsconsole.runbooks.model import (
-    ManualStep,
-    ShellStep,
-    SqlStep,
-    fuzzy_score,
-    load_all,
-    load_runbook,
-    runbook_files,
-    search,
-    shipped_dir,
-)
+from opsconsole.paths import shipped_dir
+from opsconsole.runbooks.library import load_all, load_runbook, runbook_files
+from opsconsole.runbooks.model import ManualStep, ShellStep, SqlStep
+from opsconsole.runbooks.search import fuzzy_score, search
 from opsconsole.schema import ConfigError
 from samples import ISSUE_EXAMPLE
 
-SHIPPED = sorted(runbook_files([shipped_dir()]))
+SHIPPED = sorted(runbook_files([shipped_dir("runbooks")]))
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:
@@ -208,7 +201,7 @@ def test_a_broken_runbook_is_listed_with_its_error_while_the_others_load(tmp_pat
 
 
 def test_fuzzy_search_over_title_tags_and_symptoms():
-    loaded = load_all([shipped_dir()])
+    loaded = load_all([shipped_dir("runbooks")])
     ids = lambda q: [i.runbook.id for i in search(loaded, q) if i.runbook]  # noqa: E731
     assert ids("lock")[0] == "pg-lock-contention"
     assert ids("pglock")[0] == "pg-lock-contention"  # letters in order

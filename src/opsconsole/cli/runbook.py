@@ -12,19 +12,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from opsconsole.runbooks.model import (
-    ManualStep,
-    Runbook,
-    find,
-    load_all,
-    runbook_dirs,
-    runbook_files,
-)
+from opsconsole.cli.common import EXIT_USAGE
+from opsconsole.runbooks.library import find, load_all, runbook_dirs, runbook_files
+from opsconsole.runbooks.model import ManualStep, Runbook
 from opsconsole.schema import ConfigError
 
 EXIT_OK = 0
 EXIT_FAILED = 1
-from opsconsole.cli.common import EXIT_USAGE  # noqa: E402
 
 
 def register(sub: argparse._SubParsersAction, common: Callable[[argparse.ArgumentParser], None]) -> None:  # type: ignore[type-arg]
@@ -89,7 +83,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 def hotkey_errors(cfg: Any, loaded: list[Any]) -> list[str]:
     """Config ``hotkeys:`` that name a runbook or step that does not exist, located in the
     config file when there is one."""
-    from opsconsole.runbooks.model import _locate
+    from opsconsole.runbooks.model import locate
     from opsconsole.schema import compose
 
     root = None
@@ -111,7 +105,7 @@ def hotkey_errors(cfg: Any, loaded: list[Any]) -> list[str]:
             except LookupError as exc:
                 problem, key = f"hotkeys[{n}].step: {exc.args[0]}", "step"
         if problem:
-            node = _locate(root, ["hotkeys", n, key]) if root is not None else None
+            node = locate(root, ["hotkeys", n, key]) if root is not None else None
             where = (f"{cfg.source}:{node.start_mark.line + 1}:{node.start_mark.column + 1}"
                      if node is not None else (cfg.source or "config"))
             out.append(f"{where}: {problem}")
@@ -229,12 +223,8 @@ def _open_sink(cfg: Any, data_dir: Path, incident: str | None) -> tuple[Any, str
 
 def _run_with_sink(args: argparse.Namespace, cfg: Any, rb: Runbook, read_only: bool,
                    data_dir: Path, sink: Any, incident_id: str | None) -> int:
-    from opsconsole.runbooks.runner import (
-        ParamError,
-        RunbookSession,
-        host_figures_default,
-        resolve_params,
-    )
+    from opsconsole.runbooks.params import ParamError, resolve_params
+    from opsconsole.runbooks.session import RunbookSession, SessionOptions, host_figures_default
 
     try:
         given = _parse_params(args.param)
@@ -272,20 +262,44 @@ def _run_with_sink(args: argparse.Namespace, cfg: Any, rb: Runbook, read_only: b
         sys.stdout.write(f"  │ {line}\n")
         sys.stdout.flush()
 
-    session = RunbookSession(
-        rb, values, config=cfg, sink=sink, data_dir=data_dir, incident_id=incident_id,
+    session = RunbookSession(rb, values, SessionOptions(
+        config=cfg, sink=sink, data_dir=data_dir, incident_id=incident_id,
         host_figures=host_figures_default(), dry_run=args.dry_run, read_only=read_only,
         on_line=on_line, auto_confirm=args.yes,
-    )
+    ))
+
     def on_term(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, on_term)  # like Ctrl+C: stop the step's process group too
+    signal.signal(signal.SIGTERM, on_term)  # before the loop runs: nothing to stop yet
     try:
-        return asyncio.run(_run(session, rb, steps, interactive, args.yes))
-    except KeyboardInterrupt:
+        return asyncio.run(_run_stoppable(session, rb, steps, interactive, args.yes))
+    except (KeyboardInterrupt, asyncio.CancelledError):
         print("\nopsconsole: interrupted; the running step was stopped", file=sys.stderr)
         return 130
+
+
+async def _run_stoppable(session: Any, rb: Runbook, steps: list[int], interactive: bool,
+                         yes: bool) -> int:
+    """:func:`_run`, stopped by SIGTERM like by Ctrl+C. While a step runs, its task is
+    cancelled at the next await, so the step stops its process group and is recorded as
+    stopped (an exception raised from the signal handler could land inside asyncio's own
+    code, e.g. while the shell is being started, and skip that); otherwise (at a prompt,
+    between steps) the handler raises KeyboardInterrupt at once."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+
+    def on_term(signum: int, frame: Any) -> None:
+        if session.running is None:
+            raise KeyboardInterrupt
+        loop.call_soon_threadsafe(task.cancel)
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        return await _run(session, rb, steps, interactive, yes)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 async def _run(session: Any, rb: Runbook, steps: list[int], interactive: bool, yes: bool) -> int:

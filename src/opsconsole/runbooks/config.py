@@ -1,4 +1,4 @@
-"""Typed runbook configuration (``hotkeys:``). Owned by the runbooks work (issue 6)."""
+"""Typed runbook configuration: ``hotkeys:``, keys that open a runbook or run one of its steps."""
 
 from __future__ import annotations
 

@@ -1,15 +1,12 @@
-"""Runbooks: YAML and Markdown → frozen dataclasses, validated with file:line:col errors.
+"""Runbooks as frozen dataclasses, validated with file:line:col errors; YAML loading.
 
 A runbook is an id, a title, tags, symptoms (``when_to_use``), parameters and ordered steps.
 Step kinds: ``manual``, ``shell``, ``sql``, ``http``, ``wait`` and ``check``. ``{{ name }}``
-in a step refers to a parameter (or to a variable captured by an earlier step).
+in a step refers to a parameter (or to a variable captured by an earlier step); SQL takes
+its parameters as ``$1, $2 …`` with ``args:`` instead, so values are bound, never pasted.
 
-Markdown runbooks (``*.md``): an optional YAML front matter (``---`` … ``---``) holds id,
-tags, params and defaults; headings are sections; fenced ``sh``/``bash``/``shell`` blocks
-are shell steps and ``sql`` blocks are SQL steps (options after the language, e.g.
-```` ```sql database=main timeout=5s ````); ``- [ ]`` items are manual checklist steps.
-
-Never imports Textual.
+Markdown runbooks are read by :mod:`opsconsole.runbooks.markdown`, files and directories by
+:mod:`opsconsole.runbooks.library`. Never imports Textual.
 """
 
 from __future__ import annotations
@@ -20,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from opsconsole.schema import (
@@ -32,7 +28,6 @@ from opsconsole.schema import (
     load_text,
     non_negative,
     positive,
-    read_text_file,
     regex,
 )
 
@@ -40,8 +35,6 @@ PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 _BAD_PLACEHOLDER = re.compile(r"\{\{(?!\s*[A-Za-z_][A-Za-z0-9_]*\s*\}\})")
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-
-STEP_KINDS = ("manual", "shell", "sql", "http", "wait", "check")
 
 
 def _name(v: str) -> str | None:
@@ -263,12 +256,6 @@ class Runbook:
                             for s in self.when_to_use)
         return self.when_to_use
 
-    def param(self, name: str) -> Param | None:
-        for p in self.params:
-            if p.name == name:
-                return p
-        return None
-
     def find_step(self, ref: int | str) -> int:
         """0-based index of a step given as its 1-based number, id or title."""
         if isinstance(ref, int):
@@ -301,7 +288,7 @@ class Loaded:
 # --------------------------------------------------------------------------- validation
 
 
-def _locate(root: Node | None, path: list[str | int]) -> Node | None:
+def locate(root: Node | None, path: list[str | int]) -> Node | None:
     node = root
     for part in path:
         if node is None:
@@ -344,7 +331,7 @@ def _position(node: Node | None, offset: int | None,
     return line, col
 
 
-class _Where:
+class Where:
     """Maps a step field to file:line:col, for YAML (node tree) or Markdown (block line)."""
 
     def __init__(self, path: Path, root: Node | None = None, md_lines: dict[int, int] | None = None,
@@ -359,7 +346,7 @@ class _Where:
             node = None
             t = list(trail)
             while t and node is None:
-                node = _locate(self.root, t)
+                node = locate(self.root, t)
                 if node is None:
                     t.pop()
                     offset = None
@@ -370,13 +357,9 @@ class _Where:
         return ConfigError(self.path, line, 1, message)
 
 
-def _known_names(rb: Runbook) -> set[str]:
-    return {p.name for p in rb.params}
-
-
-def check_references(rb: Runbook, where: _Where) -> None:
+def check_references(rb: Runbook, where: Where) -> None:
     """Every ``{{ name }}`` and SQL ``args`` names a parameter or an earlier capture."""
-    known = _known_names(rb)
+    known = {p.name for p in rb.params}
 
     def walk(steps: list[Any], trail: list[str | int], known: set[str]) -> set[str]:
         for i, step in enumerate(steps):
@@ -430,323 +413,5 @@ def _sql_param_count(sql: str) -> int:
 def load_yaml_runbook(path: Path, text: str) -> Runbook:
     rb: Runbook = load_text(text, Runbook, path)
     root = compose(text, path)
-    check_references(rb, _Where(path, root=root, source=text))
+    check_references(rb, Where(path, root=root, source=text))
     return dataclasses.replace(rb, source=str(path))
-
-
-# --------------------------------------------------------------------------- Markdown
-
-
-@dataclass(frozen=True, kw_only=True)
-class MarkdownMeta:
-    id: str | None = field(None, check=_rid)
-    title: str | None = None
-    description: str = ""
-    tags: list[str] = field([])
-    when_to_use: str | list[str] | None = None
-    params: list[Param] = field([])
-    database: str | None = None  # default database for ```sql blocks
-    timeout: Duration | None = None  # default step timeout
-
-
-_FENCE = re.compile(r"^(\s{0,3})(`{3,}|~{3,})\s*([^\s`]*)\s*(.*)$")
-_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
-_CHECK_ITEM = re.compile(r"^\s*[-*+]\s+\[( |x|X)\]\s+(.*)$")
-_SHELL_LANGS = {"sh", "bash", "shell", "console", "zsh"}
-_OPTION_KEYS = {"timeout", "retries", "confirm", "database", "milestone", "id", "title",
-                "dry_run", "continue_on_failure", "retry_delay"}
-
-
-def _parse_options(info: str, path: Path, line: int) -> dict[str, Any]:
-    opts: dict[str, Any] = {}
-    import shlex
-
-    try:
-        words = shlex.split(info)
-    except ValueError as exc:
-        raise ConfigError(path, line, 1, f"fence options: {exc}") from None
-    for w in words:
-        if "=" not in w:
-            raise ConfigError(path, line, 1, f"fence option {w!r}: expected key=value "
-                              f"(keys: {', '.join(sorted(_OPTION_KEYS))})")
-        k, v = w.split("=", 1)
-        if k not in _OPTION_KEYS:
-            raise ConfigError(path, line, 1, f"unknown fence option {k!r}; expected one of: "
-                              f"{', '.join(sorted(_OPTION_KEYS))}")
-        opts[k] = yaml.safe_load(v) if k == "retries" or k == "continue_on_failure" else v
-    return opts
-
-
-def load_markdown_runbook(path: Path, text: str) -> Runbook:
-    lines = text.splitlines()
-    meta = MarkdownMeta()
-    start = 0
-    if lines and lines[0].strip() == "---":
-        for j in range(1, len(lines)):
-            if lines[j].strip() in ("---", "..."):
-                fm = "\n" * 1 + "\n".join(lines[1:j])
-                meta = load_text(fm, MarkdownMeta, path) if fm.strip() else MarkdownMeta()
-                start = j + 1
-                break
-        else:
-            raise ConfigError(path, 1, 1, "front matter: expected a closing '---' line")
-
-    title = meta.title
-    section: str | None = None
-    section_count: dict[str, int] = {}
-    para: list[str] = []
-    desc: list[str] = []
-    raw_steps: list[tuple[int, dict[str, Any]]] = []
-    i = start
-    while i < len(lines):
-        line = lines[i]
-        lineno = i + 1
-        h = _HEADING.match(line)
-        if h:
-            level, heading = len(h.group(1)), h.group(2)
-            if level == 1 and title is None:
-                title = heading
-            else:
-                section = heading
-            para = []
-            i += 1
-            continue
-        fence = _FENCE.match(line)
-        if fence:
-            marker, lang, info = fence.group(2), fence.group(3).lower(), fence.group(4)
-            body: list[str] = []
-            j = i + 1
-            while j < len(lines) and not lines[j].strip().startswith(marker):
-                body.append(lines[j])
-                j += 1
-            if j >= len(lines):
-                raise ConfigError(path, lineno, 1, f"code block opened with {marker} is never closed")
-            if lang in _SHELL_LANGS or lang == "sql":
-                opts = _parse_options(info, path, lineno)
-                code = "\n".join(body).strip("\n")
-                if lang == "console":
-                    code = "\n".join(b[2:] if b.startswith("$ ") else b for b in body if b.startswith("$ "))
-                lead = next((x.strip() for x in para if x.strip()), "")
-                lead = re.split(r"(?<=[.!?:])\s", lead, maxsplit=1)[0].rstrip(".:")
-                if len(lead) > 70:
-                    lead = lead[:69].rstrip() + "…"
-                base = opts.pop("title", None) or lead or section or title or path.stem
-                n = section_count.get(base, 0) + 1
-                section_count[base] = n
-                step: dict[str, Any] = {
-                    "title": base if n == 1 else f"{base} ({n})",
-                    "text": "\n".join(para).strip(),
-                    "section": section,
-                }
-                if meta.timeout is not None:
-                    step["timeout"] = float(meta.timeout)
-                if lang == "sql":
-                    step.update(kind="sql", sql=code)
-                    db = opts.pop("database", None) or meta.database
-                    if not db:
-                        raise ConfigError(path, lineno, 1, "sql block: no database; add "
-                                          "database=NAME after ```sql or database: in front matter")
-                    step["database"] = db
-                    step["args"] = [m.group(1) for m in PLACEHOLDER.finditer(code)]
-                    if step["args"]:
-                        # {{ name }} in a Markdown SQL block becomes $1, $2 … (bound, not pasted)
-                        order: list[str] = []
-
-                        def sub(m: re.Match[str], order: list[str] = order) -> str:
-                            if m.group(1) not in order:
-                                order.append(m.group(1))
-                            return f"${order.index(m.group(1)) + 1}"
-
-                        step["sql"] = PLACEHOLDER.sub(sub, code)
-                        step["args"] = order
-                else:
-                    step.update(kind="shell", run=code)
-                step.update(opts)
-                if not code.strip():
-                    raise ConfigError(path, lineno, 1, "empty code block")
-                raw_steps.append((lineno, step))
-                para = []
-            else:
-                para.extend(["", *body, ""])
-            i = j + 1
-            continue
-        item = _CHECK_ITEM.match(line)
-        if item:
-            raw_steps.append((lineno, {"kind": "manual", "title": item.group(2).strip(),
-                                       "text": "\n".join(para).strip(), "section": section}))
-            i += 1
-            continue
-        if section is None and title is not None and not raw_steps:
-            desc.append(line)
-        para.append(line)
-        if not line.strip() and para and all(not x.strip() for x in para):
-            para = []
-        i += 1
-
-    if title is None:
-        raise ConfigError(path, 1, 1, "expected a '# Title' heading or title: in front matter")
-    if not raw_steps:
-        raise ConfigError(path, 1, 1, "no steps: expected ```sh / ```sql blocks or '- [ ]' items")
-    steps = []
-    md_lines: dict[int, int] = {}
-    for n, (lineno, d) in enumerate(raw_steps):
-        md_lines[n] = lineno
-        try:
-            steps.append(load_text(yaml.safe_dump(d, sort_keys=False), Step, path))
-        except ConfigError as exc:
-            raise ConfigError(path, lineno, 1, exc.message) from None
-    rid = meta.id or re.sub(r"[^A-Za-z0-9_.-]+", "-", path.stem).strip("-") or "runbook"
-    description = meta.description or "\n".join(desc).strip()
-    try:
-        rb = Runbook(id=rid, title=title, description=description, tags=list(meta.tags),
-                     when_to_use=meta.when_to_use, params=list(meta.params), steps=steps,
-                     source=str(path))
-        rb.__check__()
-    except Invalid as exc:
-        raise ConfigError(path, 1, 1, str(exc)) from None
-    check_references(rb, _Where(path, md_lines=md_lines))
-    return rb
-
-
-# --------------------------------------------------------------------------- files
-
-
-RUNBOOK_SUFFIXES = (".yaml", ".yml", ".md")
-
-
-def load_runbook(path: str | Path) -> Runbook:
-    """Load one runbook file (YAML or Markdown). Raises :class:`ConfigError`."""
-    p = Path(path)
-    text = read_text_file(p)
-    if p.suffix.lower() == ".md":
-        return load_markdown_runbook(p, text)
-    return load_yaml_runbook(p, text)
-
-
-def shipped_dir() -> Path:
-    """The ``runbooks/`` directory shipped with opsconsole (repository top level)."""
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        cand = parent / "runbooks"
-        if cand.is_dir() and cand != here.parent and (parent / "pyproject.toml").exists():
-            return cand
-    return here.parents[3] / "runbooks"
-
-
-def runbook_files(paths: list[Path]) -> list[Path]:
-    out: list[Path] = []
-    for p in paths:
-        if p.is_dir():
-            out.extend(sorted(f for f in p.iterdir()
-                              if f.suffix.lower() in RUNBOOK_SUFFIXES and not f.name.startswith(".")
-                              and f.name.lower() not in ("readme.md",)))
-        else:
-            out.append(p)
-    return out
-
-
-def runbook_dirs(config_dirs: list[str] | None = None) -> list[Path]:
-    dirs = [shipped_dir()]
-    for d in config_dirs or []:
-        p = Path(d).expanduser()
-        if p not in dirs:
-            dirs.append(p)
-    return dirs
-
-
-def load_all(paths: list[Path]) -> list[Loaded]:
-    """Every runbook file under ``paths``; a broken file is listed with its error, the others
-    still load. A later id that repeats an earlier one is an error on the later file."""
-    out: list[Loaded] = []
-    seen: dict[str, Path] = {}
-    for p in paths:
-        if not p.exists():
-            out.append(Loaded(p, None, ConfigError(p, None, None, "runbook directory or file does not exist")))
-    for f in runbook_files([p for p in paths if p.exists()]):
-        try:
-            rb = load_runbook(f)
-        except ConfigError as exc:
-            out.append(Loaded(f, None, exc))
-            continue
-        if rb.id in seen:
-            out.append(Loaded(f, None, ConfigError(f, None, None,
-                                                   f"id {rb.id!r} is already used by {seen[rb.id]}")))
-            continue
-        seen[rb.id] = f
-        out.append(Loaded(f, rb))
-    return out
-
-
-def find(loaded: list[Loaded], ref: str) -> Runbook:
-    """A runbook by id, or by path (loaded on the spot)."""
-    for item in loaded:
-        if item.runbook and item.runbook.id == ref:
-            return item.runbook
-    p = Path(ref)
-    if p.suffix.lower() in RUNBOOK_SUFFIXES or p.exists():
-        return load_runbook(p)
-    for item in loaded:
-        if item.runbook is None and item.path.stem == ref and item.error:
-            raise item.error
-    ids = ", ".join(sorted(i.runbook.id for i in loaded if i.runbook))
-    raise LookupError(f"no runbook {ref!r}; known: {ids}")
-
-
-# --------------------------------------------------------------------------- search
-
-
-def fuzzy_score(query: str, text: str) -> int | None:
-    """Score ``text`` for a fuzzy ``query`` (all characters in order); None if no match.
-    Higher is better: contiguous runs and word starts count more."""
-    q = query.lower().strip()
-    if not q:
-        return 0
-    t = text.lower()
-    if q in t:
-        idx = t.index(q)
-        return 1000 - idx + (50 if idx == 0 or not t[idx - 1].isalnum() else 0)
-    score = 0
-    pos = -1
-    first = -1
-    run = 0
-    for ch in q:
-        if ch == " ":
-            continue
-        nxt = t.find(ch, pos + 1)
-        if nxt < 0:
-            return None
-        run = run + 1 if nxt == pos + 1 else 0
-        score += 5 + run * 5 + (10 if nxt == 0 or not t[nxt - 1].isalnum() else 0) - min(nxt - pos, 20) // 4
-        if first < 0:
-            first = nxt
-        pos = nxt
-    if pos - first + 1 > max(3 * len(q), len(q) + 8):
-        return None  # letters spread over a long text: no match
-    return score
-
-
-def search(loaded: list[Loaded], query: str) -> list[Loaded]:
-    """Runbooks matching ``query`` over title, tags and symptoms (best first); broken files
-    match on their file name. Every word of the query must match somewhere."""
-    words = query.split()
-    if not words:
-        return list(loaded)
-    scored = []
-    for n, item in enumerate(loaded):
-        rb = item.runbook
-        fields = [item.path.name] if rb is None else [rb.title, " ".join(rb.tags), rb.symptoms, rb.id]
-        total = 0
-        for w in words:
-            best = None
-            for n_field, (weight, f) in enumerate(zip((3, 2, 1, 2), fields, strict=False)):
-                # symptoms are long prose: letters scattered over it are no match, words are
-                s = fuzzy_score(w, f) if n_field != 2 or w.lower() in f.lower() else None
-                if s is not None and (best is None or s * weight > best):
-                    best = s * weight
-            if best is None:
-                break
-            total += best
-        else:
-            scored.append((-total, n, item))
-    scored.sort(key=lambda x: (x[0], x[1]))
-    return [x[2] for x in scored]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import sys
+import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 
 from textual.theme import Theme
 
+from opsconsole.paths import shipped_dir
 from opsconsole.schema import ConfigError, field, load_file
 
 DEFAULT_THEME = "opsconsole-dark"
@@ -34,11 +35,10 @@ class ThemeSpec:
 
 
 def theme_dirs(extra: list[Path] | None = None) -> list[Path]:
-    """Shipped themes (checkout or installed copy), then the user's own."""
-    here = Path(__file__).resolve()
-    dirs = [here.parents[3] / "themes", Path(sys.prefix) / "share" / "opsconsole" / "themes"]
-    import os
-
+    """Shipped themes (see :func:`opsconsole.paths.shipped_dir`), then the user's own
+    (``$XDG_CONFIG_HOME/opsconsole/themes``), then ``extra``: the ones that exist."""
+    shipped = shipped_dir("themes")
+    dirs = [shipped] if shipped is not None else []
     xdg = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
     dirs.append(Path(xdg) / "opsconsole" / "themes")
     dirs.extend(extra or [])

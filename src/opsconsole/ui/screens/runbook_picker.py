@@ -17,7 +17,9 @@ from textual.widgets import Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from opsconsole.runbooks.config import Hotkey
-from opsconsole.runbooks.model import Loaded, Runbook, load_all, runbook_dirs, search
+from opsconsole.runbooks.library import load_all, runbook_dirs
+from opsconsole.runbooks.model import Loaded, Runbook
+from opsconsole.runbooks.search import search
 from opsconsole.ui.actions import ActionSpec, bindings
 from opsconsole.ui.screens.help import HelpRow
 from opsconsole.ui.screens.runbook_walkthrough import RunbookParamsScreen, RunbookScreen

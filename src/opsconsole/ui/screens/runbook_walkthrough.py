@@ -19,15 +19,10 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Input, RichLog, Static
 
-from opsconsole.runbooks.model import ManualStep, Runbook, SqlStep
-from opsconsole.runbooks.runner import (
-    LIVE_LINES,
-    ParamError,
-    RunbookSession,
-    host_figures_default,
-    resolve_params,
-)
-from opsconsole.secrets import MASK
+from opsconsole.runbooks.model import ManualStep, Runbook
+from opsconsole.runbooks.output import LIVE_LINES
+from opsconsole.runbooks.params import ParamError, resolve_params
+from opsconsole.runbooks.session import RunbookSession, SessionOptions, host_figures_default
 from opsconsole.ui.actions import ActionSpec, bindings, dangerous_actions
 from opsconsole.ui.widgets import LineBlock
 
@@ -233,12 +228,12 @@ class RunbookScreen(Screen[None]):
             app: Any = self.app
             services = getattr(app, "services", None)
             source = getattr(services, "host_collector", None) if services is not None else None
-            self._session = RunbookSession(
-                self.runbook, self.values, config=app.config, sink=app.sink, data_dir=app.data_dir,
+            self._session = RunbookSession(self.runbook, self.values, SessionOptions(
+                config=app.config, sink=app.sink, data_dir=app.data_dir,
                 incident_id=self.incident_id, host_figures=host_figures_default(source),
                 read_only=self.read_only, on_note=self._notes.append,
                 databases=database_targets(app), record_in_thread=True,
-            )
+            ))
         self.draw()
         self.set_interval(self.POLL, self._pump_output)
         if self.autorun:
@@ -290,8 +285,7 @@ class RunbookScreen(Screen[None]):
         state = s.states[self.current]
         t = Text()
         t.append(f"Step {self.current + 1} of {len(self.runbook.steps)} · {STATE_MARK[state]}", style="bold")
-        kind = f"sql on {self.session.text(step.database)}" if isinstance(step, SqlStep) else step.kind
-        t.append(f" · {kind}")
+        t.append(f" · {s.kind_label(step)}")
         if float(step.timeout) and step.runs_something:
             t.append(f" · timeout {float(step.timeout):g}s")
         if step.retries:
@@ -464,7 +458,3 @@ class RunbookScreen(Screen[None]):
             self.last_status += " · runbook complete"
         self.draw()
 
-
-def masked(values: dict[str, str], runbook: Runbook) -> dict[str, str]:
-    secret = {p.name for p in runbook.params if p.secret}
-    return {k: (MASK if k in secret else v) for k, v in values.items()}

@@ -1,0 +1,126 @@
+"""Shell steps: ``/bin/sh -c`` in its own process group, without a terminal.
+
+The shell runs in a new session (so no controlling terminal) with stdin from /dev/null, so
+nothing can wait for a keypress. Stopping it (timeout, ``x``, Ctrl+C) sends SIGTERM to the
+whole process group, then SIGKILL after a grace period: children go too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import signal
+
+from opsconsole.runbooks.model import ShellStep
+from opsconsole.runbooks.output import OutputCapture
+from opsconsole.runbooks.params import Substitution
+from opsconsole.runbooks.steps.base import Rendered, StepContext, StepExecutor, StepResult
+
+TTY_HINTS = re.compile(
+    r"(?i)(not a tty|no tty present|/dev/tty|inappropriate ioctl for device|"
+    r"must be run from a terminal|stdin is not a terminal|input device is not a tty|"
+    r"not a terminal|a terminal is required|unable to open terminal|"
+    r"terminal is not fully functional|cannot open tty|no controlling terminal)"
+)
+TTY_MESSAGE = (
+    "This step seems to need an interactive terminal (TTY). Runbook steps run without one "
+    "(stdin is /dev/null, no controlling terminal) so nothing can wait for a keypress. Make "
+    "the command non-interactive (sudo -n, ssh -T, apt-get -y, psql -X -c …, PAGER=cat) or "
+    "run it yourself in a shell and tick the step as done."
+)
+
+
+async def run_shell(command: str, secret_env: dict[str, str], cwd: str | None,
+                    extra_env: dict[str, str], ctx: StepContext) -> StepResult:
+    """Run ``command`` to its end, its output into ``ctx.capture``; cancelling this stops
+    the command's whole process group."""
+    capture = ctx.capture
+    env = dict(os.environ)
+    env.update({k: ctx.subst.text(v) for k, v in extra_env.items()})
+    env.update(secret_env)
+    env.setdefault("PAGER", "cat")
+    env["OPSCONSOLE_RUNBOOK"] = ctx.runbook_id
+    spawn = asyncio.ensure_future(asyncio.create_subprocess_exec(
+        "/bin/sh", "-c", command,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        start_new_session=True,
+        env=env,
+        cwd=os.path.expanduser(cwd) if cwd else None,
+    ))
+    try:
+        proc = await asyncio.shield(spawn)
+    except OSError as exc:
+        return "failed", None, f"could not start /bin/sh: {exc}"
+    except asyncio.CancelledError:
+        # stopped while the shell was starting: it may already run (and have children);
+        # let the start finish, then stop its whole process group
+        with contextlib.suppress(Exception):
+            await terminate(await spawn, ctx.kill_grace)
+        raise
+    assert proc.stdout is not None
+    reader = asyncio.ensure_future(_pump(proc.stdout, capture))
+    try:
+        code = await proc.wait()
+    except asyncio.CancelledError:
+        await terminate(proc, ctx.kill_grace)
+        reader.cancel()
+        with contextlib.suppress(BaseException):
+            await reader
+        raise
+    # the shell is gone; a background child may still hold the pipe: read what is there
+    try:
+        await asyncio.wait_for(asyncio.shield(reader), 2.0)
+    except TimeoutError:
+        reader.cancel()
+        capture.note("[opsconsole] stopped reading: a background process still holds the output")
+    if code == 0:
+        return "ok", 0, ""
+    if code < 0:
+        return "failed", code, f"killed by signal {-code}"
+    return "failed", code, f"exit status {code}"
+
+
+async def _pump(stream: asyncio.StreamReader, capture: OutputCapture) -> None:
+    while True:
+        chunk = await stream.read(65536)
+        if not chunk:
+            return
+        capture.feed(chunk)
+        await asyncio.sleep(0)  # let the UI breathe during a flood
+
+
+async def terminate(proc: asyncio.subprocess.Process, grace: float) -> None:
+    """SIGTERM the whole process group, then SIGKILL after ``grace`` seconds."""
+    pgid = proc.pid
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGTERM)
+    try:
+        await asyncio.wait_for(proc.wait(), grace)
+    except (TimeoutError, asyncio.CancelledError):
+        pass
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+    with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+        await asyncio.wait_for(proc.wait(), 5.0)
+
+
+class ShellExecutor(StepExecutor):
+    kind = "shell"
+
+    def render(self, step: ShellStep, subst: Substitution, *, dry: bool = False) -> Rendered:
+        cmd, env = subst.shell(step.dry_run if dry and step.dry_run else step.run)
+        return Rendered("$ " + cmd, command=cmd, env=env)
+
+    def runs_in_dry_run(self, step: ShellStep) -> bool:
+        return bool(step.dry_run)
+
+    async def execute(self, step: ShellStep, rendered: Rendered, ctx: StepContext) -> StepResult:
+        return await run_shell(rendered.command or "", rendered.env, step.cwd, step.env, ctx)
+
+    def failure_hint(self, capture: OutputCapture) -> str | None:
+        lines = [*capture.head, *capture.tail]
+        return TTY_MESSAGE if any(TTY_HINTS.search(line) for line in lines) else None
