@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
@@ -97,6 +98,36 @@ class IncidentScreen(Screen[None]):
     IncidentScreen TimelineView { background: $surface; padding: 0 1; }
     """
 
+    # What the poll and page workers (threads) send back to the screen.
+    class TimelineRead(Message, bubble=False):
+        """The first read: every sequence number, the newest page and the folded state."""
+
+        def __init__(self, seqs: list[int], page: list[Event], state: tl.IncidentState,
+                     width: int) -> None:
+            super().__init__()
+            self.seqs, self.page, self.state, self.width = seqs, page, state, width
+
+    class EventsRead(Message, bubble=False):
+        """The events after the last one seen (maybe none), and the state with them."""
+
+        def __init__(self, events: list[Event], state: tl.IncidentState, width: int) -> None:
+            super().__init__()
+            self.events, self.state, self.width = events, state, width
+
+    class PageRead(Message, bubble=False):
+        """An older page of the timeline."""
+
+        def __init__(self, events: list[Event], width: int) -> None:
+            super().__init__()
+            self.events, self.width = events, width
+
+    class ReadFailed(Message, bubble=False):
+        """A read failed: the timeline is stale."""
+
+        def __init__(self, error: str) -> None:
+            super().__init__()
+            self.error = error
+
     def __init__(self, incident_id: str, poll_interval: float = 0.5) -> None:
         super().__init__(id="incident-screen")
         self.incident_id = incident_id
@@ -161,8 +192,7 @@ class IncidentScreen(Screen[None]):
                 state.last_seq = seqs[-1] if seqs else 0
                 if page:
                     state.last_event_at = page[-1].ts
-                self.app.call_from_thread(self._got_first, seqs, page, state,
-                                          timeline_width(page))
+                self.post_message(self.TimelineRead(seqs, page, state, timeline_width(page)))
                 return
             events = self.store.events(self.incident_id, after=self.last_seq)
             state = self.state
@@ -173,25 +203,36 @@ class IncidentScreen(Screen[None]):
                     state.apply(e)
                 width = timeline_width(events)
         except Exception as exc:  # a stale timeline, never a crash
-            self.app.call_from_thread(self._failed, str(exc))
+            self.post_message(self.ReadFailed(str(exc)))
             return
-        self.app.call_from_thread(self._got, events, state, width)
+        self.post_message(self.EventsRead(events, state, width))
 
     def _load_page(self, after: int, count: int) -> None:
         """An older page of the timeline, read in a worker."""
         store = self.store
         iid = self.incident_id
-        view = self.query_one(TimelineView)
 
         def work() -> None:
             try:
                 events = store.events(iid, after=after, limit=count)
             except Exception as exc:
-                self.app.call_from_thread(self._failed, str(exc))
+                self.post_message(self.ReadFailed(str(exc)))
                 return
-            self.app.call_from_thread(view.fill, events, timeline_width(events))
+            self.post_message(self.PageRead(events, timeline_width(events)))
 
         self.run_worker(work, thread=True, exit_on_error=False, group="incident-page")
+
+    def on_incident_screen_page_read(self, message: PageRead) -> None:
+        self.query_one(TimelineView).fill(message.events, message.width)
+
+    def on_incident_screen_read_failed(self, message: ReadFailed) -> None:
+        self._failed(message.error)
+
+    def on_incident_screen_timeline_read(self, message: TimelineRead) -> None:
+        self._got_first(message.seqs, message.page, message.state, message.width)
+
+    def on_incident_screen_events_read(self, message: EventsRead) -> None:
+        self._got(message.events, message.state, message.width)
 
     def _failed(self, msg: str) -> None:
         self._polling = False
