@@ -26,6 +26,7 @@ from opsconsole.incidents.store import IncidentSink, Store, StoreError, open_sto
 from opsconsole.ui import flows
 from opsconsole.ui.actions import GLOBAL_ACTIONS, bindings, dangerous_actions
 from opsconsole.ui.compat import DiffDisplay, add_app_binding
+from opsconsole.ui.console import Declared, StoreWriteFailed, StoreWritten
 from opsconsole.ui.header import ConsoleHeader, header_text
 from opsconsole.ui.help_rows import help_rows
 from opsconsole.ui.panes.base import Pane, PolledPane
@@ -198,9 +199,8 @@ class OpsConsoleApp(DiffDisplay, App[None]):
             store = open_store(self.data_dir, self.config.incidents.database)
         except StoreError as exc:
             self.store_error = str(exc)
-            self.call_from_thread(self.notify, f"{exc}\nEvents go to the journal in the "
-                                  "data directory instead.", title="incident store",
-                                  severity="error", timeout=20)
+            self.notify(f"{exc}\nEvents go to the journal in the data directory instead.",
+                        title="incident store", severity="error", timeout=20)  # thread-safe
             return
         self.incident_store = store
         if isinstance(self.sink, IncidentSink):
@@ -371,6 +371,16 @@ class OpsConsoleApp(DiffDisplay, App[None]):
 
     def action_note(self) -> None:
         flows.note(self)
+
+    # ------------------------------------------------------------------ store workers
+    def on_store_written(self, message: StoreWritten) -> None:
+        flows.store_written(self, message)
+
+    def on_declared(self, message: Declared) -> None:
+        flows.declared(self, message)
+
+    def on_store_write_failed(self, message: StoreWriteFailed) -> None:
+        flows.write_failed(self, message)
 
     def action_runbooks(self) -> None:
         from opsconsole.ui.screens.runbook_picker import open_picker

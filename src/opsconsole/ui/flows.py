@@ -15,6 +15,7 @@ from opsconsole import events as ev
 from opsconsole.checks.tracker import PENDING
 from opsconsole.incidents.store import take_snapshot
 from opsconsole.secrets import mask_tokens
+from opsconsole.ui.console import Declared, StoreWriteFailed, StoreWritten
 from opsconsole.ui.modals import DeclareModal, TextModal
 from opsconsole.ui.screens import incident as incident_screen
 
@@ -29,48 +30,42 @@ def run_io(app: OpsConsoleApp, fn: Callable[[], Any], label: str) -> None:
         try:
             fn()
         except Exception as exc:
-            app.call_from_thread(app.notify, f"{label} failed: {exc}", title=label,
-                                 severity="error", timeout=10)
+            app.post_message(StoreWriteFailed(label, str(exc)))
 
     app.run_worker(work, thread=True, exit_on_error=False, group="incident-io")
 
 
 def record_in_worker(app: OpsConsoleApp, type: str, data: dict[str, Any], incident_id: str | None,
-                     label: str, after: Callable[[], None] | None = None) -> None:
-    """Record an event in a worker; then ``after`` and a poll of the incidents pane."""
+                     label: str, refresh_screens: bool = True) -> None:
+    """Record an event in a worker; then the incident's screens (``refresh_screens``) and
+    the incidents pane read it."""
 
     def fn() -> None:
         app.sink.record(type, data, incident_id=incident_id)
-        if after is not None:
-            app.call_from_thread(after)
-        pane = _pane(app)
-        if pane is not None:
-            app.call_from_thread(pane.poll_now)
+        app.post_message(StoreWritten(incident_id, refresh_screens=refresh_screens))
 
     run_io(app, fn, label)
 
 
-def snapshot_in_worker(app: OpsConsoleApp, incident_id: str | None,
-                       after: Callable[[], None] | None = None) -> None:
-    """Record a snapshot of key host figures in a worker; then ``after``."""
+def snapshot_in_worker(app: OpsConsoleApp, incident_id: str | None) -> None:
+    """Record a snapshot of key host figures in a worker; then the incident's screens read
+    it."""
 
     def fn() -> None:
-        take_snapshot(app.sink, app.services.host_collector,
-                      incident_id=incident_id)
-        app.call_from_thread(app.notify, "host figures recorded on the timeline",
-                             title="snapshot")
-        if after is not None:
-            app.call_from_thread(after)
+        take_snapshot(app.sink, app.services.host_collector, incident_id=incident_id)
+        app.post_message(StoreWritten(incident_id, refresh_pane=False, notice=(
+            "host figures recorded on the timeline", "snapshot")))
 
     run_io(app, fn, "snapshot")
 
 
-def _pane(app: OpsConsoleApp) -> Any:
-    """The incidents pane (None before the main screen is composed)."""
+def poll_incidents_pane(app: OpsConsoleApp) -> None:
+    """Poll the incidents pane now (if the main screen is composed)."""
     try:
-        return app.pane("incidents")
+        pane = app.pane("incidents")
     except Exception:
-        return None
+        return
+    pane.poll_now()  # type: ignore[attr-defined]
 
 
 def open_incident(app: OpsConsoleApp, incident_id: str) -> None:
@@ -101,11 +96,7 @@ def declare(app: OpsConsoleApp) -> None:
             if broken:
                 sink.record(ev.HEALTH_AT_DECLARATION, {"checks": broken},
                             incident_id=e.incident_id)
-            app.call_from_thread(app.notify, f"{e.incident_id} declared", title="incident")
-            app.call_from_thread(open_incident, app, e.incident_id)
-            pane = _pane(app)
-            if pane is not None:
-                app.call_from_thread(pane.poll_now)
+            app.post_message(Declared(e.incident_id))
 
         run_io(app, fn, "declare")
 
@@ -143,20 +134,37 @@ def note(app: OpsConsoleApp) -> None:
 
     def done(text: str | None) -> None:
         if text:
-            record_in_worker(app, ev.NOTE, {"text": mask_tokens(text)}, iid, "note",
-                             _refresh_incident_screen(app, iid))
+            record_in_worker(app, ev.NOTE, {"text": mask_tokens(text)}, iid, "note")
 
     app.push_screen(TextModal(f"Note on {iid}", "what happened / what you see / what you did",
                               id="note-modal"), done)
 
 
-def _refresh_incident_screen(app: OpsConsoleApp, iid: str) -> Callable[[], None]:
-    def after() -> None:
+def store_written(app: OpsConsoleApp, message: StoreWritten) -> None:
+    """A worker recorded an event: show it where it belongs (on the UI loop)."""
+    if message.notice is not None:
+        text, title = message.notice
+        app.notify(text, title=title)
+    if message.refresh_screens:
         for screen in app.screen_stack:
-            if isinstance(screen, incident_screen.IncidentScreen) and screen.incident_id == iid:
+            if (isinstance(screen, incident_screen.IncidentScreen)
+                    and screen.incident_id == message.incident_id):
                 screen.poll()
+    if message.refresh_pane:
+        poll_incidents_pane(app)
 
-    return after
+
+def declared(app: OpsConsoleApp, message: Declared) -> None:
+    """A worker declared an incident: it becomes the active one, its screen opens."""
+    app.notify(f"{message.incident_id} declared", title="incident")
+    open_incident(app, message.incident_id)
+    poll_incidents_pane(app)
+
+
+def write_failed(app: OpsConsoleApp, message: StoreWriteFailed) -> None:
+    """A worker's store I/O failed: say so, never raise."""
+    app.notify(f"{message.label} failed: {message.error}", title=message.label,
+               severity="error", timeout=10)
 
 
 def timeline(app: OpsConsoleApp) -> None:

@@ -128,6 +128,13 @@ class IncidentScreen(Screen[None]):
             super().__init__()
             self.error = error
 
+    class CommsDrafted(Message, bubble=False):
+        """A status message drafted off the UI loop, to show."""
+
+        def __init__(self, template: str, text: str) -> None:
+            super().__init__()
+            self.template, self.text = template, text
+
     def __init__(self, incident_id: str, poll_interval: float = 0.5) -> None:
         super().__init__(id="incident-screen")
         self.incident_id = incident_id
@@ -222,6 +229,9 @@ class IncidentScreen(Screen[None]):
 
         self.run_worker(work, thread=True, exit_on_error=False, group="incident-page")
 
+    def on_incident_screen_comms_drafted(self, message: CommsDrafted) -> None:
+        self.app.push_screen(CommsModal(message.template, message.text))
+
     def on_incident_screen_page_read(self, message: PageRead) -> None:
         self.query_one(TimelineView).fill(message.events, message.width)
 
@@ -283,7 +293,7 @@ class IncidentScreen(Screen[None]):
         self.dismiss(None)
 
     def record(self, type: str, data: dict[str, Any], label: str) -> None:
-        flows.record_in_worker(self.app, type, data, self.incident_id, label, self.poll)
+        flows.record_in_worker(console_app(self), type, data, self.incident_id, label)
 
     def action_note(self) -> None:
         def done(text: str | None) -> None:
@@ -355,7 +365,7 @@ class IncidentScreen(Screen[None]):
         self.app.push_screen(ChoiceModal(f"Role on {self.incident_id}", list(tl.ROLES)), chosen)
 
     def action_snapshot(self) -> None:
-        flows.snapshot_in_worker(self.app, self.incident_id, self.poll)
+        flows.snapshot_in_worker(console_app(self), self.incident_id)
 
     def action_comms(self) -> None:
         cfg = console_app(self).config
@@ -375,9 +385,9 @@ class IncidentScreen(Screen[None]):
                 state = tl.fold(store.events(iid), incident_id=iid)
                 text = postmortem.comms(state, name, now=now, templates=templates,
                                         update_every=every)
-                self.app.call_from_thread(self.app.push_screen, CommsModal(name, text))
+                self.post_message(self.CommsDrafted(name, text))
 
-            flows.run_io(self.app, work, "comms")
+            flows.run_io(console_app(self), work, "comms")
 
         default = "resolved" if not self.state.is_open else (
             "initial" if self.state.event_count <= 3 else "update")
@@ -395,6 +405,6 @@ class IncidentScreen(Screen[None]):
             out = data_dir / "postmortems" / f"{iid}.md"
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(postmortem.markdown(state, events, generated_at=now))
-            self.app.call_from_thread(self.app.notify, f"written to {out}", title="postmortem")
+            self.app.notify(f"written to {out}", title="postmortem")  # thread-safe
 
-        flows.run_io(self.app, work, "export")
+        flows.run_io(console_app(self), work, "export")
