@@ -87,7 +87,8 @@ async def open_screen(db: Path, iid: str, tmp: Path, n_events: int) -> tuple[flo
     """Wall time (1) from opening the incident to the first frame with its state and the
     newest events drawn, and (2) from pressing home to the oldest page drawn."""
     from opsconsole.ui.app import OpsConsoleApp, RunOptions, Services
-    from opsconsole.ui.screens.incident import IncidentScreen, TimelineView
+    from opsconsole.ui.screens.incident import IncidentScreen
+    from opsconsole.ui.widgets import TimelineView
 
     store = SQLiteStore(db)
     app = OpsConsoleApp(options=RunOptions(data_dir=tmp),
@@ -100,7 +101,7 @@ async def open_screen(db: Path, iid: str, tmp: Path, n_events: int) -> tuple[flo
             await pilot.pause(0.01)
         await pilot.pause(0.3)
         t = time.perf_counter()
-        from opsconsole.ui.screens.incident import open_incident
+        from opsconsole.ui.flows import open_incident
 
         open_incident(app, iid)
         while not (isinstance(app.screen, IncidentScreen) and app.screen.loaded

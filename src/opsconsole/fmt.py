@@ -25,19 +25,26 @@ def one_line(text: str, width: int | None = None) -> str:
     return _text.one_line(text, width)
 
 
+def age(seconds: float, coarse: bool = False) -> str:
+    """How long ago, or for how long, to the second: 4s, 3m12s, 2h05m, 3d04h. ``coarse``:
+    a calm age that changes once a minute: <1m, 12m, 2h05m, 3d04h (the same from an hour
+    up). Negative ages are 0."""
+    s = int(max(seconds, 0))
+    if s < 60:
+        return "<1m" if coarse else f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m" if coarse else f"{s // 60}m{s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+    return f"{s // 86400}d{(s % 86400) // 3600:02d}h"
+
+
 def duration(seconds: float | None) -> str:
-    """Compact duration: 850ms, 4.2s, 3m12s, 2h05m, 3d04h."""
+    """Compact duration: 850ms, 4.2s, then as :func:`age`: 12s, 3m12s, 2h05m, 3d04h."""
     if seconds is None:
         return "–"
     if seconds < 1:
         return f"{seconds * 1000:.0f}ms"
     if seconds < 10:
         return f"{seconds:.1f}s"
-    s = int(seconds)
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s"
-    if s < 86400:
-        return f"{s // 3600}h{(s % 3600) // 60:02d}m"
-    return f"{s // 86400}d{(s % 86400) // 3600:02d}h"
+    return age(seconds)

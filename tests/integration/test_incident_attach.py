@@ -22,7 +22,9 @@ from opsconsole.incidents.describe import describe, shown
 from opsconsole.incidents.store import open_store
 from opsconsole.schema import Duration
 from opsconsole.ui.app import OpsConsoleApp, RunOptions, Services
-from opsconsole.ui.screens.incident import DeclareModal, IncidentScreen, TimelineView
+from opsconsole.ui.modals import DeclareModal
+from opsconsole.ui.screens.incident import IncidentScreen
+from opsconsole.ui.widgets import TimelineView
 from uihelpers import wait_for
 
 

@@ -25,10 +25,12 @@ from opsconsole.config import AppConfig
 from opsconsole.postgres.config import DatabaseTarget, PostgresOptions
 from opsconsole.schema import Duration
 from opsconsole.ui.app import OpsConsoleApp, RunOptions, Services
-from opsconsole.ui.screens.incident import DeclareModal, IncidentScreen, TextModal, TimelineView
+from opsconsole.ui.modals import DeclareModal, TextModal
+from opsconsole.ui.screens.incident import IncidentScreen
 from opsconsole.ui.screens.pg import ConfirmSignalScreen
 from opsconsole.ui.screens.runbook_picker import RunbookPickerScreen
 from opsconsole.ui.screens.runbook_walkthrough import RunbookScreen
+from opsconsole.ui.widgets import TimelineView
 from uihelpers import wait_for
 
 pytestmark = pytest.mark.pg

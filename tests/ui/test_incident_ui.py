@@ -13,14 +13,10 @@ from opsconsole.events import Actor
 from opsconsole.incidents import timeline as tl
 from opsconsole.incidents.store import SQLiteStore
 from opsconsole.ui.app import OpsConsoleApp, RunOptions, Services
+from opsconsole.ui.modals import ChoiceModal, DeclareModal, TextModal
 from opsconsole.ui.panes.incidents import IncidentsPane
-from opsconsole.ui.screens.incident import (
-    ChoiceModal,
-    DeclareModal,
-    IncidentScreen,
-    TextModal,
-    TimelineView,
-)
+from opsconsole.ui.screens.incident import IncidentScreen
+from opsconsole.ui.widgets import TimelineView
 
 NOW = datetime(2026, 11, 24, 21, 43, 0, tzinfo=UTC)
 ALICE = Actor("alice", "10.0.0.5", "/dev/pts/1", "ops1")
@@ -343,7 +339,7 @@ def test_snapshot_incident_pane_wide(snap_compare, tmp_path):
 
 
 async def test_long_timeline_opens_on_the_newest_page_and_reads_older_on_demand(tmp_path, store):
-    from opsconsole.ui.screens.incident import PAGE
+    from opsconsole.ui.widgets import PAGE
 
     iid = store.declare("Long one", "SEV2", actor=ALICE).incident_id
     store.append(ev.STATUS_CHANGED, {"status": "identified"}, incident_id=iid, actor=ALICE)
@@ -353,7 +349,7 @@ async def test_long_timeline_opens_on_the_newest_page_and_reads_older_on_demand(
     app = make_app(tmp_path, store)
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot, app)
-        from opsconsole.ui.screens.incident import open_incident
+        from opsconsole.ui.flows import open_incident
 
         open_incident(app, iid)
         await until(pilot, lambda: isinstance(app.screen, IncidentScreen) and app.screen.loaded,
@@ -402,14 +398,14 @@ async def test_a_corrupt_store_is_shown_and_events_still_kept(tmp_path):
 
 
 async def test_comms_draft_from_the_incident_screen(tmp_path, store):
-    from opsconsole.ui.screens.incident import CommsModal
+    from opsconsole.ui.modals import CommsModal
 
     iid = store.declare("Checkout slow", "SEV2", ["checkout"], actor=ALICE).incident_id
     store.append(ev.NOTE, {"text": "rolled back release 42"}, incident_id=iid, actor=ALICE)
     app = make_app(tmp_path, store)
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot, app)
-        from opsconsole.ui.screens.incident import open_incident
+        from opsconsole.ui.flows import open_incident
 
         open_incident(app, iid)
         await until(pilot, lambda: isinstance(app.screen, IncidentScreen) and app.screen.loaded,

@@ -94,8 +94,9 @@ async def test_question_mark_lists_the_keys_of_the_screen_the_operator_is_on(tmp
     from hostdata import FixedCollector
     from opsconsole.incidents.store import SQLiteStore
     from opsconsole.ui.app import OpsConsoleApp, RunOptions, Services
+    from opsconsole.ui.modals import DeclareModal, TextModal
     from opsconsole.ui.screens.help import HelpScreen
-    from opsconsole.ui.screens.incident import DeclareModal, IncidentScreen, TextModal
+    from opsconsole.ui.screens.incident import IncidentScreen
     from opsconsole.ui.screens.pg import TextScreen
 
     store = SQLiteStore(tmp_path / "incidents.db")
@@ -204,7 +205,8 @@ async def test_n_on_the_runbook_walkthrough_writes_on_the_active_incident(tmp_pa
     from opsconsole.config import parse_config
     from opsconsole.incidents.store import SQLiteStore
     from opsconsole.ui.app import OpsConsoleApp, RunOptions, Services
-    from opsconsole.ui.screens.incident import DeclareModal, IncidentScreen, TextModal
+    from opsconsole.ui.modals import DeclareModal, TextModal
+    from opsconsole.ui.screens.incident import IncidentScreen
     from opsconsole.ui.screens.runbook_walkthrough import RunbookScreen
 
     rb = tmp_path / "rb"

@@ -9,7 +9,7 @@ from textual.app import App, ComposeResult
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist
 
-from opsconsole.ui.widgets import LineBlock, sync_table
+from opsconsole.ui.widgets import LineBlock, selected_key, sync_table
 
 COLS = ("PID", "CMD", "CPU")
 
@@ -79,7 +79,11 @@ async def test_sync_table_keeps_the_cursor_on_the_same_row_key_when_rows_reorder
         assert r.removed == ["10", "30"] and r.added == ["40"] and r.full_refresh
         assert visible_rows(table) == ["40", "20"]
         assert table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value == "20"
+        assert selected_key(table) == "20"
         assert "4.0" in screen_text(table, 2)
+        sync_table(table, [], COLS)
+        await pilot.pause()
+        assert selected_key(table) is None  # an empty table has no selected row
 
 
 async def test_line_block_repaints_only_changed_lines():
@@ -132,3 +136,20 @@ async def test_sync_table_replacing_a_row_repaints_only_the_lines_that_change():
         assert table.get_cell("40", "CMD") == "d"
         with pytest.raises(CellDoesNotExist):
             table.get_cell("10", "CMD")
+
+
+def test_one_age_formatter_keeps_both_texts():
+    from opsconsole.fmt import age, duration
+
+    assert [age(s) for s in (-3, 4, 192, 7500, 273600)] == ["0s", "4s", "3m12s", "2h05m", "3d04h"]
+    assert [age(s, coarse=True) for s in (4, 192, 7500, 273600)] == ["<1m", "3m", "2h05m", "3d04h"]
+    assert [duration(s) for s in (None, 0.85, 4.2, 12, 192)] == ["–", "850ms", "4.2s", "12s", "3m12s"]
+
+
+def test_level_styles_from_theme_variables():
+    from opsconsole.ui.styles import level_styles
+
+    v = {"success": "green", "accent": "blue", "warning": "yellow", "error": "red"}
+    assert level_styles(v, ("ok", "careful", "warning", "critical", "unknown")) == {
+        "ok": "green", "careful": "blue", "warning": "bold yellow", "critical": "bold red",
+        "unknown": "bold blue"}

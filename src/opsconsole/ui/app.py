@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -11,29 +10,33 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rich.console import RenderableType
 from rich.text import Text
-from textual._compositor import ChopsUpdate, LayoutUpdate
 from textual.actions import SkipAction
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Container
 from textual.css.query import NoMatches
+from textual.reactive import var
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static, TextArea
+from textual.widgets import Footer, Input, TextArea
 
 from opsconsole.config import AppConfig, default_data_dir
 from opsconsole.events import EventSink
 from opsconsole.incidents.sink import IncidentSink, JournalSink
 from opsconsole.incidents.store import Store, StoreError, open_store
+from opsconsole.ui import flows
 from opsconsole.ui.actions import GLOBAL_ACTIONS, bindings, dangerous_actions
+from opsconsole.ui.compat import DiffDisplay, add_app_binding
+from opsconsole.ui.console import Declared, StoreWriteFailed, StoreWritten
+from opsconsole.ui.header import ConsoleHeader, header_text
+from opsconsole.ui.help_rows import help_rows
 from opsconsole.ui.panes.base import Pane, PolledPane
 from opsconsole.ui.panes.health import HealthPane
 from opsconsole.ui.panes.incidents import IncidentsPane
 from opsconsole.ui.panes.locks import LocksPane
 from opsconsole.ui.panes.resources import ResourcesPane
 from opsconsole.ui.panes.slow_queries import SlowQueriesPane
-from opsconsole.ui.screendiff import DiffUpdate, ScreenDiff
+from opsconsole.ui.screendiff import ScreenDiff
 from opsconsole.ui.screens.help import HelpRow, HelpScreen
 from opsconsole.ui.themes import DEFAULT_THEME, load_themes, theme_dirs
 from opsconsole.ui.widgets import LineBlock
@@ -69,22 +72,6 @@ class Services:
     check_tracker: Any = None  # a pre-filled CheckTracker (snapshots)
 
 
-class ConsoleHeader(Static):
-    """``opsconsole · host · ● LIVE every 2s · 21:43 UTC``. Calm: repaints when the text
-    changes (the clock shows minutes unless ``clock_seconds``)."""
-
-    DEFAULT_CSS = "ConsoleHeader { height: 1; }"
-
-    def __init__(self) -> None:
-        super().__init__("", id="console-header")
-        self._last = ""
-
-    def show(self, text: Text) -> None:
-        if text.plain != self._last:
-            self._last = text.plain
-            self.update(text, layout=False)  # one line, always: no screen re-layout
-
-
 class MainScreen(Screen[None]):
     BINDINGS = bindings(GLOBAL_ACTIONS)
     # The app sets focus itself (set_current_pane). Textual's auto-focus would pick the first
@@ -114,16 +101,7 @@ class MainScreen(Screen[None]):
 HELP_SPEC = next(s for s in GLOBAL_ACTIONS if s.id == "help")
 
 
-def screen_label(screen: Screen[Any]) -> str:
-    """``IncidentScreen`` → ``Incident screen`` (a screen may set ``HELP_TITLE``)."""
-    title = getattr(screen, "HELP_TITLE", None)
-    if title:
-        return str(title)
-    words = re.findall(r"[A-Z][a-z0-9]*", type(screen).__name__.removesuffix("Screen"))
-    return (" ".join(words).capitalize() or type(screen).__name__) + " screen"
-
-
-class OpsConsoleApp(App[None]):
+class OpsConsoleApp(DiffDisplay, App[None]):
     CSS_PATH = "opsconsole.tcss"
     TITLE = "opsconsole"
     # `?` on every screen (incident, runbook walkthrough, PostgreSQL modals…): the one help
@@ -131,14 +109,15 @@ class OpsConsoleApp(App[None]):
     # aside for text inputs (see action_help). Remapped by id like any other key.
     BINDINGS = [*App.BINDINGS, *bindings([replace(HELP_SPEC, priority=True)])]
 
+    paused: var[bool] = var(False)  # no polling while paused (p)
+    refresh_interval: var[float] = var(2.0)  # seconds between polls (+ / -)
+
     def __init__(self, config: AppConfig | None = None, options: RunOptions | None = None,
                  services: Services | None = None) -> None:
         self.config = config or AppConfig()
         self.options = options or RunOptions()
         self.services = services or Services()
         self.read_only = self.options.read_only or self.config.read_only
-        self.refresh_interval = float(self.options.refresh or self.config.refresh)
-        self.paused = False
         self.current_pane = "health"
         self.zoomed = False
         self.narrow = False
@@ -159,12 +138,13 @@ class OpsConsoleApp(App[None]):
         self.screen_diff: ScreenDiff | None = (
             None if os.environ.get("OPSCONSOLE_FULL_REPAINT") else ScreenDiff())
         super().__init__()
+        self.refresh_interval = float(self.options.refresh or self.config.refresh)
         # runbook hotkeys from the config: ActionSpecs → bindings (footer, help, keymap ids)
         from opsconsole.ui.screens.runbook_picker import hotkey_specs
 
         self.hotkey_specs = hotkey_specs(list(self.config.hotkeys))
         for binding in Binding.make_bindings(bindings(self.hotkey_specs)):
-            self._bindings._add_binding(binding)
+            add_app_binding(self, binding)
         self._load_themes()
         if self.config.keys:
             self.set_keymap(dict(self.config.keys))
@@ -220,9 +200,8 @@ class OpsConsoleApp(App[None]):
             store = open_store(self.data_dir, self.config.incidents.database)
         except StoreError as exc:
             self.store_error = str(exc)
-            self.call_from_thread(self.notify, f"{exc}\nEvents go to the journal in the "
-                                  "data directory instead.", title="incident store",
-                                  severity="error", timeout=20)
+            self.notify(f"{exc}\nEvents go to the journal in the data directory instead.",
+                        title="incident store", severity="error", timeout=20)  # thread-safe
             return
         self.incident_store = store
         if isinstance(self.sink, IncidentSink):
@@ -277,67 +256,8 @@ class OpsConsoleApp(App[None]):
             pass
 
     def header_text(self, width: int | None = None) -> Text:
-        """The header line. The state and the clock always show; when the line is too long
-        for ``width`` (an 80-column SSH window with an active incident), the brand goes
-        first, then words, then the host and incident are cut with an ellipsis."""
-        width = width or self.size.width or 160
-        now = self.services.clock().astimezone(UTC)
-        clock = now.strftime("%H:%M:%S" if self.config.clock_seconds else "%H:%M")
-        extra = self.header_extra()
-
-        def right(long: bool) -> Text:
-            r = Text()
-            if self.paused:
-                r.append("‖ PAUSED", style="bold")
-            else:
-                r.append(f"● LIVE every {self.refresh_interval:g}s" if long
-                         else f"● LIVE {self.refresh_interval:g}s")
-            if self.read_only:
-                r.append(" · READ-ONLY" if long else " · RO", style="bold")
-            r.append(f" · {clock} UTC")
-            return r
-
-        def left(brand: bool) -> Text:
-            t = Text()
-            if brand:
-                t.append(" opsconsole ", style="bold reverse")
-            t.append(f" {self.services.hostname} ")
-            if extra:
-                t.append(" · ")
-                t.append_text(extra)
-            t.append(" · ")
-            return t
-
-        for brand, long in ((True, True), (False, True), (False, False)):
-            line = left(brand) + right(long)
-            if line.cell_len <= width:
-                return line
-        r = right(False)
-        room = max(width - r.cell_len, 0)
-        lt = left(False)
-        if lt.cell_len > room:
-            lt.truncate(max(room - 1, 0))
-            lt.append("…" if room else "")
-        return lt + r
-
-    def header_extra(self) -> Text | None:
-        """The active incident: ``INC-20261124-3 SEV2 investigating 12m``."""
-        if not self.active_incident:
-            return None
-        from opsconsole.ui.screens.incident import coarse
-
-        t = Text()
-        t.append(f"▲ {self.active_incident}", style="bold")
-        try:
-            state = self.pane("incidents").states.get(self.active_incident)  # type: ignore[attr-defined]
-        except (LookupError, AttributeError):
-            state = None
-        if state is not None:
-            t.append(f" {state.severity} {state.status}", style="bold")
-            if state.started_at is not None:
-                since = (self.services.clock() - state.started_at).total_seconds()
-                t.append(f" {coarse(since)}")
-        return t
+        """The header line (see ui/header.py)."""
+        return header_text(self, width or self.size.width or 160)
 
     def update_header(self) -> None:
         try:
@@ -363,13 +283,6 @@ class OpsConsoleApp(App[None]):
     def _forget_terminal(self, _app: object = None) -> None:
         if self.screen_diff is not None:
             self.screen_diff.invalidate()
-
-    def _display(self, screen: Screen[Any], renderable: RenderableType | None) -> None:
-        # Textual repaints whole regions; send only the cells that differ from the screen.
-        if (self.screen_diff is not None and not self.is_inline
-                and isinstance(renderable, ChopsUpdate | LayoutUpdate)):
-            renderable = DiffUpdate(renderable, self.screen_diff, self.size)
-        super()._display(screen, renderable)
 
     def _apply_layout(self, width: int, height: int) -> None:
         narrow = width < NARROW_WIDTH or height < NARROW_HEIGHT
@@ -428,7 +341,7 @@ class OpsConsoleApp(App[None]):
         self.refresh_interval = INTERVALS[idx]
         self.update_header()
         for pane in self.main.panes.values():
-            if isinstance(pane, PolledPane) and not self.paused and not pane._polling:
+            if isinstance(pane, PolledPane) and not self.paused and not pane.polling:
                 pane.schedule(pane.interval)
 
     def action_filter(self) -> None:
@@ -442,64 +355,8 @@ class OpsConsoleApp(App[None]):
             self.action_zoom()
 
     def help_rows(self, screen: Screen[Any] | None = None) -> list[HelpRow]:
-        """Every binding active now on the screen the operator is on: that screen's (or the
-        focused pane's) first, then the global ones."""
-        from opsconsole.ui.screens.help import HelpScreen
-
-        if screen is None:
-            stack = [s for s in self.screen_stack if not isinstance(s, HelpScreen)]
-            screen = stack[-1] if stack else self.screen
-        try:
-            main: Screen[Any] | None = self.main
-        except LookupError:
-            main = None
-        on_main = screen is main
-        own = screen_label(screen)
-        pane = self.pane(self.current_pane) if main is not None else None
-        rows: list[tuple[tuple[bool, bool, str, bool], HelpRow]] = []
-        seen: set[str] = set()
-
-        def add(node: Any, b: Binding, enabled: bool) -> None:
-            if b.action in seen or b.system or (b.id or "").startswith("runbook-hotkey-"):
-                return
-            seen.add(b.action)
-            if isinstance(node, Pane):
-                section = f"{node.title} pane"
-            elif node is self or node is main:
-                section = "Global"
-            elif node is screen:
-                section = own
-            elif not on_main:
-                section = "Moving around"  # the focused widget's own keys (scrolling…)
-            else:
-                section = f"{pane.title} pane" if pane is not None else "Global"
-            desc = b.tooltip or b.description
-            row = HelpRow(section, self.get_key_display(b), desc, enabled)
-            # a section's own keys (ActionSpecs have ids) before Textual's built-in ones
-            rows.append(((section == "Global", section != own, section, b.id is None), row))
-
-        for ab in screen.active_bindings.values():
-            add(ab.node, ab.binding, ab.enabled)
-        if screen.is_modal:  # a modal screen cuts the app's bindings but the priority ones
-            for node, bmap in screen._binding_chain:  # (what Textual dispatches: keymap applied)
-                if node is not self:
-                    continue
-                for _, b in bmap:
-                    if b.priority:
-                        state = self._check_action_state(b.action, self)
-                        if state is not False:
-                            add(self, b, bool(state))
-        rows.sort(key=lambda r: r[0])
-        out = [row for _, row in rows]
-        if not screen.is_modal:
-            out.extend(self.extra_help_rows())
-        return out
-
-    def extra_help_rows(self) -> list[HelpRow]:
-        """Runbook hotkeys from the config (issue 6)."""
-        from opsconsole.ui.screens.runbook_picker import hotkey_help_rows
-
-        return hotkey_help_rows(self, self.hotkey_specs)
+        """Every binding active now on the screen the operator is on (see ui/help_rows.py)."""
+        return help_rows(self, screen)
 
     def action_help(self) -> None:
         """``?``: the keys of the screen the operator is on; again (or escape) closes it."""
@@ -511,14 +368,20 @@ class OpsConsoleApp(App[None]):
         self.push_screen(HelpScreen(self.help_rows(), self.read_only))
 
     def action_declare_incident(self) -> None:
-        from opsconsole.ui.screens import incident
-
-        incident.declare(self)
+        flows.declare(self)
 
     def action_note(self) -> None:
-        from opsconsole.ui.screens import incident
+        flows.note(self)
 
-        incident.note(self)
+    # ------------------------------------------------------------------ store workers
+    def on_store_written(self, message: StoreWritten) -> None:
+        flows.store_written(self, message)
+
+    def on_declared(self, message: Declared) -> None:
+        flows.declared(self, message)
+
+    def on_store_write_failed(self, message: StoreWriteFailed) -> None:
+        flows.write_failed(self, message)
 
     def action_runbooks(self) -> None:
         from opsconsole.ui.screens.runbook_picker import open_picker
@@ -531,9 +394,7 @@ class OpsConsoleApp(App[None]):
         await launch_hotkey(self, n)
 
     def action_timeline(self) -> None:
-        from opsconsole.ui.screens import incident
-
-        incident.timeline(self)
+        flows.timeline(self)
 
     # ------------------------------------------------------------------ palette
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:

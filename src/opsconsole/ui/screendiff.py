@@ -2,7 +2,7 @@
 
 Textual repaints whole widget regions: one changed cell in a DataTable re-sends every
 visible row, a layout refresh re-sends the whole screen. Over a slow SSH link that is
-about 20x the bytes of htop or glances (FIELD-NOTES). :class:`ScreenDiff` keeps a copy of
+about 20x the bytes of htop or glances. :class:`ScreenDiff` keeps a copy of
 what the terminal shows (one ``(text, sgr)`` per cell) and turns each compositor update into
 cursor moves + the runs of cells that really differ.
 
@@ -20,9 +20,16 @@ from rich.cells import get_character_cell_size
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.segment import Segment
 from rich.style import Style
-from textual._compositor import ChopsUpdate, CompositorUpdate, LayoutUpdate
 from textual.geometry import Size
 from textual.strip import Strip
+
+from opsconsole.ui.compat import (
+    ChopsUpdate,
+    CompositorUpdate,
+    LayoutUpdate,
+    ansi_codes,
+    color_system,
+)
 
 Cell = tuple[str, str]  # (text, sgr key); text "" marks the right half of a wide character
 UNKNOWN: Cell = ("\x00", "\x00")  # a cell whose content on the terminal is not known
@@ -55,7 +62,7 @@ class ScreenDiff:
             return ""
         key = self._keys.get(style)
         if key is None:
-            codes = style._make_ansi_codes(color_system)
+            codes = ansi_codes(style, color_system)
             link = style.link
             key = codes if not link else f"{codes}\x00{link}"
             if len(self._keys) > 4096:
@@ -98,7 +105,7 @@ class ScreenDiff:
     # ------------------------------------------------------------------ render
     def render(self, update: CompositorUpdate, console: Console, screen: Size) -> str:
         """Terminal sequences for ``update``; updates the shadow to match."""
-        color_system = console._color_system
+        system = color_system(console)
         if isinstance(update, LayoutUpdate):
             region = update.region
             if screen != self.size:
@@ -130,7 +137,7 @@ class ScreenDiff:
         out: list[str] = []
         state = [""]  # the SGR key the terminal has now ("" = reset)
         for y, x, strip in pieces:
-            new = self.cells(strip, color_system)
+            new = self.cells(strip, system)
             if new is None or not 0 <= y < self.size.height or x < 0 \
                     or x + len(new) > self.size.width:
                 # cannot model it: send as Textual would, forget that line

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -18,19 +17,9 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Input, Static
 
+from opsconsole.fmt import age
 from opsconsole.ui.actions import ActionSpec, bindings, dangerous_actions
-
-
-def ago(seconds: float) -> str:
-    """Compact age: 4s, 3m12s, 2h05m, 3d04h."""
-    s = int(max(seconds, 0))
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s"
-    if s < 86400:
-        return f"{s // 3600}h{(s % 3600) // 60:02d}m"
-    return f"{s // 86400}d{(s % 86400) // 3600:02d}h"
+from opsconsole.ui.console import console_app
 
 
 class PaneHeader(Static):
@@ -107,7 +96,7 @@ class Pane(Vertical):
         t.append(marks.get(self.state, self.state.upper()),
                  style="bold reverse" if self.state == "stale" else "")
         if self.state == "stale" and self.last_ok is not None:
-            t.append(f" {ago(time.time() - self.last_ok)} old")
+            t.append(f" {age(time.time() - self.last_ok)} old")
         if self.state_detail:
             t.append(f" · {self.state_detail}")
         if self.summary:
@@ -172,18 +161,9 @@ class Pane(Vertical):
 
     # ------------------------------------------------------------------ gating
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if getattr(self.app, "read_only", False) and action in dangerous_actions(self.ACTIONS):
+        if console_app(self).read_only and action in dangerous_actions(self.ACTIONS):
             return False
         return True
-
-
-class NotConfiguredPane(Pane):
-    """A pane whose data source is not configured (or not built) yet."""
-
-    hint: ClassVar[str] = ""
-
-    def compose_body(self) -> ComposeResult:
-        yield Static(Text(f"not configured yet\n{self.hint}"), classes="pane-body pane-empty")
 
 
 class PolledPane(Pane):
@@ -225,7 +205,7 @@ class PolledPane(Pane):
 
     @property
     def interval(self) -> float:
-        return float(getattr(self.app, "refresh_interval", 2.0)) * self.interval_factor
+        return float(console_app(self).refresh_interval) * self.interval_factor
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -237,10 +217,15 @@ class PolledPane(Pane):
             self._timer.stop()
         self._timer = self.set_timer(max(delay, 0.01), self.poll_now)
 
+    @property
+    def polling(self) -> bool:
+        """A poll is running (the next one is scheduled when it finishes)."""
+        return self._polling
+
     def poll_now(self) -> None:
         if self._polling:
             return
-        if getattr(self.app, "paused", False):
+        if console_app(self).paused:
             self.state = "paused"
             self.update_header()
             return  # the app calls resume() → poll_now()
@@ -271,7 +256,7 @@ class PolledPane(Pane):
         finally:
             self._polling = False
         self.update_header()
-        if not getattr(self.app, "paused", False):
+        if not console_app(self).paused:
             self.schedule(delay)
 
     def on_poll_error(self, exc: BaseException) -> None:
@@ -288,5 +273,3 @@ def _describe_error(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
-
-Formatter = Callable[[Any], str]

@@ -25,10 +25,13 @@ from textual.widgets.data_table import ColumnKey
 from opsconsole.checks.engine import SEVERITY
 from opsconsole.checks.scheduler import CheckScheduler
 from opsconsole.checks.tracker import PENDING, CheckStatus, CheckTracker
-from opsconsole.fmt import duration, one_line
+from opsconsole.fmt import age, duration, one_line
+from opsconsole.ui import compat
 from opsconsole.ui.actions import ActionSpec, bindings
-from opsconsole.ui.panes.base import Pane, ago
-from opsconsole.ui.widgets import sparkline, sync_table
+from opsconsole.ui.console import console_app
+from opsconsole.ui.panes.base import Pane
+from opsconsole.ui.styles import level_styles as theme_level_styles
+from opsconsole.ui.widgets import selected_key, sparkline, sync_table
 
 COLUMNS = ("STATE", "CHECK", "LATENCY", "FOR", "MESSAGE")
 WORD = {"OK": "OK", "WARNING": "WARN", "CRITICAL": "CRIT", "UNKNOWN": "UNKNOWN", PENDING: "PENDING"}
@@ -81,7 +84,7 @@ def health_rows(statuses: Sequence[CheckStatus], now: datetime, filter_text: str
             state,
             one_line(s.name, NAME_W),
             latency_cell(s),
-            ago(t) if t is not None and s.state != PENDING else "–",
+            age(t) if t is not None and s.state != PENDING else "–",
             one_line(msg, max(message_width, 12)),
         )))
     return rows
@@ -105,7 +108,7 @@ def details_text(s: CheckStatus, now: datetime, styles: dict[str, str] | None = 
     t.append(state_label(s.state), style=st.get(s.state, "bold"))
     since = s.time_in_state(now)
     if since is not None and s.state != PENDING:
-        t.append(f" for {ago(since)}")
+        t.append(f" for {age(since)}")
         if s.since is not None:
             t.append(f" (since {s.since.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC)")
     if s.soft:
@@ -277,7 +280,7 @@ class HealthPane(Pane):
     def _tick(self) -> None:
         if self.scheduler is None:
             return
-        paused = bool(getattr(self.app, "paused", False))
+        paused = bool(console_app(self).paused)
         state = "paused" if paused else "live"
         if state != self.state:
             self.state = state
@@ -286,7 +289,7 @@ class HealthPane(Pane):
             self.scheduler.start_due()
         # Redraw when results came in, and for the "for 4m12s" column at the refresh interval.
         now = self.app_time()
-        interval = float(getattr(self.app, "refresh_interval", 2.0))
+        interval = float(console_app(self).refresh_interval)
         if self._dirty or now - self._last_draw >= interval:
             self.redraw()
 
@@ -300,14 +303,8 @@ class HealthPane(Pane):
 
     # ------------------------------------------------------------------ drawing
     def level_styles(self) -> dict[str, str]:
-        v = self.app.theme_variables
-        return {
-            "OK": v.get("success", ""),
-            "WARNING": f"bold {v.get('warning', '')}",
-            "CRITICAL": f"bold {v.get('error', '')}",
-            "UNKNOWN": f"bold {v.get('accent', '')}",
-            PENDING: "",
-        }
+        styles = theme_level_styles(self.app.theme_variables, ("ok", "warning", "critical", "unknown"))
+        return {**{level.upper(): style for level, style in styles.items()}, PENDING: ""}
 
     def redraw(self) -> None:
         if self._tracker is None:
@@ -341,8 +338,7 @@ class HealthPane(Pane):
             return
         col.width = want
         col.auto_width = False
-        table._clear_caches()
-        table._require_update_dimensions = True
+        compat.forget_column_widths(table)
         table.refresh(layout=True)
 
     def apply_filter(self, text: str) -> None:
@@ -357,12 +353,7 @@ class HealthPane(Pane):
             table: DataTable[Any] = self.query_one(DataTable)
         except Exception:
             return None
-        if not table.row_count:
-            return None
-        try:
-            return table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
-        except Exception:
-            return None
+        return selected_key(table)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "details" and not isinstance(self.app.focused, DataTable):
@@ -381,7 +372,7 @@ class HealthPane(Pane):
                                                  self.level_styles()))
 
     def action_run_now(self) -> None:
-        if self.scheduler is not None and not getattr(self.app, "paused", False):
+        if self.scheduler is not None and not console_app(self).paused:
             n = self.scheduler.run_now()
             self.notify(f"running {n} check(s) now" if n else "every check is already running",
                         title="health", timeout=3)

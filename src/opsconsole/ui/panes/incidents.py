@@ -16,13 +16,16 @@ from textual.app import ComposeResult
 from textual.widgets import DataTable
 
 from opsconsole import events as ev
+from opsconsole.fmt import age as fmt_age
 from opsconsole.fmt import one_line
 from opsconsole.incidents import timeline as tl
 from opsconsole.incidents.store import worst_first
 from opsconsole.ui.actions import ActionSpec
+from opsconsole.ui.console import console_app
+from opsconsole.ui.flows import open_incident
 from opsconsole.ui.panes.base import PolledPane
-from opsconsole.ui.screens.incident import coarse, coarse_clock, open_incident
-from opsconsole.ui.widgets import sync_table
+from opsconsole.ui.screens.incident import coarse_clock
+from opsconsole.ui.widgets import selected_key, sync_table
 
 COLUMNS = ("ID", "SEV", "STATUS", "AGE", "CMDR", "RESPONSE", "TITLE")
 
@@ -40,7 +43,7 @@ def incident_rows(states: list[tl.IncidentState], now: datetime,
             continue
         target = targets.for_severity(s.severity) if targets is not None else 3600.0
         clock, overdue = coarse_clock(s, now, target)
-        age = coarse((now - s.started_at).total_seconds()) if s.started_at else "–"
+        age = fmt_age((now - s.started_at).total_seconds(), coarse=True) if s.started_at else "–"
         sev_style = "bold reverse" if s.severity == "SEV1" else "bold" if s.severity == "SEV2" \
             else ""
         rows.append((s.id, (
@@ -85,15 +88,15 @@ class IncidentsPane(PolledPane):
         table = self.query_one(DataTable)
         for col in COLUMNS:
             table.add_column(col, key=col)
-        self._app_ref = self.app  # collect() runs in a thread, where self.app is not set
+        self._app_ref = console_app(self)  # collect() runs in a thread, where self.app is not set
         super().on_mount()
 
     # ------------------------------------------------------------------ data
     def collect(self) -> dict[str, tl.IncidentState]:
         """(thread) New events since the last poll, folded; a copy for the UI."""
-        store = getattr(self._app_ref, "incident_store", None)
+        store = self._app_ref.incident_store
         if store is None:
-            err = getattr(self._app_ref, "store_error", None)
+            err = self._app_ref.store_error
             if err:
                 raise OSError(err)
             return self.states  # still opening (a moment at start-up)
@@ -117,16 +120,13 @@ class IncidentsPane(PolledPane):
     def show(self, snapshot: dict[str, tl.IncidentState]) -> None:
         self.states = snapshot
         self.draw()
-        app = self.app
-        if hasattr(app, "update_header"):
-            app.update_header()
+        console_app(self).update_header()
 
     def now(self) -> datetime:
-        return self.app.services.clock()  # type: ignore[attr-defined]
+        return console_app(self).services.clock()
 
     def draw(self) -> None:
-        cfg = getattr(self.app, "config", None)
-        targets = cfg.incidents.response_targets if cfg is not None else None
+        targets = console_app(self).config.incidents.response_targets
         rows = incident_rows(list(self.states.values()), self.now(), targets, self.filter_text)
         table = self.query_one(DataTable)
         with self.app.batch_update():
@@ -144,13 +144,7 @@ class IncidentsPane(PolledPane):
 
     # ------------------------------------------------------------------ actions
     def selected_id(self) -> str | None:
-        table = self.query_one(DataTable)
-        if not table.row_count:
-            return None
-        try:
-            return str(table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value)
-        except Exception:
-            return None
+        return selected_key(self.query_one(DataTable))
 
     def action_open_selected(self) -> None:
         iid = self.selected_id()

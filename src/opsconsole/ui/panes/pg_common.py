@@ -5,7 +5,7 @@ record → tell the operator)."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import on
@@ -17,32 +17,35 @@ from opsconsole.postgres.config import DatabaseTarget
 from opsconsole.postgres.model import Backend
 from opsconsole.postgres.source import PgSource
 from opsconsole.postgres.view import column_width, query_text
+from opsconsole.ui.console import console_app
 from opsconsole.ui.panes.base import PolledPane
 from opsconsole.ui.screens.pg import ConfirmSignalScreen, TextScreen
-from opsconsole.ui.widgets import LineBlock, sync_table
+from opsconsole.ui.widgets import LineBlock, selected_key, sync_table
+
+if TYPE_CHECKING:
+    from opsconsole.ui.app import OpsConsoleApp
 
 NOT_CONFIGURED = ("not configured yet\n"
                   "add databases: to the config file, or start with --dsn postgresql://…")
 
 
-def sources_for(app: Any) -> tuple[Any, str]:
+def sources_for(app: OpsConsoleApp) -> tuple[Any, str]:
     """The source a PostgreSQL pane polls (None when nothing is configured) and its name.
     ``Services.pg_source`` (fixed data for snapshots and UI tests) wins."""
-    services = getattr(app, "services", None)
-    fixed = getattr(services, "pg_source", None)
+    fixed = app.services.pg_source
     if fixed is not None:
         return fixed, getattr(getattr(fixed, "target", None), "name", "fixed")
-    targets = database_targets(app.config, getattr(app.options, "dsn", None))
+    targets = database_targets(app.config, app.options.dsn)
     if not targets:
         return None, ""
     return PgSource(targets[0], app.config.postgres), targets[0].name
 
 
-def targets_for(app: Any) -> list[DatabaseTarget]:
+def targets_for(app: OpsConsoleApp) -> list[DatabaseTarget]:
     """Every target ``T`` cycles through (none with a fixed ``Services.pg_source``)."""
-    if getattr(getattr(app, "services", None), "pg_source", None) is not None:
+    if app.services.pg_source is not None:
         return []
-    return database_targets(app.config, getattr(app.options, "dsn", None))
+    return database_targets(app.config, app.options.dsn)
 
 
 def preview_line(who: str, query: str, redact: bool) -> Text:
@@ -68,7 +71,7 @@ class PgPane(PolledPane):
         self._last_hints: list[str] = []
 
     @classmethod
-    def from_app(cls, app: Any) -> PgPane:
+    def from_app(cls, app: OpsConsoleApp) -> PgPane:
         source, name = sources_for(app)
         pane = cls(source=source, target_name=name, redact=bool(app.config.redact_queries))
         pane.targets = targets_for(app)
@@ -97,7 +100,7 @@ class PgPane(PolledPane):
         old = self.source
         target = self.targets[index]
         self.target_index = index
-        self.source = PgSource(target, self.app.config.postgres)  # type: ignore[attr-defined]
+        self.source = PgSource(target, console_app(self).config.postgres)
         self.target_name = target.name
         self.snapshot = None
         self.failures = 0
@@ -107,7 +110,7 @@ class PgPane(PolledPane):
         self.update_header()
         if old is not None and hasattr(old, "close"):
             self.run_worker(old.close(), exit_on_error=False)
-        if not getattr(self.app, "paused", False):
+        if not console_app(self).paused:
             self.schedule(0)
 
     # ------------------------------------------------------------------ layout
@@ -184,13 +187,7 @@ class PgPane(PolledPane):
         self.update_preview()
 
     def selected_key(self) -> str | None:
-        table = self.table
-        if not table.row_count:
-            return None
-        try:
-            return table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
-        except Exception:
-            return None
+        return selected_key(self.table)
 
     # ------------------------------------------------------------------ polling
     async def fetch(self) -> Any:
@@ -233,7 +230,7 @@ class PgPane(PolledPane):
         self._confirm("terminate")
 
     def _confirm(self, mode: str) -> None:
-        if getattr(self.app, "read_only", False):
+        if console_app(self).read_only:
             self.notify("read-only mode: cancel and terminate are disabled", severity="warning")
             return
         backend = self.selected_backend()
@@ -255,7 +252,7 @@ class PgPane(PolledPane):
                              done)
 
     async def _signal(self, backend: Backend, mode: str) -> None:
-        app: Any = self.app
+        app = console_app(self)
         try:
             result = await asyncio.wait_for(
                 self.source.signal(backend, mode, sink=app.sink, read_only=app.read_only,

@@ -21,7 +21,8 @@ from opsconsole.fmt import human_bytes, one_line
 from opsconsole.sources.host import HostCollector, HostSnapshot, ProcRow
 from opsconsole.ui.actions import ActionSpec
 from opsconsole.ui.panes.base import PolledPane
-from opsconsole.ui.widgets import LineBlock, bar, sparkline, sync_table
+from opsconsole.ui.styles import level_styles as theme_level_styles
+from opsconsole.ui.widgets import LineBlock, bar, selected_key, sparkline, sync_table
 
 LEVEL_TAG = {"ok": "", "careful": "", "warning": " WARN", "critical": " CRIT"}
 
@@ -202,12 +203,7 @@ class ResourcesPane(PolledPane):
         return self._collector.collect()
 
     def level_styles(self) -> dict[str, str]:
-        v = self.app.theme_variables
-        return {
-            "careful": v.get("accent", ""),
-            "warning": f"bold {v.get('warning', '')}",
-            "critical": f"bold {v.get('error', '')}",
-        }
+        return theme_level_styles(self.app.theme_variables, ("careful", "warning", "critical"))
 
     def show(self, snap: HostSnapshot) -> None:
         self.history.add(snap)
@@ -232,13 +228,7 @@ class ResourcesPane(PolledPane):
 
     def runbook_context(self) -> dict[str, str]:
         """Pre-fills runbook parameters (``r``): the selected process's pid (high CPU/memory)."""
-        table: DataTable[str] = self.query_one(DataTable)
-        if not table.row_count:
-            return {}
-        try:
-            key = table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
-        except Exception:
-            return {}
+        key = selected_key(self.query_one(DataTable))
         return {"pid": str(key)} if key else {}
 
     def apply_filter(self, text: str) -> None:

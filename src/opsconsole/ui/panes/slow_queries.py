@@ -23,6 +23,7 @@ from opsconsole.postgres.view import (
     statement_rows,
 )
 from opsconsole.ui.actions import ActionSpec, bindings
+from opsconsole.ui.console import console_app
 from opsconsole.ui.panes.pg_common import PgPane, preview_line
 from opsconsole.ui.screens.pg import ExplainScreen
 
@@ -92,7 +93,7 @@ class SlowQueriesPane(PgPane):
         self.summary = "top statements…" if self.view == "top" else "running now…"
         self.set_hints([])
         self.update_header()
-        if not getattr(self.app, "paused", False):
+        if not console_app(self).paused:
             self.schedule(0)
 
     def action_sort(self) -> None:
@@ -102,7 +103,7 @@ class SlowQueriesPane(PgPane):
         self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]
         self.summary = f"{self.target_name} · top statements by {SORT_LABELS[self.sort]}"
         self.update_header()
-        if not getattr(self.app, "paused", False):
+        if not console_app(self).paused:
             self.schedule(0)
 
     def selected_backend(self) -> Backend | None:
@@ -149,7 +150,7 @@ class SlowQueriesPane(PgPane):
         else:
             return
         opts = getattr(self.source, "options", None)
-        analyze = bool(getattr(opts, "explain_analyze", False)) and not getattr(self.app, "read_only", False)
+        analyze = bool(getattr(opts, "explain_analyze", False)) and not console_app(self).read_only
         generic = param_count(query) > 0
         kind = "ANALYZE, rolled back" if analyze else ("generic plan" if generic else "plan only")
         async def produce() -> str:

@@ -8,7 +8,6 @@ from typing import Any, ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 from opsconsole.fmt import duration, one_line
@@ -16,6 +15,7 @@ from opsconsole.postgres.actions import WHAT
 from opsconsole.postgres.model import Backend
 from opsconsole.postgres.redact import redact_sql
 from opsconsole.ui.actions import ActionSpec, bindings
+from opsconsole.ui.modals import Modal
 
 MODAL_CSS = """
 PgModal { align: center middle; background: $background 60%; }
@@ -33,16 +33,14 @@ PgModal.-danger .pg-modal-scroll { height: 1fr; max-height: 100%; }
 """
 
 
-class PgModal(ModalScreen[Any]):
+class PgModal(Modal[Any]):
+    """A PostgreSQL pane's modal: escape or q closes it without doing anything."""
+
     DEFAULT_CSS = MODAL_CSS
     ACTIONS: ClassVar[tuple[ActionSpec, ...]] = (
         ActionSpec("pg-modal-close", "escape,q", "close", "back", "Close without doing anything"),
     )
     BINDINGS = bindings(ACTIONS)
-
-    def action_close(self) -> None:
-        self.dismiss(None)
-
 
 
 def confirm_text(b: Backend, mode: str, target: str, redact: bool) -> Text:

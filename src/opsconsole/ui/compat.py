@@ -1,0 +1,135 @@
+"""Every use of a private Textual or Rich name, in one place.
+
+opsconsole leans on a few internals where the public API would repaint too much (DataTable
+updates, the compositor's output) or does not say what it dispatches (the binding chain of
+a modal screen). Each one is wrapped here and checked by a canary test
+(tests/ui/test_compat.py), so a Textual or Rich upgrade that renames or removes one fails
+there, with its name, instead of somewhere in the UI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from rich.console import Console, RenderableType
+from rich.style import Style
+from textual._compositor import ChopsUpdate, CompositorUpdate, LayoutUpdate
+from textual._two_way_dict import TwoWayDict
+from textual.app import App
+from textual.binding import Binding, BindingsMap
+from textual.dom import DOMNode
+from textual.screen import Screen
+from textual.widgets import DataTable
+from textual.widgets.data_table import RowKey
+
+__all__ = [
+    "ChopsUpdate",
+    "CompositorUpdate",
+    "DiffDisplay",
+    "LayoutUpdate",
+    "add_app_binding",
+    "ansi_codes",
+    "binding_chain",
+    "check_action_state",
+    "color_system",
+    "drop_row_data",
+    "forget_column_widths",
+    "invalidate_table_render",
+    "measure_new_rows",
+    "row_cells",
+    "row_order",
+    "set_row_order",
+]
+
+
+# ---------------------------------------------------------------------- DataTable
+def row_order(table: DataTable[Any]) -> list[str]:
+    """The row keys in display order (``DataTable._row_locations``)."""
+    locations = table._row_locations
+    return [locations.get_key(i).value for i in range(table.row_count)]  # type: ignore[misc]
+
+
+def row_cells(table: DataTable[Any]) -> dict[RowKey, dict[Any, Any]]:
+    """The table's cell values by row key, then column key (``DataTable._data``)."""
+    return table._data  # type: ignore[return-value]
+
+
+def drop_row_data(table: DataTable[Any], rk: RowKey) -> None:
+    """Forget a row without the repaint and re-layout of ``DataTable.remove_row``; the
+    caller repaints the lines that change and calls :func:`measure_new_rows`."""
+    del table.rows[rk]
+    del table._data[rk]
+    table._new_rows.discard(rk)
+    table._updated_cells = {ck for ck in table._updated_cells if ck.row_key != rk}
+    table._require_update_dimensions = True
+
+
+def set_row_order(table: DataTable[Any], keys: Iterable[RowKey]) -> None:
+    """Put the rows in this order (what ``DataTable.sort`` does internally; ``sort`` hands
+    its key function row values, not row keys)."""
+    table._row_locations = TwoWayDict({rk: i for i, rk in enumerate(keys)})
+
+
+def invalidate_table_render(table: DataTable[Any]) -> None:
+    """Drop the table's render caches (lines, and its row order)."""
+    table._update_count += 1
+
+
+def measure_new_rows(table: DataTable[Any]) -> None:
+    """Measure rows added (or removed) since the last layout now, not when idle, so lines
+    repainted next use the final column widths."""
+    if table._require_update_dimensions:
+        new_rows = set(table._new_rows)
+        table._new_rows.clear()
+        table._require_update_dimensions = False
+        table._update_dimensions(new_rows)
+
+
+def forget_column_widths(table: DataTable[Any]) -> None:
+    """A column's width was set by hand: drop the caches and measure again."""
+    table._clear_caches()
+    table._require_update_dimensions = True
+
+
+# ---------------------------------------------------------------------- App, bindings
+def add_app_binding(app: App[Any], binding: Binding) -> None:
+    """Add a binding to the app's own map after ``__init__`` (keymaps apply to it)."""
+    app._bindings._add_binding(binding)
+
+
+def binding_chain(screen: Screen[Any]) -> list[tuple[DOMNode, BindingsMap]]:
+    """What Textual dispatches keys to on ``screen``, keymap applied, nearest first."""
+    return screen._binding_chain
+
+
+def check_action_state(app: App[Any], action: str, node: DOMNode) -> bool | None:
+    """Whether ``action`` is enabled (True), disabled (None) or hidden (False) on ``node``."""
+    return app._check_action_state(action, node)
+
+
+class DiffDisplay:
+    """App mixin: overrides ``App._display`` so Textual's whole-region repaints reach the
+    terminal as only the cells that differ (``screen_diff``; None sends them as they are)."""
+
+    screen_diff: Any = None  # a ui.screendiff.ScreenDiff
+
+    def _display(self, screen: Screen[Any], renderable: RenderableType | None) -> None:
+        app: Any = self
+        if (self.screen_diff is not None and not app.is_inline
+                and isinstance(renderable, ChopsUpdate | LayoutUpdate)):
+            from opsconsole.ui.screendiff import DiffUpdate
+
+            renderable = DiffUpdate(renderable, self.screen_diff, app.size)
+        super()._display(screen, renderable)  # type: ignore[misc]
+
+
+# ---------------------------------------------------------------------- Rich
+def color_system(console: Console) -> Any:
+    """The console's colour system (None: no colour)."""
+    return console._color_system
+
+
+def ansi_codes(style: Style, system: Any) -> str:
+    """The SGR parameters Rich sends for ``style``."""
+    return style._make_ansi_codes(system)

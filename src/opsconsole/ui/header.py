@@ -1,0 +1,93 @@
+"""The console's header line: ``opsconsole · host · ● LIVE every 2s · 21:43 UTC``, with the
+active incident when there is one."""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual.widgets import Static
+
+from opsconsole.fmt import age
+
+if TYPE_CHECKING:
+    from opsconsole.ui.app import OpsConsoleApp
+
+
+class ConsoleHeader(Static):
+    """The header widget. Calm: repaints when the text changes (the clock shows minutes
+    unless ``clock_seconds``)."""
+
+    DEFAULT_CSS = "ConsoleHeader { height: 1; }"
+
+    def __init__(self) -> None:
+        super().__init__("", id="console-header")
+        self._last = ""
+
+    def show(self, text: Text) -> None:
+        if text.plain != self._last:
+            self._last = text.plain
+            self.update(text, layout=False)  # one line, always: no screen re-layout
+
+
+def header_text(app: OpsConsoleApp, width: int) -> Text:
+    """The header line. The state and the clock always show; when the line is too long
+    for ``width`` (an 80-column SSH window with an active incident), the brand goes
+    first, then words, then the host and incident are cut with an ellipsis."""
+    now = app.services.clock().astimezone(UTC)
+    clock = now.strftime("%H:%M:%S" if app.config.clock_seconds else "%H:%M")
+    extra = header_extra(app)
+
+    def right(long: bool) -> Text:
+        r = Text()
+        if app.paused:
+            r.append("‖ PAUSED", style="bold")
+        else:
+            r.append(f"● LIVE every {app.refresh_interval:g}s" if long
+                     else f"● LIVE {app.refresh_interval:g}s")
+        if app.read_only:
+            r.append(" · READ-ONLY" if long else " · RO", style="bold")
+        r.append(f" · {clock} UTC")
+        return r
+
+    def left(brand: bool) -> Text:
+        t = Text()
+        if brand:
+            t.append(" opsconsole ", style="bold reverse")
+        t.append(f" {app.services.hostname} ")
+        if extra:
+            t.append(" · ")
+            t.append_text(extra)
+        t.append(" · ")
+        return t
+
+    for brand, long in ((True, True), (False, True), (False, False)):
+        line = left(brand) + right(long)
+        if line.cell_len <= width:
+            return line
+    r = right(False)
+    room = max(width - r.cell_len, 0)
+    lt = left(False)
+    if lt.cell_len > room:
+        lt.truncate(max(room - 1, 0))
+        lt.append("…" if room else "")
+    return lt + r
+
+
+def header_extra(app: OpsConsoleApp) -> Text | None:
+    """The active incident: ``INC-20261124-3 SEV2 investigating 12m``."""
+    if not app.active_incident:
+        return None
+    t = Text()
+    t.append(f"▲ {app.active_incident}", style="bold")
+    try:
+        state = app.pane("incidents").states.get(app.active_incident)  # type: ignore[attr-defined]
+    except (LookupError, AttributeError):
+        state = None
+    if state is not None:
+        t.append(f" {state.severity} {state.status}", style="bold")
+        if state.started_at is not None:
+            since = (app.services.clock() - state.started_at).total_seconds()
+            t.append(f" {age(since, coarse=True)}")
+    return t

@@ -1,0 +1,107 @@
+"""Canaries for the Textual and Rich internals that ui/compat.py relies on.
+
+Each test names one private attribute: when a Textual (or Rich) upgrade renames or removes
+it, the failure says which one, and ui/compat.py is the only module to adapt.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+from rich.console import Console
+from rich.style import Style
+from textual.app import App, ComposeResult
+from textual.screen import Screen
+from textual.widgets import DataTable
+from textual.widgets.data_table import RowKey
+
+from opsconsole.ui import compat
+
+
+def upgrade_hint(name: str) -> str:
+    return (f"{name} is gone or changed in this Textual/Rich version: adapt "
+            "src/opsconsole/ui/compat.py (and this canary)")
+
+
+def test_compositor_update_classes_import() -> None:
+    from textual import _compositor
+
+    for name in ("ChopsUpdate", "LayoutUpdate", "CompositorUpdate"):
+        assert hasattr(_compositor, name), upgrade_hint(f"textual._compositor.{name}")
+    assert issubclass(compat.ChopsUpdate, compat.CompositorUpdate), upgrade_hint("ChopsUpdate")
+    assert issubclass(compat.LayoutUpdate, compat.CompositorUpdate), upgrade_hint("LayoutUpdate")
+    for cls in (compat.ChopsUpdate, compat.LayoutUpdate):
+        assert callable(getattr(cls, "render_segments", None)), upgrade_hint(
+            f"{cls.__name__}.render_segments")
+    assert hasattr(compat.ChopsUpdate, "__init__") and "spans" in inspect.signature(
+        compat.ChopsUpdate.__init__).parameters, upgrade_hint("ChopsUpdate(spans=…)")
+
+
+def test_two_way_dict_imports() -> None:
+    from textual._two_way_dict import TwoWayDict
+
+    d = TwoWayDict({RowKey("a"): 0})
+    assert d.get_key(0) == RowKey("a"), upgrade_hint("TwoWayDict.get_key")
+
+
+def test_app_display_exists_with_screen_and_renderable() -> None:
+    display = getattr(App, "_display", None)
+    assert callable(display), upgrade_hint("App._display")
+    params = list(inspect.signature(display).parameters)
+    assert params == ["self", "screen", "renderable"], upgrade_hint(
+        f"App._display(self, screen, renderable) (now {params})")
+    assert "_display" in compat.DiffDisplay.__dict__
+
+
+def test_app_binding_internals() -> None:
+    assert hasattr(App, "_check_action_state"), upgrade_hint("App._check_action_state")
+    assert hasattr(Screen, "_binding_chain"), upgrade_hint("Screen._binding_chain")
+    app = App()
+    assert callable(getattr(app._bindings, "_add_binding", None)), upgrade_hint(
+        "App._bindings._add_binding")
+
+
+@pytest.mark.parametrize("name", ["_row_locations", "_data", "_new_rows", "_updated_cells",
+                                  "_require_update_dimensions", "_update_count"])
+def test_datatable_instance_internals(name: str) -> None:
+    table: DataTable[str] = DataTable()
+    assert hasattr(table, name), upgrade_hint(f"DataTable.{name}")
+
+
+@pytest.mark.parametrize("name", ["_update_dimensions", "_clear_caches"])
+def test_datatable_methods(name: str) -> None:
+    assert callable(getattr(DataTable, name, None)), upgrade_hint(f"DataTable.{name}()")
+
+
+def test_rich_internals() -> None:
+    console = Console(color_system="truecolor", force_terminal=True)
+    assert hasattr(console, "_color_system"), upgrade_hint("Console._color_system")
+    codes = compat.ansi_codes(Style(bold=True), compat.color_system(console))
+    assert codes == "1", upgrade_hint("Style._make_ansi_codes")
+
+
+class _TableApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield DataTable()
+
+
+async def test_compat_table_helpers_work_on_a_live_table() -> None:
+    app = _TableApp()
+    async with app.run_test() as pilot:
+        table = app.query_one(DataTable)
+        table.add_column("A", key="A")
+        for k in ("x", "y", "z"):
+            table.add_row(k, key=k)
+        await pilot.pause()
+        assert compat.row_order(table) == ["x", "y", "z"]
+        assert compat.row_cells(table)[RowKey("y")]["A"] == "y"  # type: ignore[index]
+        compat.drop_row_data(table, RowKey("y"))
+        compat.set_row_order(table, [RowKey("z"), RowKey("x")])
+        compat.invalidate_table_render(table)
+        compat.measure_new_rows(table)
+        assert compat.row_order(table) == ["z", "x"]
+        compat.forget_column_widths(table)
+        await pilot.pause()
+        assert table.row_count == 2
+        assert [c for c, _ in compat.binding_chain(app.screen)]
