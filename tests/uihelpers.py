@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from eventually import eventually
 from hostdata import FIXED_NOW, FixedCollector
 from opsconsole.config import AppConfig
 from opsconsole.incidents.sink import MemorySink
@@ -28,14 +28,10 @@ def make_app(config: AppConfig | None = None, *, read_only: bool = False, refres
     return OpsConsoleApp(config or AppConfig(), opts, svc)
 
 
-async def wait_for(pilot: Any, cond: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Let the app run until ``cond()`` holds; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await pilot.pause(0.02)
-    await pilot.pause()
+async def wait_for(pilot: Any, cond: Callable[[], Any], timeout: float = 15.0,
+                   what: str = "condition") -> Any:
+    """Let the app run until ``cond()`` holds (``eventually`` with the Pilot)."""
+    return await eventually(cond, timeout, pilot=pilot, what=what)
 
 
 def resources_ready(app: OpsConsoleApp) -> Callable[[], bool]:

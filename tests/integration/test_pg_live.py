@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from datetime import timedelta
 
 import asyncpg
 import pytest
 
+from eventually import eventually
 from opsconsole.incidents.sink import JournalSink, MemorySink
 from opsconsole.postgres import connect
 from opsconsole.postgres.actions import signal_backend
@@ -17,28 +17,9 @@ from opsconsole.postgres.config import DatabaseTarget, PostgresOptions
 from opsconsole.postgres.source import PgSource
 from opsconsole.postgres.view import activity_hints, lock_rows, running_rows
 from opsconsole.schema import Duration
+from pghelpers import waits_on_lock
 
 pytestmark = pytest.mark.pg
-
-
-async def until(cond, timeout: float = 10.0, what: str = "condition"):
-    """Poll an async/sync predicate until it returns truthy (bounded)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = cond()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
-
-
-async def waits_on_lock(mon: asyncpg.Connection, pid: int) -> None:
-    await until(lambda: mon.fetchval(
-        "select wait_event_type = 'Lock' from pg_stat_activity where pid = $1", pid),
-        what=f"pid {pid} waiting on a lock")
 
 
 def opts(**kw) -> PostgresOptions:
@@ -122,7 +103,7 @@ async def test_running_now_exact_states_and_own_backends_excluded(pg_cluster, ta
             return snap if {slow.get_server_pid(), idle.get_server_pid(),
                             aborted.get_server_pid()} <= set(pids) else None
 
-        snap = await until(ready, what="three backends over 0.2s")
+        snap = await eventually(ready, what="three backends over 0.2s")
         by = {b.pid: b for b in snap.backends}
         s, i, a = by[slow.get_server_pid()], by[idle.get_server_pid()], by[aborted.get_server_pid()]
         assert s.state == "active" and "pg_sleep(30)" in s.query and s.wait_event == "PgSleep"
@@ -233,7 +214,7 @@ async def test_unprivileged_role_sees_hints_and_hidden_sessions(pg_cluster, moni
     task = asyncio.create_task(other.execute("select pg_sleep(30)"))
     src = PgSource(DatabaseTarget("m", pg_cluster.dsn("monitor", password="mon-pw")), opts())
     try:
-        await until(lambda: pg_cluster.psql(
+        await eventually(lambda: pg_cluster.psql(
             "select now() - query_start > interval '0.3s' from pg_stat_activity "
             f"where pid = {other.get_server_pid()} and state = 'active'").strip() == "t",
             what="the superuser's query running")
@@ -242,7 +223,7 @@ async def test_unprivileged_role_sees_hints_and_hidden_sessions(pg_cluster, moni
             return snap if any(b.pid == other.get_server_pid() and b.state is None
                                for b in snap.backends) else None
 
-        snap = await until(hidden, what="the superuser's session, hidden")
+        snap = await eventually(hidden, what="the superuser's session, hidden")
         hints = activity_hints(snap)
         assert "session(s) of other users hidden" in hints[0]
         assert "GRANT pg_read_all_stats TO monitor;" in hints[0]
@@ -291,7 +272,7 @@ async def test_cancel_and_terminate_really_end_the_target(pg_cluster, tmp_path):
             snap = await src.activity()
             return next((b for b in snap.backends if b.pid == target.get_server_pid()), None)
 
-        b = await until(seen, what="the victim query")
+        b = await eventually(seen, what="the victim query")
         res = await signal_backend(ops, b.pid, b.backend_start, b.query_start, "cancel",
                                    sink=sink, target="t")
         assert res.ok and res.result == "signalled"
@@ -300,7 +281,7 @@ async def test_cancel_and_terminate_really_end_the_target(pg_cluster, tmp_path):
         assert await target.fetchval("select 1") == 1  # cancel keeps the session
         # terminate an idle-in-transaction session
         await target.execute("begin; select txid_current()")
-        b = await until(seen, what="idle in transaction")
+        b = await eventually(seen, what="idle in transaction")
         res = await signal_backend(ops, b.pid, b.backend_start, b.query_start, "terminate",
                                    sink=sink, target="t")
         assert res.ok and res.result == "ended"

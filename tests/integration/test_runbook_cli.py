@@ -14,6 +14,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from eventually import eventually
 from samples import ISSUE_EXAMPLE
 
 
@@ -343,14 +344,19 @@ async def wait_for_backend(cluster, pid: int, condition: str, timeout: float = 1
     after ``timeout`` seconds."""
     c = await asyncpg.connect(cluster.dsn())
     try:
-        deadline = time.monotonic() + timeout
-        while not await c.fetchval(f"select count(*) from pg_stat_activity where pid = $1 "
-                                   f"and {condition}", pid):
-            if time.monotonic() > deadline:
-                row = await c.fetchrow("select state, wait_event_type, wait_event, query "
-                                       "from pg_stat_activity where pid = $1", pid)
-                pytest.fail(f"backend {pid} not {condition} within {timeout:g}s: {row}")
-            await asyncio.sleep(0.05)
+        async def row() -> object:
+            return await c.fetchrow("select state, wait_event_type, wait_event, query "
+                                    "from pg_stat_activity where pid = $1", pid)
+
+        last: list[object] = []
+
+        async def matches() -> bool:
+            last[:] = [await row()]
+            return bool(await c.fetchval(f"select count(*) from pg_stat_activity where "
+                                         f"pid = $1 and {condition}", pid))
+
+        await eventually(matches, timeout, what=f"backend {pid} {condition}",
+                         last=lambda: last[0] if last else None)
     finally:
         await c.close()
 

@@ -12,6 +12,7 @@ import uuid
 import pytest
 
 from conftest import cli_env
+from eventually import eventually_sync
 from opsconsole import __version__
 
 
@@ -80,14 +81,8 @@ class Tmux:
                        check=True, timeout=10)
 
     def wait_for(self, text: str, timeout: float = 20) -> str:
-        deadline = time.monotonic() + timeout
-        screen = ""
-        while time.monotonic() < deadline:
-            screen = self.capture()
-            if text in screen:
-                return screen
-            time.sleep(0.1)
-        raise AssertionError(f"{text!r} never appeared; screen was:\n{screen}")
+        return eventually_sync(lambda: (lambda s: s if text in s else "")(self.capture()),
+                               timeout, what=repr(text), last=self.capture)
 
     def kill(self) -> None:
         subprocess.run([TMUX, "-L", self.sock, "kill-server"], capture_output=True, timeout=10)
@@ -154,14 +149,8 @@ def test_runs_inside_gnu_screen(tmp_path):
         return hard.read_text(errors="replace") if hard.exists() else ""
 
     def wait_for(text: str, timeout: float = 20) -> str:
-        deadline = time.monotonic() + timeout
-        screen = ""
-        while time.monotonic() < deadline:
-            screen = capture()
-            if text in screen:
-                return screen
-            time.sleep(0.2)
-        raise AssertionError(f"{text!r} never appeared:\n{screen}")
+        return eventually_sync(lambda: (lambda s: s if text in s else "")(capture()), timeout,
+                               what=repr(text), interval=0.2, last=capture)
 
     try:
         wait_for("LIVE every 1s")

@@ -25,6 +25,7 @@ from opsconsole.ui.panes.health import (
     health_rows,
     summary,
 )
+from uihelpers import wait_for
 
 T = dt.datetime(2026, 11, 24, 21, 0, 0, tzinfo=dt.UTC)
 
@@ -160,15 +161,6 @@ def make_app(tmp_path, checks, sink=None, services: dict | None = None, **opts) 
     return OpsConsoleApp(cfg, RunOptions(data_dir=tmp_path, **opts),
                          Services(sink=sink or MemorySink(), hostname="testhost",
                                   **(services or {})))
-
-
-async def wait_for(pilot, cond, seconds: float = 15.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    while not cond():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await pilot.pause(0.05)
 
 
 def cell(table: DataTable, key: str, col: str) -> str:

@@ -4,7 +4,6 @@ what the keys do (cancel/terminate through the confirmation, read-only, stale + 
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 
 import asyncpg
@@ -17,6 +16,8 @@ from opsconsole.postgres.config import DatabaseTarget, PostgresOptions
 from opsconsole.schema import Duration
 from opsconsole.ui.app import OpsConsoleApp, RunOptions, Services
 from opsconsole.ui.screens.pg import ConfirmSignalScreen, TextScreen
+from pghelpers import waits_on_lock
+from uihelpers import wait_for
 
 pytestmark = pytest.mark.pg
 
@@ -31,22 +32,6 @@ def make_app(dsn: str, tmp_path, read_only: bool = False, refresh: float = 0.5,
                                         dsn=dsn if via_option else None),
                         Services(sink=sink))
     return app, sink
-
-
-async def wait_for(pilot, cond, timeout: float = 15.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.05)
-
-
-async def waits_on_lock(mon, pid: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not await mon.fetchval(
-            "select wait_event_type = 'Lock' from pg_stat_activity where pid = $1", pid):
-        assert time.monotonic() < deadline, f"pid {pid} never waited on a lock"
-        await asyncio.sleep(0.05)
 
 
 def table_rows(pane) -> list[list[str]]:

@@ -9,7 +9,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 
 import pytest
 from rich.color import ColorSystem
@@ -21,6 +20,7 @@ from textual.geometry import Region, Size
 from textual.strip import Strip
 
 from conftest import REPO, cli_env
+from eventually import eventually_sync
 from opsconsole.ui.screendiff import ScreenDiff
 
 TOKEN = re.compile(r"\x1b\[([0-9;]*)([A-Za-z])|\x1b\]8;[^\x1b]*\x1b\\|(.)", re.S)
@@ -195,14 +195,11 @@ def _tmux(sock: str, *args: str) -> str:
 
 
 def _wait_screen(sock: str, name: str, pred, timeout: float = 20.0) -> str:
-    deadline = time.monotonic() + timeout
-    screen = ""
-    while time.monotonic() < deadline:
-        screen = _tmux(sock, "capture-pane", "-p", "-t", name)
-        if pred(screen):
-            return screen
-        time.sleep(0.05)
-    raise AssertionError(f"screen never matched; last:\n{screen}")
+    def screen() -> str:
+        return _tmux(sock, "capture-pane", "-p", "-t", name)
+
+    return eventually_sync(lambda: (lambda s: s if pred(s) else "")(screen()), timeout,
+                           what="the screen to match", last=screen)
 
 
 def press_until(sock: str, name: str, key: str, pred, attempts: int = 10) -> str:

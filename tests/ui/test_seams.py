@@ -8,7 +8,7 @@ import uuid
 
 import asyncpg
 import pytest
-from test_pg_ui import table_rows, waits_on_lock
+from test_pg_ui import table_rows
 from textual.widgets import DataTable, Input
 
 from opsconsole.config import AppConfig
@@ -16,6 +16,7 @@ from opsconsole.postgres.config import DatabaseTarget, PostgresOptions
 from opsconsole.schema import Duration
 from opsconsole.ui.screens.runbook_picker import RunbookPickerScreen
 from opsconsole.ui.screens.runbook_walkthrough import RunbookParamsScreen
+from pghelpers import waits_on_lock
 from uihelpers import make_app, wait_for
 
 
