@@ -9,8 +9,10 @@ state ``last()`` describes (a tmux screen, a row list) so a failure says what wa
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -60,3 +62,20 @@ def eventually_sync(condition: Callable[[], T], timeout: float = 10.0, *,
         if time.monotonic() > deadline:
             raise _failure(what, timeout, last)
         time.sleep(interval)
+
+
+@contextlib.contextmanager
+def deadline(seconds: int = 5) -> Iterator[None]:
+    """Fail instead of hanging when a regression blocks in C code or never returns (a FIFO
+    opened for reading, /dev/zero read, a YAML bomb): SIGALRM raises in the main thread."""
+
+    def boom(signum: int, frame: object) -> None:
+        raise AssertionError(f"blocked for more than {seconds}s")
+
+    old = signal.signal(signal.SIGALRM, boom)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)

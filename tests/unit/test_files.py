@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
-import signal
 import stat
 from pathlib import Path
 
 import pytest
 
+from eventually import deadline
 from opsconsole import files
 from opsconsole.files import FileRefused
 
@@ -18,20 +17,6 @@ NOBODY = 65534
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="chown to another uid needs root")
 
 
-@contextlib.contextmanager
-def deadline(seconds: int = 5):
-    """Fail instead of hanging when a regression blocks (FIFO open, /dev/zero read)."""
-
-    def boom(signum, frame):
-        raise AssertionError(f"blocked for more than {seconds}s")
-
-    old = signal.signal(signal.SIGALRM, boom)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def mode_of(p: Path) -> int:

@@ -3,9 +3,7 @@ huge numbers, non-finite numbers, oversized and non-regular files. Also "did you
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,26 +11,13 @@ from typing import Any, Literal
 
 import pytest
 
+from eventually import deadline
 from opsconsole import schema
 from opsconsole.schema import ByteSize, ConfigError, Duration, Limits, field, load_file, load_text
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-@contextlib.contextmanager
-def deadline(seconds: int = 5):
-    """Fail instead of hanging (or eating gigabytes for a minute) on a regression."""
-
-    def boom(signum, frame):
-        raise AssertionError(f"took more than {seconds}s")
-
-    old = signal.signal(signal.SIGALRM, boom)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 @dataclass(frozen=True)
