@@ -170,12 +170,20 @@ def database_targets(cfg: AppConfig, dsn: str | None) -> list[DatabaseTarget]:
     """Every database target the console knows: the ``--dsn`` target first (named after its
     host and database, as the PostgreSQL panes show it), then the config's ``databases:``.
     A configured target with the same name as the ``--dsn`` one is left out: the command
-    line wins. The PostgreSQL panes watch the first and ``T`` cycles through them all; a
+    line wins. With neither, ``PGHOST``/``PGSERVICE``/``PGDATABASE`` in the environment
+    give one implicit target (libpq defaults, as ``psql`` with no arguments). The PostgreSQL panes watch the first and ``T`` cycles through them all; a
     runbook's sql steps may name any of them."""
     targets = [DatabaseTarget.from_dsn(dsn)] if dsn else []
     names = {t.name for t in targets}
     targets += [t for t in cfg.databases if t.name not in names]
+    if not targets and any(os.environ.get(v) for v in _IMPLICIT_VARS):
+        # as ``psql`` with no arguments: the server the PG* environment names
+        targets = [DatabaseTarget.from_dsn("")]
     return targets
+
+
+# With none of these set and no databases, the PostgreSQL panes stay off rather than guess.
+_IMPLICIT_VARS = ("PGHOST", "PGHOSTADDR", "PGSERVICE", "PGDATABASE")
 
 
 def resolve_config_path(cli_path: str | None, env: dict[str, str] | None = None) -> Path | None:
