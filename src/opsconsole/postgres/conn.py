@@ -133,7 +133,7 @@ def connect_kwargs(target: DatabaseTarget, options: PostgresOptions,
     return kw
 
 
-def _explain(exc: BaseException, kw: Mapping[str, Any]) -> BaseException:
+def _explain(exc: BaseException) -> BaseException:
     """asyncpg's wording → libpq's, where operators know libpq's (psql says the same)."""
     text = str(exc)
     if "rejected SSL upgrade" in text:
@@ -149,7 +149,7 @@ async def connect(target: DatabaseTarget, options: PostgresOptions,
     try:
         conn = await asyncpg.connect(**kw)
     except (ConnectionError, OSError, asyncpg.PostgresError) as exc:
-        better = _explain(exc, kw)
+        better = _explain(exc)
         if better is exc:
             raise
         raise better from None
