@@ -1,8 +1,9 @@
 """YAML + environment → typed configuration. Never imports Textual.
 
 Where the config comes from: ``--config PATH``, else ``$OPSCONSOLE_CONFIG``, else
-``$XDG_CONFIG_HOME/opsconsole/config.yaml`` (``~/.config/...``) when it exists, else the
-built-in defaults. Every error names file:line:column and what was expected.
+``$XDG_CONFIG_HOME/opsconsole/config.yaml`` or ``config.yml`` (``~/.config/...``), else
+the same under each ``$XDG_CONFIG_DIRS`` entry (``/etc/xdg``), else the built-in defaults.
+Every error names file:line:column and what was expected.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -28,7 +30,7 @@ from opsconsole.schema import (
 )
 
 __all__ = ["AppConfig", "ConfigError", "Levels", "Thresholds", "database_targets", "load_config",
-           "resolve_config_path"]
+           "config_candidates", "resolve_config_path"]
 
 
 @dataclass(frozen=True)
@@ -170,24 +172,45 @@ def database_targets(cfg: AppConfig, dsn: str | None) -> list[DatabaseTarget]:
     """Every database target the console knows: the ``--dsn`` target first (named after its
     host and database, as the PostgreSQL panes show it), then the config's ``databases:``.
     A configured target with the same name as the ``--dsn`` one is left out: the command
-    line wins. The PostgreSQL panes watch the first and ``T`` cycles through them all; a
+    line wins. With neither, ``PGHOST``/``PGSERVICE``/``PGDATABASE`` in the environment
+    give one implicit target (libpq defaults, as ``psql`` with no arguments). The PostgreSQL panes watch the first and ``T`` cycles through them all; a
     runbook's sql steps may name any of them."""
     targets = [DatabaseTarget.from_dsn(dsn)] if dsn else []
     names = {t.name for t in targets}
     targets += [t for t in cfg.databases if t.name not in names]
+    if not targets and any(os.environ.get(v) for v in _IMPLICIT_VARS):
+        # as ``psql`` with no arguments: the server the PG* environment names
+        targets = [DatabaseTarget.from_dsn("")]
     return targets
 
 
-def resolve_config_path(cli_path: str | None, env: dict[str, str] | None = None) -> Path | None:
+# With none of these set and no databases, the PostgreSQL panes stay off rather than guess.
+_IMPLICIT_VARS = ("PGHOST", "PGHOSTADDR", "PGSERVICE", "PGDATABASE")
+
+
+CONFIG_NAMES = ("config.yaml", "config.yml")
+XDG_CONFIG_DIRS_DEFAULT = "/etc/xdg"
+
+
+def config_candidates(env: Mapping[str, str] | None = None) -> list[Path]:
+    """Every file :func:`resolve_config_path` looks for when neither ``--config`` nor
+    ``$OPSCONSOLE_CONFIG`` is given, in order: the user's (``$XDG_CONFIG_HOME``, default
+    ``~/.config``), then the system-wide ones (``$XDG_CONFIG_DIRS``, default ``/etc/xdg``)."""
+    env = os.environ if env is None else env
+    home = env.get("XDG_CONFIG_HOME") or str(Path(env.get("HOME", "~")).expanduser() / ".config")
+    dirs = [home] + [d for d in (env.get("XDG_CONFIG_DIRS") or XDG_CONFIG_DIRS_DEFAULT).split(":")
+                     if d]
+    return [Path(d) / "opsconsole" / name for d in dirs for name in CONFIG_NAMES]
+
+
+def resolve_config_path(cli_path: str | None, env: Mapping[str, str] | None = None) -> Path | None:
     """The config file to read, by precedence, or None for built-in defaults."""
     env = os.environ if env is None else env
     if cli_path:
         return Path(cli_path).expanduser()
     if env.get("OPSCONSOLE_CONFIG"):
         return Path(env["OPSCONSOLE_CONFIG"]).expanduser()
-    xdg = env.get("XDG_CONFIG_HOME") or str(Path(env.get("HOME", "~")).expanduser() / ".config")
-    candidate = Path(xdg) / "opsconsole" / "config.yaml"
-    return candidate if candidate.is_file() else None
+    return next((c for c in config_candidates(env) if c.is_file()), None)
 
 
 def load_config(path: str | Path | None) -> AppConfig:

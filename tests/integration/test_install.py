@@ -100,3 +100,11 @@ def test_a_non_editable_install_lists_the_shipped_runbooks_and_themes(tmp_path):
                             capture_output=True, text=True, cwd=elsewhere, env=env, timeout=60)
     assert themed.returncode == 0, themed.stderr
     assert "opsconsole-dark" in themed.stdout and "opsconsole-contrast" in themed.stdout
+
+    # the example config and the man page ship in the wheel
+    example = subprocess.run([str(venv / "bin" / "opsconsole"), "config", "example"],
+                             capture_output=True, text=True, cwd=elsewhere, env=env, timeout=60)
+    assert example.returncode == 0, example.stderr
+    assert example.stdout == (REPO / "config.example.yaml").read_text()
+    assert (venv / "share" / "man" / "man1" / "opsconsole.1").read_text() == (
+        REPO / "man" / "opsconsole.1").read_text()

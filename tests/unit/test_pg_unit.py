@@ -124,20 +124,24 @@ def test_hints_name_the_exact_fix():
 
 def test_connect_kwargs_safe_session_and_dsn_forms():
     opts = PostgresOptions()
-    kw = connect_kwargs(DatabaseTarget("m", "postgresql://monitor@127.0.0.1:5432/app"), opts)
-    assert kw["dsn"] == "postgresql://monitor@127.0.0.1:5432/app"
+    env = {"HOME": "/nonexistent"}
+    kw = connect_kwargs(DatabaseTarget("m", "postgresql://monitor@127.0.0.1:5432/app"), opts,
+                        env=env)
+    assert (kw["host"], kw["port"], kw["user"], kw["database"]) == ("127.0.0.1", 5432, "monitor", "app")
     ss = kw["server_settings"]
     assert ss["application_name"] == "opsconsole"
     assert ss["statement_timeout"] == "2000" and ss["lock_timeout"] == "500"
     assert kw["timeout"] == 3.0
     kv = connect_kwargs(DatabaseTarget("m", "host=db1 port=6432 dbname=app user=monitor "
                                             "password='se cret' application_name=x"), opts,
-                        application_name="opsconsole-runbook")
+                        application_name="opsconsole-runbook", env=env)
     assert (kv["host"], kv["port"], kv["database"], kv["user"], kv["password"]) == (
         "db1", 6432, "app", "monitor", "se cret")
-    assert kv["server_settings"]["application_name"] == "opsconsole-runbook"
-    assert "dsn" not in connect_kwargs(DatabaseTarget("env"), opts)  # PG* env and ~/.pgpass
-    with pytest.raises(ValueError, match="unsupported connection parameter 'bogus'"):
+    # the user's application_name wins, as over libpq's fallback_application_name
+    assert kv["server_settings"]["application_name"] == "x"
+    plain = connect_kwargs(DatabaseTarget("env"), opts, env=env)  # libpq defaults
+    assert "host" not in plain and callable(plain["password"])  # no .pgpass: none
+    with pytest.raises(ValueError, match='invalid connection option "bogus"'):
         connect_kwargs(DatabaseTarget("m", "bogus=1"), opts)
 
 

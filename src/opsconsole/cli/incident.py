@@ -56,65 +56,68 @@ def register(sub: argparse._SubParsersAction, common: Callable[[argparse.Argumen
     sp.set_defaults(run=_wrap(cmd_list))
 
     sp = add("show", "show an incident: state, durations and timeline")
-    sp.add_argument("id")
-    sp.add_argument("--json", action="store_true")
+    sp.add_argument("id", help="the incident id (see `opsconsole incident list`)")
+    sp.add_argument("--json", action="store_true",
+                    help="print the incident and its timeline as JSON")
     sp.set_defaults(run=_wrap(cmd_show))
 
     sp = add("declare", "declare a new incident (prints its id)")
-    sp.add_argument("--title", required=True)
+    sp.add_argument("--title", required=True, help="a one-line summary of the impact")
     sp.add_argument("--severity", required=True, help="SEV1..SEV4 (or 1..4)")
     sp.add_argument("--service", action="append", default=[], dest="services",
                     help="affected service (repeat, or comma-separated)")
-    sp.add_argument("--tag", action="append", default=[], dest="tags")
+    sp.add_argument("--tag", action="append", default=[], dest="tags",
+                    help="a tag (repeat, or comma-separated)")
     sp.add_argument("--commander", help="incident commander")
     sp.add_argument("--started", help="when impact started (backdating): now, -15m, HH:MM "
                                       "UTC or ISO 8601")
     sp.set_defaults(run=_wrap(cmd_declare))
 
     sp = add("note", "add a note to an incident's timeline")
-    sp.add_argument("id")
-    sp.add_argument("text")
+    sp.add_argument("id", help="the incident id (see `opsconsole incident list`)")
+    sp.add_argument("text", help="the note (quote it)")
     sp.add_argument("--corrects", type=int, metavar="SEQ",
                     help="this note corrects note #SEQ (both stay on the timeline)")
     sp.set_defaults(run=_wrap(cmd_note))
 
     sp = add("set", "change the title, affected services or tags")
-    sp.add_argument("id")
-    sp.add_argument("--title")
+    sp.add_argument("id", help="the incident id (see `opsconsole incident list`)")
+    sp.add_argument("--title", help="the new title")
     sp.add_argument("--services", help="comma-separated; replaces the list ('' for none)")
     sp.add_argument("--tags", help="comma-separated; replaces the list ('' for none)")
     sp.set_defaults(run=_wrap(cmd_set))
 
     sp = add("status", "change an incident's status")
-    sp.add_argument("id")
+    sp.add_argument("id", help="the incident id (see `opsconsole incident list`)")
     sp.add_argument("status", help="|".join(tl.STATUSES))
     sp.set_defaults(run=_wrap(cmd_status))
 
     sp = add("severity", "change an incident's severity")
-    sp.add_argument("id")
+    sp.add_argument("id", help="the incident id (see `opsconsole incident list`)")
     sp.add_argument("severity", help="SEV1..SEV4")
     sp.set_defaults(run=_wrap(cmd_severity))
 
     sp = add("milestone", "set (or backdate) a milestone")
-    sp.add_argument("id")
+    sp.add_argument("id", help="the incident id (see `opsconsole incident list`)")
     sp.add_argument("milestone", help="|".join(tl.MILESTONES))
     sp.add_argument("--at", default="now", help="now, -15m, HH:MM UTC or ISO 8601")
     sp.set_defaults(run=_wrap(cmd_milestone))
 
     sp = add("assign", "assign or hand over a role")
-    sp.add_argument("id")
+    sp.add_argument("id", help="the incident id (see `opsconsole incident list`)")
     sp.add_argument("role", help="|".join(tl.ROLES))
-    sp.add_argument("person")
+    sp.add_argument("person", help="who takes the role")
     sp.set_defaults(run=_wrap(cmd_assign))
 
     sp = add("export", "write the postmortem draft (Markdown) or every event (JSON)")
-    sp.add_argument("id")
-    sp.add_argument("--format", choices=("md", "json"), default="md")
+    sp.add_argument("id", help="the incident id (see `opsconsole incident list`)")
+    sp.add_argument("--format", choices=("md", "json"), default="md",
+                    help="md: the postmortem draft (default); json: every event")
     sp.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     sp.set_defaults(run=_wrap(cmd_export))
 
     sp = add("comms", "draft a status message from a template")
-    sp.add_argument("id")
+    sp.add_argument("id", help="the incident id (see `opsconsole incident list`)")
     sp.add_argument("--template", default="update",
                     help="initial, update, resolved, or one from the config")
     sp.set_defaults(run=_wrap(cmd_comms))

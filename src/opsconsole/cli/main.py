@@ -12,7 +12,13 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from opsconsole import __version__
-from opsconsole.cli.common import common_options, load_or_exit, seconds
+from opsconsole.cli.common import (
+    EXIT_USAGE,
+    common_options,
+    load_or_exit,
+    seconds,
+    subcommand_options,
+)
 from opsconsole.config import resolve_data_dir
 
 
@@ -30,24 +36,74 @@ def build_parser() -> argparse.ArgumentParser:
                         help="refresh interval, e.g. 2 or 2s or 500ms (default 2s)")
     parser.add_argument("--read-only", action="store_true",
                         help="watch only: every action that changes anything is removed")
-    parser.add_argument("--dsn", metavar="DSN", help="watch this PostgreSQL server "
-                        "(URI or key=value; PG* variables and ~/.pgpass work as in libpq)")
+    dsn = parser.add_mutually_exclusive_group()
+    dsn.add_argument("--dsn", metavar="DSN", help="watch this PostgreSQL server (URI, "
+                     "key=value or service=NAME; PG* variables, ~/.pg_service.conf and "
+                     "~/.pgpass work as in psql). Keep passwords out of it: the command "
+                     "line is visible to every user in ps; use --dsn-file, PGPASSWORD or "
+                     "~/.pgpass")
+    dsn.add_argument("--dsn-file", metavar="PATH", help="read the DSN from this file (its "
+                     "first line that is not blank or a # comment), so that a password in "
+                     "it never appears in ps")
     parser.add_argument("--redact-queries", action="store_true",
                         help="mask literals in query text (for shared screens)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    from opsconsole.cli import check, demo, incident, runbook
+    from opsconsole.cli import check, completion, demo, incident, runbook
+    from opsconsole.cli import config as config_cmd
 
-    for module in (check, demo, incident, runbook):
-        module.register(sub, common_options)
+    for module in (check, demo, incident, runbook, config_cmd, completion):
+        module.register(sub, subcommand_options)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.dsn = dsn_from_args(args, sys.argv if argv is None else None)
     if args.command:
         return int(args.run(args) or 0)
     return run_console(args)
+
+
+def dsn_from_args(args: argparse.Namespace, process_argv: list[str] | None) -> str | None:
+    """``--dsn`` or the DSN in ``--dsn-file`` (exit 2 with the reason if it is unreadable).
+
+    A password given in ``--dsn`` stays visible in ``ps`` (Python cannot rewrite the
+    process's own command line without a C extension): warn, and point at the ways that
+    keep it out. ``sys.argv`` is masked so that nothing in-process echoes it."""
+    from opsconsole.postgres.libpq import DsnError, parse
+    from opsconsole.secrets import safe_dsn
+
+    if getattr(args, "dsn_file", None):
+        path = args.dsn_file
+        try:
+            with open(path, encoding="utf-8") as f:
+                lines = [ln.strip() for ln in f.read().splitlines()]
+        except OSError as exc:
+            print(f"opsconsole: --dsn-file {path}: {exc.strerror}", file=sys.stderr)
+            raise SystemExit(EXIT_USAGE) from None
+        found = [ln for ln in lines if ln and not ln.startswith("#")]
+        if not found:
+            print(f"opsconsole: --dsn-file {path}: no DSN in the file", file=sys.stderr)
+            raise SystemExit(EXIT_USAGE)
+        return found[0]
+    dsn = getattr(args, "dsn", None)
+    if not dsn:
+        return dsn
+    try:
+        has_password = "password" in parse(dsn)
+    except DsnError as exc:
+        print(f"opsconsole: --dsn: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE) from None
+    if has_password:
+        print("opsconsole: warning: the password in --dsn is visible to every user of this "
+              "machine in `ps` output; use --dsn-file PATH, PGPASSWORD or ~/.pgpass instead",
+              file=sys.stderr)
+        if process_argv is not None:
+            process_argv[:] = [safe_dsn(a) if a == dsn else
+                               ("--dsn=" + safe_dsn(dsn) if a == "--dsn=" + dsn else a)
+                               for a in process_argv]
+    return dsn
 
 
 def run_console(args: argparse.Namespace) -> int:

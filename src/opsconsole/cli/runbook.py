@@ -28,6 +28,9 @@ def register(sub: argparse._SubParsersAction, common: Callable[[argparse.Argumen
 
     ls = rsub.add_parser("list", help="list the runbooks found (shipped and runbook_dirs:)")
     common(ls)
+    ls.add_argument("--json", action="store_true",
+                    help="print JSON: one object per runbook (id, title, tags, steps, path) "
+                         "or broken file (path, error)")
     ls.set_defaults(run=cmd_list)
 
     va = rsub.add_parser("validate", help="check runbook files; exit 2 on any error")
@@ -38,7 +41,8 @@ def register(sub: argparse._SubParsersAction, common: Callable[[argparse.Argumen
 
     run = rsub.add_parser("run", help="run a runbook non-interactively, recording every step")
     common(run)
-    run.add_argument("runbook", metavar="ID|PATH")
+    run.add_argument("runbook", metavar="ID|PATH",
+                     help="a runbook id (see `opsconsole runbook list`) or a runbook file")
     run.add_argument("--param", "-p", action="append", default=[], metavar="NAME=VALUE",
                      help="a parameter value (secret ones are better given as "
                           "$OPSCONSOLE_PARAM_NAME or typed at the prompt)")
@@ -64,9 +68,27 @@ def _data_dir(args: argparse.Namespace, cfg: Any) -> Path:
     return resolve_data_dir(getattr(args, "data_dir", None), cfg)
 
 
+def list_json(loaded: list[Any]) -> str:
+    """``runbook list --json``: a JSON array, broken files included (with their error)."""
+    import json
+
+    out: list[dict[str, Any]] = []
+    for item in loaded:
+        if item.runbook:
+            rb = item.runbook
+            out.append({"id": rb.id, "title": rb.title, "tags": list(rb.tags),
+                        "steps": len(rb.steps), "path": str(item.path)})
+        else:
+            out.append({"path": str(item.path), "error": str(item.error)})
+    return json.dumps(out, indent=2, ensure_ascii=False)
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     cfg = _config(args)
     loaded = load_all(runbook_dirs(cfg.runbook_dirs))
+    if getattr(args, "json", False):
+        print(list_json(loaded))
+        return EXIT_USAGE if any(not i.runbook for i in loaded) else EXIT_OK
     width = max((len(i.runbook.id) for i in loaded if i.runbook), default=10)
     bad = 0
     for item in loaded:

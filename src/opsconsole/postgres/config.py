@@ -4,15 +4,21 @@ Never imports Textual.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
+from opsconsole.postgres.libpq import DsnError, check_supported, parse
 from opsconsole.schema import Duration, field, positive
 
 
 def _dsn_check(v: str) -> str | None:
+    """At load: what libpq's parser refuses, or what opsconsole cannot honour, by name."""
     if v and "://" in v and v.split("://", 1)[0] not in ("postgresql", "postgres"):
         return "expected a postgresql:// or postgres:// URI, or libpq key=value pairs"
+    try:
+        check_supported(parse(v))
+    except DsnError as exc:
+        return str(exc)
     return None
 
 
@@ -32,31 +38,25 @@ class DatabaseTarget:
         return cls(name=target_name(dsn), dsn=dsn)
 
 
-def target_name(dsn: str) -> str:
-    """``db@host:port`` from a URI or key=value DSN (never the user or password)."""
-    host = port = db = ""
-    if "://" in dsn:
+def target_name(dsn: str, env: Mapping[str, str] | None = None) -> str:
+    """``db@host:port`` as libpq resolves ``dsn`` (its service, ``PG*`` variables) — never
+    the user or password. ``postgres`` when nothing names a host or database."""
+    from opsconsole.postgres.libpq import resolve
+
+    try:
+        params = resolve(dsn, env)
+    except DsnError:
         try:
-            parts = urlsplit(dsn)
-            host = parts.hostname or ""
-            port = str(parts.port or "")
-            db = parts.path.lstrip("/")
-        except ValueError:
+            params = parse(dsn)
+        except DsnError:
             return "postgres"
-    else:
-        for item in dsn.split():
-            k, _, v = item.partition("=")
-            v = v.strip("'")
-            if k == "host":
-                host = v
-            elif k == "port":
-                port = v
-            elif k in ("dbname", "database"):
-                db = v
+    host = params.get("host") or params.get("hostaddr") or ""
+    port = params.get("port", "")
+    db = params.get("dbname", "")
     where = host + (f":{port}" if port else "")
     if db and where:
         return f"{db}@{where}"
-    return db or where or "postgres"
+    return db or where or params.get("service") or "postgres"
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from typing import Any
 import asyncpg
 
 from opsconsole.postgres.config import DatabaseTarget, PostgresOptions
-from opsconsole.postgres.conn import APP_NAME, connect
+from opsconsole.postgres.conn import APP_NAME, connect, own_pids
 from opsconsole.postgres.locktree import WaitInfo, build_tree
 from opsconsole.postgres.model import (
     ActivitySnapshot,
@@ -68,6 +68,7 @@ SELECT""" + BACKEND_COLS + """
  WHERE (a.backend_type IN ('client backend', 'autovacuum worker')
         OR (a.backend_type IS NULL AND a.usename IS NOT NULL))  -- hidden from this role
    AND a.pid <> pg_backend_pid()
+   AND a.pid <> ALL($2::int[])  -- opsconsole's own connections, whatever their name
    AND a.application_name IS DISTINCT FROM '""" + APP_NAME + """'
    AND (a.state IS NULL
         OR (a.state <> 'idle'
@@ -84,6 +85,7 @@ SELECT a.pid, pg_blocking_pids(a.pid) AS blocked_by
   FROM pg_stat_activity a
  WHERE a.wait_event_type = 'Lock'
    AND a.pid <> pg_backend_pid()
+   AND a.pid <> ALL($1::int[])  -- opsconsole's own connections, whatever their name
    AND a.application_name IS DISTINCT FROM '""" + APP_NAME + """'
 """
 
@@ -233,7 +235,7 @@ class PgSource:
         sql = ACTIVITY_SQL.format(width=int(self.options.query_text_width))
 
         async def q(conn: asyncpg.Connection) -> list[Any]:
-            return await conn.fetch(sql, md, timeout=self.timeout)
+            return await conn.fetch(sql, md, own_pids(self.target), timeout=self.timeout)
 
         rows = await self.run(q)
         assert self.server is not None
@@ -244,7 +246,8 @@ class PgSource:
     # ------------------------------------------------------------------ locks
     async def locks(self) -> LocksSnapshot:
         async def q(conn: asyncpg.Connection) -> tuple[list[Any], list[Any]]:
-            waiters = await conn.fetch(WAITERS_SQL, timeout=self.timeout)
+            waiters = await conn.fetch(WAITERS_SQL, own_pids(self.target),
+                                      timeout=self.timeout)
             if not waiters:
                 return [], []
             assert self.server is not None
