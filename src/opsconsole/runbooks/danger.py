@@ -316,8 +316,8 @@ def _simple_danger(words: list[str], depth: int) -> Danger | None:
     hit = next((a for a in args if a in subs or a.lower() in subs), None)
     if name in ("kubectl", "helm", "docker", "podman", "systemctl", "git", "oc", "pg_ctl",
                 "patronictl", "gitlab-ctl", "apt", "apt-get", "yum", "dnf", "docker-compose"):
-        # the first word that is not an option is the subcommand
-        first = next((a for a in args if not a.startswith("-")), "")
+        # the first word that is neither an option nor an option's value is the subcommand
+        first = _subcommand(args)
         hit = first if first in subs else None
         if name == "kubectl" and first == "rollout":
             second = next((a for a in args[args.index("rollout") + 1:] if not a.startswith("-")), "")
@@ -325,8 +325,8 @@ def _simple_danger(words: list[str], depth: int) -> Danger | None:
         if name in ("docker", "podman") and first in ("system", "volume", "network", "container",
                                                       "compose", "pod"):
             rest = [a for a in args[args.index(first) + 1:] if not a.startswith("-")]
-            if not rest or rest[0] not in ("rm", "prune", "stop", "kill", "restart", "down", "remove"):
-                hit = None
+            destructive = ("rm", "prune", "stop", "kill", "restart", "down", "remove")
+            hit = f"{first} {rest[0]}" if rest and rest[0] in destructive else None
         if name == "git" and first == "push" and not any(a in ("-f", "--force") or
                                                          a.startswith("--force") for a in args):
             hit = None
@@ -336,6 +336,25 @@ def _simple_danger(words: list[str], depth: int) -> Danger | None:
         return None
     confirm = word or hit.split()[-1].lstrip("-").lower()
     return Danger(confirm, f"{name} {hit}")
+
+
+# global options that take a value (kubectl -n NS, docker -H HOST, git -C DIR, …)
+_VALUE_OPTIONS = {"-n", "--namespace", "--context", "--cluster", "--kubeconfig", "-H", "--host",
+                  "-C", "-c", "-p", "--project", "-u", "--user", "-s", "--server", "-f", "--file"}
+
+
+def _subcommand(args: list[str]) -> str:
+    skip = False
+    for a in args:
+        if skip:
+            skip = False
+            continue
+        if a in _VALUE_OPTIONS:
+            skip = True
+            continue
+        if not a.startswith("-"):
+            return a
+    return ""
 
 
 def _summary(args: list[str]) -> str:

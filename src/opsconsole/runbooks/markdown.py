@@ -234,6 +234,8 @@ class _Builder:
         text = tok.content
         if not text.strip():
             return
+        # GitHub alerts: "> [!WARNING]" shown as a word, not as link syntax
+        text = re.sub(r"^\[!([A-Za-z]{1,12})\]\s*", lambda m: f"{m.group(1).capitalize()}: ", text)
         self.pending.append(text)
         self.paragraph = text
 
