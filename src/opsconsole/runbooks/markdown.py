@@ -234,10 +234,10 @@ class _Builder:
         text = tok.content
         if not text.strip():
             return
-        # GitHub alerts: "> [!WARNING]" shown as a word, not as link syntax
-        text = re.sub(r"^\[!([A-Za-z]{1,12})\]\s*", lambda m: f"{m.group(1).capitalize()}: ", text)
-        self.pending.append(text)
-        self.paragraph = text
+        # GitHub alerts: "> [!WARNING]" shown as a word, not as link syntax; not a title
+        alert = re.match(r"\[!([A-Za-z]{1,12})\]\s*", text)
+        self.paragraph = text[alert.end():] if alert else text
+        self.pending.append(f"{alert.group(1).capitalize()}: {self.paragraph}" if alert else text)
 
     def reference(self, code: str, lang: str) -> None:
         self.reference_text(f"```{lang}\n{code.rstrip()}\n```")
@@ -297,9 +297,9 @@ class _Builder:
                 self.reference(body, "console")  # output only: nothing to run
             return
         shell = md_blocks.shell_params(run, self.declared, self.assigned)
+        self.want(shell.wanted)
         if not shell.run.strip():
             return  # only NODE_NAME=<node> lines: the parameters are asked for
-        self.want(shell.wanted)
         step: dict[str, Any] = {"kind": "shell", "run": shell.run}
         if shell.env:
             step["env"] = shell.env
