@@ -224,6 +224,12 @@ def test_a_value_given_earlier_is_the_default_later(tmp_path):
     assert rb.steps[0].env == {} and rb.steps[1].env == {"NAMESPACE": "{{ namespace }}"}
 
 
+def test_a_database_placeholder_is_the_database_parameter(tmp_path):
+    rb = write(tmp_path, "# T\n\n```sql\nselect datname from pg_database where datname = '<database>'\n```\n")
+    assert params(rb) == {"database": None}
+    assert rb.steps[0].sql.endswith("= $1") and rb.steps[0].database == "{{ database }}"
+
+
 def test_undeclared_double_braces_are_not_parameters_in_sql(tmp_path):
     rb = write(tmp_path, "---\nparams: [{name: unit}]\ndatabase: main\n---\n# T\n\n"
                "```sql\nselect {{ unit }}, '<b>'\n```\n")

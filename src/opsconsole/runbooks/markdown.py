@@ -388,7 +388,7 @@ def load_markdown_runbook(path: Path, text: str) -> Runbook:
     for w in b.wanted.values():
         params.append(Param(name=w.name, prompt=w.prompt, secret=w.secret,
                             default=None if w.secret else w.default))
-    if b.needs_database and "database" not in b.declared:
+    if b.needs_database and "database" not in b.declared and "database" not in b.wanted:
         params.append(Param(name="database", prompt="Database (a name from the config)",
                             default=DEFAULT_DATABASE))
     steps = []
