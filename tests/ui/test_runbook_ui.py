@@ -344,3 +344,36 @@ def test_markdown_walkthrough_snapshot_large(snap_compare, tmp_path):
 
     app = make_app(snap_config(), data_dir=tmp_path, read_only=True)
     assert snap_compare(app, terminal_size=(140, 40), run_before=run_before)
+
+
+async def test_a_wiki_page_asks_for_its_placeholders_and_confirms_a_delete(tmp_path):
+    """A Markdown page with no word about danger: its ``<name>`` is asked for on the params
+    screen, and its ``rm`` runs only after the operator types 'delete'."""
+    d = tmp_path / "wiki"
+    d.mkdir()
+    victim = tmp_path / "stale.lock"
+    victim.write_text("x")
+    (d / "clean.md").write_text(f"# Wiki clean up\n\n## Remove\n\nRemove the stale lock:\n\n"
+                                f"```console\n$ rm -f {tmp_path}/<lock file>\n```\n")
+    app = make_app(cfg_for(d), data_dir=tmp_path / "data")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("r")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunbookPickerScreen) and bool(app.screen.shown))
+        await pilot.press(*"wiki clean")
+        await wait_for(pilot, lambda: app.screen.shown and app.screen.shown[0].title == "Wiki clean up")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunbookParamsScreen))
+        field = app.screen.query_one("#param-lock_file", Input)
+        field.value = "stale.lock"
+        field.focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunbookScreen))
+        screen = app.screen
+        detail = str(screen.query_one("#runbook-detail", Static).render())
+        assert f"rm -f {tmp_path}/stale.lock" in detail and "type 'delete'" in detail
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmStepScreen))
+        assert victim.exists()
+        await pilot.press(*"delete", "enter")
+        await wait_for(pilot, lambda: screen.session.states[0] == "ok")
+        assert not victim.exists()

@@ -324,9 +324,24 @@ async def _run_stoppable(session: Any, rb: Runbook, steps: list[int], interactiv
         signal.signal(signal.SIGTERM, previous)
 
 
+def unconfirmed(rb: Runbook, steps: list[int]) -> list[int]:
+    """The steps among ``steps`` that need a typed confirmation (their ``confirm:`` word)."""
+    return [i for i in steps if rb.steps[i].confirm and rb.steps[i].runs_something]
+
+
 async def _run(session: Any, rb: Runbook, steps: list[int], interactive: bool, yes: bool) -> int:
     mode = " (dry run)" if session.dry_run else ""
     print(f"runbook {rb.id}: {rb.title}{mode}")
+    need = [] if yes or interactive or session.dry_run else unconfirmed(rb, steps)
+    if need:
+        # refuse before anything runs: stopping half-way through a procedure is worse
+        for i in need:
+            print(f"   refused: step {i + 1} ({session.text(rb.steps[i].title)}) needs "
+                  f"confirmation; type {rb.steps[i].confirm!r} interactively or pass --yes",
+                  file=sys.stderr)
+        print(f"\nrunbook {rb.id}: nothing run: {len(need)} step(s) need confirmation and "
+              "there is no terminal to ask on", file=sys.stderr)
+        return EXIT_FAILED
     failed = False
     for i in steps:
         step = rb.steps[i]
