@@ -776,12 +776,21 @@ checks:
     p = run_cli("check", "--config", str(cfg))
     assert p.returncode == 2, p.stdout + p.stderr
     lines = p.stdout.splitlines()
-    assert lines[0].split() == ["STATE", "NAME", "LATENCY", "MESSAGE"]
-    assert lines[1].startswith("✗ CRITICAL db-port") and "connection refused" in lines[1]
-    assert lines[2].startswith("? UNKNOWN  plugin") and "command not found" in lines[2]
-    assert lines[3].startswith("! WARNING  slowish")
-    assert lines[4].startswith("✓ OK       api")
-    assert lines[5].startswith("CRITICAL: 4 checks (1 CRITICAL, 1 UNKNOWN, 1 WARNING, 1 OK) in ")
+    # a Nagios plugin's first line: the status sentence, then perfdata; the table follows
+    status, perf = lines[0].split(" | ")
+    assert status.startswith("OPSCONSOLE CRITICAL - 3 of 4 not OK: db-port CRITICAL "
+                             f"(connection refused by 127.0.0.1:{port}), plugin UNKNOWN "
+                             "(command not found: /nonexistent/check_thing), slowish WARNING")
+    assert [item.split("=")[0] for item in perf.split()] == [
+        "'api_latency'", "'db-port_latency'", "'plugin_latency'", "'slowish_latency'"]
+    assert perf.split()[3].endswith("s;0.1;;0")  # warn_latency 100ms
+    assert lines[1].split() == ["STATE", "NAME", "LATENCY", "MESSAGE"]
+    assert lines[2].startswith("✗ CRITICAL db-port") and "connection refused" in lines[2]
+    assert lines[3].startswith("? UNKNOWN  plugin") and "command not found" in lines[3]
+    assert lines[4].startswith("! WARNING  slowish")
+    assert lines[5].startswith("✓ OK       api")
+    assert lines[6].startswith("CRITICAL: 4 checks (1 CRITICAL, 1 UNKNOWN, 1 WARNING, 1 OK) in ")
+    assert len(lines) == 7 and p.stderr == ""
 
     p = run_cli("check", "--config", str(cfg), "--json")
     data = json.loads(p.stdout)
@@ -789,7 +798,8 @@ checks:
     assert {c["name"]: c["state"] for c in data["checks"]} == {
         "api": "OK", "db-port": "CRITICAL", "slowish": "WARNING", "plugin": "UNKNOWN"}
 
-    assert run_cli("check", "--config", str(cfg), "--only", "api").returncode == 0
+    p = run_cli("check", "--config", str(cfg), "--only", "api")
+    assert p.returncode == 0 and p.stdout.startswith("OPSCONSOLE OK - 1 check OK | 'api_latency'=")
     p = run_cli("check", "--config", str(cfg), "--only", "api", "--only", "slowish")
     assert p.returncode == 1 and "slowish" in p.stdout and "db-port" not in p.stdout
     assert run_cli("check", "--config", str(cfg), "--only", "plugin").returncode == 3

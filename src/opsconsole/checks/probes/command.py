@@ -74,14 +74,13 @@ def sweep(pid: int, alive: bool) -> int:
     """Kill what run ``pid`` left; ``alive``: the plugin itself has not been reaped, so its
     process group id is still its own and may be signalled. Returns how many were killed
     besides the group."""
-    left = _descendants_and_session(pid, alive)
-    killed = _kill(left)
-    if alive:
+    left = _descendants_and_session(pid, alive)  # found first: killing reparents them
+    if alive:  # the group first, so the shell does not live to report its children's end
         try:
             os.killpg(pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
-    return killed
+    return _kill(left)
 
 
 class _Capture(asyncio.Protocol):
