@@ -712,6 +712,22 @@ def res_at(state: str, minute: float, msg: str = "m", name: str = "api") -> Chec
                        checked_at=T0 + dt.timedelta(minutes=minute), kind="http")
 
 
+def test_tracker_keeps_a_bounded_history_per_perfdata_label():
+    from opsconsole.checks.tracker import PERF_LABELS_KEPT
+
+    tr = CheckTracker(history=5)
+    for run in range(8):
+        perf = [{"label": f"l{i}", "value": float(run * 100 + i), "uom": "B"}
+                for i in range(PERF_LABELS_KEPT + 3)]
+        perf.append({"label": "undetermined", "value": None, "uom": ""})
+        s = tr.update(CheckResult(name="plug", state="OK", message="ok", kind="command",
+                                  details={"perfdata": perf}))
+    history = dict(s.perf_history)
+    assert len(history) == PERF_LABELS_KEPT and "undetermined" not in history
+    assert history["l0"] == (300.0, 400.0, 500.0, 600.0, 700.0)  # the last 5 runs
+    assert history[f"l{PERF_LABELS_KEPT - 1}"][-1] == 700.0 + PERF_LABELS_KEPT - 1
+
+
 def test_tracker_failures_before_critical_and_events():
     sink = MemorySink()
     spec = HttpCheck(name="api", url="http://a/", failures_before_critical=3)
