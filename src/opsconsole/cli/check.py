@@ -51,7 +51,7 @@ def status_line(results: list[CheckResult], state: str) -> str:
         rest = len(bad) - i - 1
         room = STATUS_MAX - len(line) - len(sep) - (len(", …") if rest else 0)
         if len(item) > room:
-            line += sep + "…" if i else "…"
+            line += (sep + "…") if i else "…"
             break
         line += sep + item
     return line
@@ -107,8 +107,9 @@ def nagios_output(results: list[CheckResult], specs: dict[str, Any], state: str,
 def register(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
     p = sub.add_parser(
         "check", help="run every health check once and exit with the Nagios code",
-        description="Run the configured health checks once, concurrently, print a table (or "
-                    "JSON) and exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (the worst state).",
+        description="Run the configured health checks once, concurrently, print like a Nagios "
+                    "plugin (status and perfdata on the first line, then a table) or JSON, "
+                    "and exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (the worst state).",
     )
     common(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
