@@ -712,6 +712,22 @@ def res_at(state: str, minute: float, msg: str = "m", name: str = "api") -> Chec
                        checked_at=T0 + dt.timedelta(minutes=minute), kind="http")
 
 
+def test_tracker_keeps_a_bounded_history_per_perfdata_label():
+    from opsconsole.checks.tracker import PERF_LABELS_KEPT
+
+    tr = CheckTracker(history=5)
+    for run in range(8):
+        perf = [{"label": f"l{i}", "value": float(run * 100 + i), "uom": "B"}
+                for i in range(PERF_LABELS_KEPT + 3)]
+        perf.append({"label": "undetermined", "value": None, "uom": ""})
+        s = tr.update(CheckResult(name="plug", state="OK", message="ok", kind="command",
+                                  details={"perfdata": perf}))
+    history = dict(s.perf_history)
+    assert len(history) == PERF_LABELS_KEPT and "undetermined" not in history
+    assert history["l0"] == (300.0, 400.0, 500.0, 600.0, 700.0)  # the last 5 runs
+    assert history[f"l{PERF_LABELS_KEPT - 1}"][-1] == 700.0 + PERF_LABELS_KEPT - 1
+
+
 def test_tracker_failures_before_critical_and_events():
     sink = MemorySink()
     spec = HttpCheck(name="api", url="http://a/", failures_before_critical=3)
@@ -776,12 +792,21 @@ checks:
     p = run_cli("check", "--config", str(cfg))
     assert p.returncode == 2, p.stdout + p.stderr
     lines = p.stdout.splitlines()
-    assert lines[0].split() == ["STATE", "NAME", "LATENCY", "MESSAGE"]
-    assert lines[1].startswith("✗ CRITICAL db-port") and "connection refused" in lines[1]
-    assert lines[2].startswith("? UNKNOWN  plugin") and "command not found" in lines[2]
-    assert lines[3].startswith("! WARNING  slowish")
-    assert lines[4].startswith("✓ OK       api")
-    assert lines[5].startswith("CRITICAL: 4 checks (1 CRITICAL, 1 UNKNOWN, 1 WARNING, 1 OK) in ")
+    # a Nagios plugin's first line: the status sentence, then perfdata; the table follows
+    status, perf = lines[0].split(" | ")
+    assert status.startswith("OPSCONSOLE CRITICAL - 3 of 4 not OK: db-port CRITICAL "
+                             f"(connection refused by 127.0.0.1:{port}), plugin UNKNOWN "
+                             "(command not found: /nonexistent/check_thing), slowish WARNING")
+    assert [item.split("=")[0] for item in perf.split()] == [
+        "'api_latency'", "'db-port_latency'", "'plugin_latency'", "'slowish_latency'"]
+    assert perf.split()[3].endswith("s;0.1;;0")  # warn_latency 100ms
+    assert lines[1].split() == ["STATE", "NAME", "LATENCY", "MESSAGE"]
+    assert lines[2].startswith("✗ CRITICAL db-port") and "connection refused" in lines[2]
+    assert lines[3].startswith("? UNKNOWN  plugin") and "command not found" in lines[3]
+    assert lines[4].startswith("! WARNING  slowish")
+    assert lines[5].startswith("✓ OK       api")
+    assert lines[6].startswith("CRITICAL: 4 checks (1 CRITICAL, 1 UNKNOWN, 1 WARNING, 1 OK) in ")
+    assert len(lines) == 7 and p.stderr == ""
 
     p = run_cli("check", "--config", str(cfg), "--json")
     data = json.loads(p.stdout)
@@ -789,7 +814,8 @@ checks:
     assert {c["name"]: c["state"] for c in data["checks"]} == {
         "api": "OK", "db-port": "CRITICAL", "slowish": "WARNING", "plugin": "UNKNOWN"}
 
-    assert run_cli("check", "--config", str(cfg), "--only", "api").returncode == 0
+    p = run_cli("check", "--config", str(cfg), "--only", "api")
+    assert p.returncode == 0 and p.stdout.startswith("OPSCONSOLE OK - 1 check OK | 'api_latency'=")
     p = run_cli("check", "--config", str(cfg), "--only", "api", "--only", "slowish")
     assert p.returncode == 1 and "slowish" in p.stdout and "db-port" not in p.stdout
     assert run_cli("check", "--config", str(cfg), "--only", "plugin").returncode == 3

@@ -389,3 +389,54 @@ def test_snapshot_health_zoomed_160x48(snap_compare):
         await pilot.pause()
 
     assert snap_compare(snapshot_app(), terminal_size=(160, 48), run_before=zoom)
+
+
+PLUGIN = r"""#!/bin/sh
+# a Nagios plugin with perfdata on the first line, 143 lines of long output and more
+# perfdata after a second '|'; its figures grow on every run
+n=$(cat "$0.count" 2>/dev/null || echo 0); n=$((n + 1)); echo $n > "$0.count"
+echo "DISK WARNING - /var at 91% | '/var'=$((n * 1024 * 1024 * 1024))B;80;90;0;1099511627776 time=0.0$n"s
+i=1; while [ $i -le 142 ]; do echo "volume $i ok"; i=$((i + 1)); done
+echo "last volume ok | 'inode use'=$((n * 10))%;80;90"
+exit 1
+"""
+
+
+async def test_details_show_perfdata_with_units_sparklines_and_the_whole_output(tmp_path):
+    script = tmp_path / "check_vols"
+    script.write_text(PLUGIN)
+    script.chmod(0o755)
+    app = make_app(tmp_path, [CommandCheck(name="vols", command=str(script),
+                                           interval=Duration(60))])
+    async with app.run_test(size=(100, 40)) as pilot:
+        pane = app.pane("health")
+        table = pane.query_one(DataTable)
+        for runs in (1, 2, 3):  # three runs: a history for each label
+            await wait_for(pilot, lambda runs=runs: pane.scheduler.runs == runs)
+            if runs < 3:
+                await pilot.press("1", "R")
+        assert cell(table, "vols", "MESSAGE") == "DISK WARNING - /var at 91%"
+        await pilot.press("1", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, HealthDetailsScreen))
+        screen = app.screen
+        text = str(screen.query_one("#health-details-text").render())
+        lines = text.splitlines()
+        perf = lines[lines.index("Performance data") + 1:][:3]
+        assert perf[0].split()[:3] == ["/var", "3.0", "GiB"]
+        assert "(warn 80 · crit 90 · min 0 B · max 1.0 TiB)" in perf[0]
+        assert perf[1].split()[:2] == ["time", "30ms"]
+        assert perf[2].split()[:3] == ["inode", "use", "30%"]
+        assert "  ▃▆█  " in perf[0]  # 1, 2, 3 GiB: a rising sparkline
+        assert "    volume 7 ok" in lines and "    volume 8 ok" not in lines
+        assert "    … +136 lines (o shows all)" in lines  # 144 lines, 8 shown
+        await pilot.press("o")
+        await wait_for(pilot, lambda: "last volume ok" in str(
+            screen.query_one("#health-details-text").render()))
+        text = str(screen.query_one("#health-details-text").render())
+        assert "    volume 142 ok" in text.splitlines() and "+136 lines" not in text
+        await pilot.press("end")  # long output scrolls
+        box = screen.query_one("#health-details-box")
+        await wait_for(pilot, lambda: box.scroll_y > 0)
+        await pilot.press("o")
+        await wait_for(pilot, lambda: "+136 lines" in str(
+            screen.query_one("#health-details-text").render()))

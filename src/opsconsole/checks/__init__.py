@@ -1,5 +1,6 @@
 """Health checks: configuration (``spec``), running them (``engine``, with one module per
-kind under ``probes``), state over time (``tracker``) and per-check intervals
+kind under ``probes``), state over time (``tracker``, with each perfdata label's recent values), Nagios plugin
+output (``perfdata``) and per-check intervals
 (``scheduler``); ``opsconsole check`` is :mod:`opsconsole.cli.check`. Never imports Textual.
 
 Configuration reference (``checks:`` in the config file). Every check has ``name``,
@@ -19,7 +20,8 @@ result shows as a soft WARNING "failure 1/3: ..." until that many in a row) and 
   ``match: cmdline``), ``min_count`` (1), ``max_count``.
 - ``command``: ``command`` (split like a shell would, or ``shell: true``), exit 0 OK,
   1 WARNING, 2 CRITICAL, else UNKNOWN; first line of output (before a ``|``) is the
-  message; own process group killed on timeout; ``max_output`` (64KB) kept.
+  message, the perfdata is parsed (:mod:`~opsconsole.checks.perfdata`); the whole run
+  (descendants, session, process group) is killed on timeout; ``max_output`` (64KB) kept.
 - ``disk``: ``path`` (/), ``warn_free`` (20%) / ``crit_free`` (10%): a percentage or a size
   such as 5GB.
 - ``file_age``: ``path`` glob, ``max_age`` (required), ``warn_age``, ``min_size``.

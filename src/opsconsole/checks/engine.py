@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from opsconsole.checks.perfdata import PerfDatum
 from opsconsole.fmt import duration, one_line
 
 if TYPE_CHECKING:
@@ -59,7 +60,13 @@ class CheckResult:
     def code(self) -> int:
         return NAGIOS_CODE[self.state]
 
+    @property
+    def perfdata(self) -> list[PerfDatum]:
+        """The plugin's own performance data (``command`` checks), as parsed."""
+        return [PerfDatum.from_json(d) for d in self.details.get("perfdata", ())]
+
     def to_json(self) -> dict[str, Any]:
+        details = {k: v for k, v in self.details.items() if k != "perfdata"}
         return {
             "name": self.name,
             "kind": self.kind,
@@ -68,7 +75,8 @@ class CheckResult:
             "message": self.message,
             "latency": None if self.latency is None else round(self.latency, 6),
             "checked_at": self.checked_at.isoformat(),
-            "details": self.details,
+            "perfdata": list(self.details.get("perfdata", ())),
+            "details": details,
         }
 
 

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from opsconsole.events import EventSink
 
 PENDING = "PENDING"  # not run yet (shown as UNKNOWN · pending)
+PERF_LABELS_KEPT = 32  # perfdata labels with a history, per check (the first ones seen)
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,8 @@ class CheckStatus:
     latencies: tuple[float, ...] = ()
     changes: tuple[StateChange, ...] = ()
     target: str = ""
+    # the plugin's perfdata values over the last runs, per label (in the order first seen)
+    perf_history: tuple[tuple[str, tuple[float, ...]], ...] = ()
 
     def time_in_state(self, now: datetime) -> float | None:
         if self.since is None:
@@ -71,11 +74,24 @@ class _Track:
     soft: bool = False
     latencies: deque[float] = field(default_factory=lambda: deque(maxlen=60))
     changes: deque[StateChange] = field(default_factory=lambda: deque(maxlen=50))
+    perf: dict[str, deque[float]] = field(default_factory=dict)
 
     def freeze(self) -> CheckStatus:
         return CheckStatus(self.name, self.kind, self.state, self.message, self.since,
                            self.result, self.failures, self.soft, tuple(self.latencies),
-                           tuple(self.changes), self.target)
+                           tuple(self.changes), self.target,
+                           tuple((k, tuple(v)) for k, v in self.perf.items()))
+
+    def add_perf(self, result: CheckResult, history: int) -> None:
+        for d in result.perfdata:
+            if d.value is None:
+                continue
+            values = self.perf.get(d.label)
+            if values is None:
+                if len(self.perf) >= PERF_LABELS_KEPT:
+                    continue
+                values = self.perf[d.label] = deque(maxlen=history)
+            values.append(d.value)
 
 
 class CheckTracker:
@@ -112,6 +128,7 @@ class CheckTracker:
             tr.result = result
             if result.latency is not None:
                 tr.latencies.append(result.latency)
+            tr.add_perf(result, self._history)
             new = result.state
             message = result.message
             if new == "CRITICAL":

@@ -1,5 +1,11 @@
 """``opsconsole check``: run every check once, concurrently; Nagios exit code.
 
+The output is a Nagios plugin's (Nagios, Icinga and cron read it as such): the first line is
+the status sentence and performance data, ``OPSCONSOLE CRITICAL - 2 of 14 not OK: api
+CRITICAL (connection refused), … | 'api_latency'=0.031s;2;5;0 …``; the table follows as long
+output, then the perfdata that did not fit on the first line after a second ``|``. Every
+line is bounded, and no ``|`` appears where a reader would take it for perfdata.
+
 Exit status: 0 all OK, 1 worst is WARNING, 2 worst is CRITICAL, 3 worst is UNKNOWN (CRITICAL
 outranks UNKNOWN); 2 also for a config or usage error (printed as one located line).
 """
@@ -15,16 +21,95 @@ from collections.abc import Callable
 from typing import Any
 
 from opsconsole.checks.engine import SEVERITY, CheckResult, exit_code, run_checks
-from opsconsole.fmt import duration, one_line
+from opsconsole.checks.perfdata import PerfDatum, format_item, number
+from opsconsole.fmt import duration
+from opsconsole.fmt import one_line as _one_line
 
 SYMBOL = {"OK": "✓", "WARNING": "!", "CRITICAL": "✗", "UNKNOWN": "?"}
+STATUS_MAX = 300  # the status sentence, in characters: the list is cut with "…"
+LINE_MAX = 1000  # the first line, and each perfdata line after the table
+ITEM_MESSAGE_MAX = 60
+
+
+def one_line(text: str, width: int | None = None) -> str:
+    """fmt.one_line, with '|' (where a Nagios reader starts perfdata) made a '¦'."""
+    return _one_line(text.replace("|", "¦"), width)
+
+
+def status_line(results: list[CheckResult], state: str) -> str:
+    """``OPSCONSOLE OK - 14 checks OK`` or ``OPSCONSOLE CRITICAL - 2 of 14 not OK: name
+    STATE (message), …``: worst first, cut with "…" to stay within STATUS_MAX."""
+    n = len(results)
+    bad = sorted((r for r in results if r.state != "OK"),
+                 key=lambda r: (-SEVERITY[r.state], r.name))
+    if not bad:
+        return f"OPSCONSOLE OK - {n} check{'s' if n != 1 else ''} OK"
+    line = f"OPSCONSOLE {state} - {len(bad)} of {n} not OK: "
+    for i, r in enumerate(bad):
+        item = f"{one_line(r.name, 40)} {r.state} ({one_line(r.message, ITEM_MESSAGE_MAX)})"
+        sep = ", " if i else ""
+        rest = len(bad) - i - 1
+        room = STATUS_MAX - len(line) - len(sep) - (len(", …") if rest else 0)
+        if len(item) > room:
+            line += (sep + "…") if i else "…"
+            break
+        line += sep + item
+    return line
+
+
+def perf_items(results: list[CheckResult], specs: dict[str, Any]) -> list[str]:
+    """Every check's latency (the time it took to answer, or to fail), with its
+    warn_latency/crit_latency, then the plugin's own perfdata, each label prefixed with the
+    check name."""
+    items: list[str] = []
+    for r in sorted(results, key=lambda r: r.name):
+        spec = specs.get(r.name)
+        took = r.latency if r.latency is not None else r.details.get("elapsed")
+        if isinstance(took, int | float):
+            warn = getattr(spec, "warn_latency", None)
+            crit = getattr(spec, "crit_latency", None)
+            items.append(format_item(PerfDatum(
+                f"{r.name}_latency", round(float(took), 6), "s",
+                None if warn is None else number(float(warn)),
+                None if crit is None else number(float(crit)), 0.0)))
+        for d in r.perfdata:
+            items.append(format_item(PerfDatum(f"{r.name}_{d.label}", d.value, d.uom, d.warn,
+                                               d.crit, d.min, d.max)))
+    return items
+
+
+def nagios_output(results: list[CheckResult], specs: dict[str, Any], state: str,
+                  long_output: list[str]) -> str:
+    """The whole output: status and perfdata on the first line, ``long_output`` (which must
+    hold no '|'), then the perfdata that did not fit, after a second '|'."""
+    first = status_line(results, state)
+    items = perf_items(results, specs)
+    rest: list[str] = []
+    sep = " | "
+    for item in items:
+        if not rest and len(first) + len(sep) + len(item) <= LINE_MAX:
+            first += sep + item
+            sep = " "
+        else:
+            rest.append(item)
+    lines = [first, *long_output]
+    cont = "| "
+    for item in rest:
+        if len(cont) + 1 + len(item) > LINE_MAX and cont.strip("| "):
+            lines.append(cont.rstrip())
+            cont = ""
+        cont += item + " "
+    if cont.strip("| "):
+        lines.append(cont.rstrip())
+    return "\n".join(lines)
 
 
 def register(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
     p = sub.add_parser(
         "check", help="run every health check once and exit with the Nagios code",
-        description="Run the configured health checks once, concurrently, print a table (or "
-                    "JSON) and exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (the worst state).",
+        description="Run the configured health checks once, concurrently, print like a Nagios "
+                    "plugin (status and perfdata on the first line, then a table) or JSON, "
+                    "and exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (the worst state).",
     )
     common(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -64,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps({"state": "UNKNOWN", "code": 3, "message": msg, "checks": []}))
         else:
-            print(f"UNKNOWN: {msg}")
+            print(f"OPSCONSOLE UNKNOWN - {msg}")
         return 3
     from opsconsole.checks import engine
     from opsconsole.config import resolve_data_dir
@@ -86,9 +171,11 @@ def run(args: argparse.Namespace) -> int:
     else:
         import shutil
 
-        print(format_table(results, shutil.get_terminal_size((120, 24)).columns))
+        table = format_table(results, shutil.get_terminal_size((120, 24)).columns)
         counts = {s: sum(r.state == s for r in results) for s in ("CRITICAL", "UNKNOWN",
                                                                   "WARNING", "OK")}
         parts = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
-        print(f"{state}: {len(results)} checks ({parts}) in {duration(wall)}")
+        long_output = [*table.splitlines(),
+                       f"{state}: {len(results)} checks ({parts}) in {duration(wall)}"]
+        print(nagios_output(results, {s.name: s for s in specs}, state, long_output))
     return code

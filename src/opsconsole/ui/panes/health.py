@@ -23,9 +23,10 @@ from textual.widgets import DataTable, Footer, Static
 from textual.widgets.data_table import ColumnKey
 
 from opsconsole.checks.engine import SEVERITY
+from opsconsole.checks.perfdata import with_unit
 from opsconsole.checks.scheduler import CheckScheduler
 from opsconsole.checks.tracker import PENDING, CheckStatus, CheckTracker
-from opsconsole.fmt import age, duration, one_line
+from opsconsole.fmt import age, duration, human_bytes, one_line
 from opsconsole.ui import compat
 from opsconsole.ui.actions import ActionSpec, bindings
 from opsconsole.ui.console import console_app
@@ -99,8 +100,64 @@ def summary(statuses: Sequence[CheckStatus]) -> str:
     return " · ".join(parts) if parts else "no checks"
 
 
-def details_text(s: CheckStatus, now: datetime, styles: dict[str, str] | None = None) -> Text:
-    """The details screen body: state and since when, last result, history of changes."""
+OUTPUT_LINES = 8  # of a plugin's output shown until `o` shows it all
+
+
+def perfdata_text(s: CheckStatus) -> Text:
+    """The plugin's performance data: each label with its value in units, thresholds and
+    a sparkline of its last values (the tracker keeps them)."""
+    t = Text()
+    if s.result is None or not s.result.perfdata:
+        return t
+    history = dict(s.perf_history)
+    items = s.result.perfdata
+    label_w = min(max(len(d.label) for d in items), 24)
+    t.append("\nPerformance data\n", style="bold underline")
+    for d in items:
+        limits = [f"{k} {v}" for k, v in (("warn", d.warn), ("crit", d.crit)) if v]
+        limits += [f"{k} {with_unit(v, d.uom)}" for k, v in (("min", d.min), ("max", d.max))
+                   if v is not None]
+        values = history.get(d.label, ())
+        spark = sparkline(values, min(len(values), 20)) if len(values) > 1 else ""
+        t.append(f"  {one_line(d.label, label_w):<{label_w}}  "
+                 f"{one_line(with_unit(d.value, d.uom), 16):>16}  {spark}")
+        if limits:
+            t.append(f"  ({one_line(' · '.join(limits), 80)})", style="dim")
+        t.append("\n")
+    skipped = s.result.details.get("perfdata_skipped")
+    if skipped:
+        t.append(f"  {skipped} malformed item(s) skipped\n", style="dim")
+    return t
+
+
+def has_more_output(r: Any) -> bool:
+    return len(str(r.details.get("output", "")).splitlines()) > OUTPUT_LINES
+
+
+def output_text(r: Any, full: bool) -> Text:
+    """The plugin's output: the first lines, or all of them with ``full``, saying how many
+    lines are not shown and whether the output was cut at ``max_output``."""
+    t = Text()
+    lines = str(r.details.get("output", "")).splitlines()
+    shown = lines if full else lines[:OUTPUT_LINES]
+    t.append("  output:\n")
+    for line in shown:
+        t.append(f"    {one_line(line, 150)}\n")
+    hidden = len(lines) - len(shown)
+    if hidden:
+        t.append(f"    … +{hidden} lines (o shows all)\n", style="italic")
+    elif full and len(lines) > OUTPUT_LINES:
+        t.append(f"    ({len(lines)} lines; o shows the first {OUTPUT_LINES})\n", style="italic")
+    if r.details.get("output_truncated"):
+        t.append(f"    (output cut at {human_bytes(len(str(r.details.get('output', ''))))} of "
+                 f"{human_bytes(r.details.get('output_bytes') or 0)})\n", style="italic")
+    return t
+
+
+def details_text(s: CheckStatus, now: datetime, styles: dict[str, str] | None = None,
+                 full_output: bool = False) -> Text:
+    """The details screen body: state and since when, last result, performance data,
+    history of changes; ``full_output`` shows all of a plugin's output."""
     st = styles or {}
     t = Text()
     t.append(f"{s.name}", style="bold")
@@ -125,14 +182,14 @@ def details_text(s: CheckStatus, now: datetime, styles: dict[str, str] | None = 
             lats = list(s.latencies)
             t.append(f"latency   {sparkline(lats, min(len(lats), 40))}  min {duration(min(lats))}"
                      f" · max {duration(max(lats))} · {len(lats)} runs\n")
+        t.append_text(perfdata_text(s))
         if r.details:
             t.append("\nDetails\n", style="bold underline")
             for k, v in r.details.items():
+                if k in ("perfdata", "perfdata_skipped", "long_output_lines"):
+                    continue  # shown above, or by the output itself
                 if k == "output":
-                    lines = str(v).splitlines()[:8]
-                    t.append(f"  {k}:\n")
-                    for line in lines:
-                        t.append(f"    {one_line(line, 150)}\n")
+                    t.append_text(output_text(r, full_output))
                     continue
                 if k == "processes" and isinstance(v, list):
                     t.append(f"  {k}:\n")
@@ -160,6 +217,7 @@ class HealthDetailsScreen(Screen[None]):
 
     BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
         Binding("escape,q", "close", "back", id="health-details-close"),
+        Binding("o", "toggle_output", "full output", id="health-details-output"),
     ]
     DEFAULT_CSS = """
     HealthDetailsScreen { background: $surface; }
@@ -173,6 +231,7 @@ class HealthDetailsScreen(Screen[None]):
         self.check_name = name
         self.clock = clock
         self.state_styles = styles or {}
+        self.full_output = False
         self._last = ""
 
     def compose(self) -> ComposeResult:
@@ -181,7 +240,8 @@ class HealthDetailsScreen(Screen[None]):
         yield Footer()
 
     def _text(self) -> Text:
-        return details_text(self.tracker.status(self.check_name), self.clock(), self.state_styles)
+        return details_text(self.tracker.status(self.check_name), self.clock(), self.state_styles,
+                            self.full_output)
 
     def on_mount(self) -> None:
         self.set_interval(1.0, self.redraw)
@@ -191,6 +251,18 @@ class HealthDetailsScreen(Screen[None]):
         if text.plain != self._last:  # repaint only when something changed
             self._last = text.plain
             self.query_one("#health-details-text", Static).update(text)
+            self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "toggle_output":  # offered only when there is more output to see
+            r = self.tracker.status(self.check_name).result
+            return r is not None and has_more_output(r)
+        return super().check_action(action, parameters)
+
+    def action_toggle_output(self) -> None:
+        """Show all of a plugin's output (scroll through it), or its first lines again."""
+        self.full_output = not self.full_output
+        self.redraw()
 
     def action_close(self) -> None:
         self.dismiss(None)
