@@ -43,10 +43,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command:
-        return int(args.run(args) or 0)
+    from opsconsole.cli.output import neutralised_stdio
+
+    # no control character from outside (arguments, incident fields, step output) reaches
+    # the terminal through what the parser and the subcommands print
+    with neutralised_stdio():
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.command:
+            return int(args.run(args) or 0)
     return run_console(args)
 
 

@@ -9,19 +9,24 @@ there, with its name, instead of somewhere in the UI.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
 from rich.console import Console, RenderableType
+from rich.segment import Segment
 from rich.style import Style
-from textual._compositor import ChopsUpdate, CompositorUpdate, LayoutUpdate
+from textual._compositor import ChopsUpdate, CompositorUpdate, InlineUpdate, LayoutUpdate
 from textual._two_way_dict import TwoWayDict
 from textual.app import App
 from textual.binding import Binding, BindingsMap
 from textual.dom import DOMNode
 from textual.screen import Screen
+from textual.strip import Strip
 from textual.widgets import DataTable
 from textual.widgets.data_table import RowKey
+
+from opsconsole.text import for_terminal
 
 __all__ = [
     "ChopsUpdate",
@@ -32,6 +37,7 @@ __all__ = [
     "ansi_codes",
     "binding_chain",
     "check_action_state",
+    "clean_update",
     "color_system",
     "drop_row_data",
     "forget_column_widths",
@@ -108,14 +114,70 @@ def check_action_state(app: App[Any], action: str, node: DOMNode) -> bool | None
     return app._check_action_state(action, node)
 
 
+# C0, DEL and C1: what a terminal may read as (part of) a control sequence
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def _clean_strip(strip: Strip) -> Strip:
+    """``strip`` with control characters in its segments' *text* made visible (Rich's own
+    control segments, cursor moves the compositor adds, are left alone). The strip keeps
+    its cell length: a control takes no cell, its picture one, so the end is cropped."""
+    segments = list(strip)
+    dirty = False
+    for i, seg in enumerate(segments):
+        if not seg.control and _CONTROL.search(seg.text):
+            segments[i] = Segment(for_terminal(seg.text), seg.style, seg.control)
+            dirty = True
+    if not dirty:
+        return strip
+    return Strip(segments).adjust_cell_length(strip.cell_length)
+
+
+def _clean_line(line: Iterable[Strip]) -> list[Strip]:
+    return [_clean_strip(strip) for strip in line]
+
+
+def _has_control(strips: Iterable[Strip | None]) -> bool:
+    search = _CONTROL.search
+    return any(strip is not None and search(strip.text) for strip in strips)
+
+
+def clean_update(update: RenderableType) -> RenderableType:
+    """A compositor update whose text cannot carry a control character to the terminal.
+
+    The last line of defence behind :mod:`opsconsole.text`: untrusted text that reached a
+    widget raw (ESC of an OSC 52, BEL, a C1 CSI) is drawn visibly instead of being written.
+    Costs one regex scan of each strip's text; strips without a control are passed as
+    they are and the update is only rebuilt when one had one."""
+    if isinstance(update, ChopsUpdate):
+        if not any(_has_control(line.values()) for line in update.chops):
+            return update
+        chops = [{x: None if strip is None else _clean_strip(strip) for x, strip in line.items()}
+                 for line in update.chops]
+        return ChopsUpdate(chops, update.spans, update.chop_ends)
+    if isinstance(update, LayoutUpdate):
+        # each line is a list or a dict view of strips: iterable more than once
+        if not any(_has_control(line) for line in update.strips):
+            return update
+        return LayoutUpdate([_clean_line(line) for line in update.strips], update.region)
+    if isinstance(update, InlineUpdate):
+        if not _has_control(update.strips):
+            return update
+        return InlineUpdate(_clean_line(update.strips), update.clear)
+    return update
+
+
 class DiffDisplay:
     """App mixin: overrides ``App._display`` so Textual's whole-region repaints reach the
-    terminal as only the cells that differ (``screen_diff``; None sends them as they are)."""
+    terminal as only the cells that differ (``screen_diff``; None sends them as they are),
+    and no update carries a control character inside its text (:func:`clean_update`)."""
 
     screen_diff: Any = None  # a ui.screendiff.ScreenDiff
 
     def _display(self, screen: Screen[Any], renderable: RenderableType | None) -> None:
         app: Any = self
+        if renderable is not None:
+            renderable = clean_update(renderable)
         if (self.screen_diff is not None and not app.is_inline
                 and isinstance(renderable, ChopsUpdate | LayoutUpdate)):
             from opsconsole.ui.screendiff import DiffUpdate
