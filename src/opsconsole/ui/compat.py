@@ -26,8 +26,6 @@ from textual.strip import Strip
 from textual.widgets import DataTable
 from textual.widgets.data_table import RowKey
 
-from opsconsole.text import for_terminal
-
 __all__ = [
     "ChopsUpdate",
     "CompositorUpdate",
@@ -114,19 +112,24 @@ def check_action_state(app: App[Any], action: str, node: DOMNode) -> bool | None
     return app._check_action_state(action, node)
 
 
-# C0, DEL and C1: what a terminal may read as (part of) a control sequence
+# C0, DEL and C1: what a terminal may read as (part of) a control sequence. Each becomes
+# one visible cell (C0 its control picture ␛ ␇ …, DEL ␡, C1 �) so a line grows by as few
+# cells as possible (for_terminal's <U+009B> would take 8).
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_ONE_CELL = {cp: chr(0x2400 + cp) for cp in range(0x20)} | {0x7F: "\u2421"} | {
+    cp: "\ufffd" for cp in range(0x80, 0xA0)}
 
 
 def _clean_strip(strip: Strip) -> Strip:
     """``strip`` with control characters in its segments' *text* made visible (Rich's own
     control segments, cursor moves the compositor adds, are left alone). The strip keeps
-    its cell length: a control takes no cell, its picture one, so the end is cropped."""
+    its cell length: a control takes no cell, its picture one, so the end is cropped by
+    one cell per control."""
     segments = list(strip)
     dirty = False
     for i, seg in enumerate(segments):
         if not seg.control and _CONTROL.search(seg.text):
-            segments[i] = Segment(for_terminal(seg.text), seg.style, seg.control)
+            segments[i] = Segment(seg.text.translate(_ONE_CELL), seg.style, seg.control)
             dirty = True
     if not dirty:
         return strip
