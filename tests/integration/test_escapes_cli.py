@@ -108,6 +108,8 @@ def test_runbook_run_streams_step_output_without_escapes(tmp_path):
 
 
 def test_argument_errors_show_hostile_values_visibly(tmp_path):
-    r = run(tmp_path, "incident", "declare", "--title", "x", "--severity", f"SEV9{OSC52}")
+    # argparse echoes unrecognised arguments as they are
+    r = run(tmp_path, "incident", "list", OSC52)
     assert r.returncode == 2
     assert control_bytes(r.stderr) == [] and b"Traceback" not in r.stderr
+    assert "unrecognized arguments: ␛]52;c;aGFja2Vk␇" in r.stderr.decode()

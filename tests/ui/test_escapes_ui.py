@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import html
+import shlex
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import asyncpg
@@ -16,6 +20,7 @@ from textual.geometry import Region
 from textual.strip import Strip
 from textual.widgets import Input, RichLog, Static
 
+from conftest import cli_env
 from opsconsole.config import AppConfig, parse_config
 from opsconsole.events import Actor
 from opsconsole.incidents.store import SQLiteStore
@@ -194,3 +199,48 @@ def test_last_line_of_defence_cleans_compositor_updates():
         assert [s.cell_length for s in strips] == [n]
     clean = compat.LayoutUpdate([[Strip([Segment("plain text")])]], Region(0, 0, 10, 1))
     assert compat.clean_update(clean) is clean  # nothing to do: the same object
+
+
+@pytest.mark.pg
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
+@pytest.mark.parametrize("full_repaint", [False, True])
+async def test_the_bytes_sent_to_a_real_terminal_never_carry_the_hostile_osc(
+        pg_cluster, tmp_path, full_repaint):
+    """The console in tmux, every byte it writes captured with ``pipe-pane``: the query's
+    OSC 0 and 8-bit CSI are drawn (visibly) but never sent; with the cell diff and with
+    Textual's own full repaints (``OPSCONSOLE_FULL_REPAINT=1``)."""
+    from test_cli_shell import Tmux
+
+    dsn = pg_cluster.dsn()
+    victim = await asyncpg.connect(dsn)
+    task = asyncio.create_task(victim.execute(HOSTILE_QUERY))
+    await asyncio.sleep(0.1)  # the query is on its way to the server
+    env = cli_env({"TERM": "xterm-256color", "OPSCONSOLE_DATA_DIR": str(tmp_path / "d"),
+                   "XDG_CONFIG_HOME": str(tmp_path / "xdg")})
+    for var in ("COLUMNS", "LINES"):  # pytest-xdist sets them; the terminal's size must win
+        env.pop(var, None)
+    stream = tmp_path / "bytes-written"
+    prefix = "env OPSCONSOLE_FULL_REPAINT=1 " if full_repaint else ""
+    cmd = f"{prefix}{sys.executable} -m opsconsole --refresh 0.5 --dsn {shlex.quote(dsn)}"
+    t = Tmux(160, 48, env, cmd)
+    try:
+        subprocess.run(["tmux", "-L", t.sock, "pipe-pane", "-t", "t", "-o",
+                        f"cat >> {shlex.quote(str(stream))}"], check=True, timeout=10)
+        t.wait_for("SLOW QUERIES")
+        t.keys("3")
+        t.wait_for("PWN", timeout=30)
+        t.keys("Enter")
+        t.wait_for("query:", timeout=20)
+        t.wait_for("backend start")
+        await asyncio.sleep(0)  # keep the victim's connection serviced
+        t.keys("Escape")
+        t.wait_for("SLOW QUERIES")
+        data = stream.read_bytes()
+        assert "␛]0;PWN␇".encode() in data  # it was drawn, visibly
+        assert b"\x1b]0;PWN" not in data and b"PWN\x07" not in data
+        assert b"\xc2\x9b" not in data and b"\x9b2J" not in data
+    finally:
+        t.kill()
+        victim.terminate()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
