@@ -140,9 +140,25 @@ def _clean_line(line: Iterable[Strip]) -> list[Strip]:
     return [_clean_strip(strip) for strip in line]
 
 
+# Strips known to hold no control, by id. Textual reuses the strips of lines that did not
+# change, so most of an update is a dict lookup. The dict holds the strip itself, so its id
+# cannot be reused by another object while it is in here.
+_KNOWN_CLEAN: dict[int, Strip] = {}
+_KNOWN_MAX = 8192
+
+
 def _has_control(strips: Iterable[Strip | None]) -> bool:
+    known = _KNOWN_CLEAN
     search = _CONTROL.search
-    return any(strip is not None and search(strip.text) for strip in strips)
+    for strip in strips:
+        if strip is None or known.get(id(strip)) is strip:
+            continue
+        if search("".join([seg.text for seg in strip])):
+            return True
+        if len(known) >= _KNOWN_MAX:
+            known.clear()
+        known[id(strip)] = strip
+    return False
 
 
 def clean_update(update: RenderableType) -> RenderableType:
@@ -150,17 +166,17 @@ def clean_update(update: RenderableType) -> RenderableType:
 
     The last line of defence behind :mod:`opsconsole.text`: untrusted text that reached a
     widget raw (ESC of an OSC 52, BEL, a C1 CSI) is drawn visibly instead of being written.
-    Costs one regex scan of each strip's text; strips without a control are passed as
-    they are and the update is only rebuilt when one had one."""
+    Costs a dict lookup per strip already seen and one regex scan of each new strip's
+    text; the update is passed as it is unless it holds a control, and only then rebuilt."""
     if isinstance(update, ChopsUpdate):
-        if not any(_has_control(line.values()) for line in update.chops):
+        if not _has_control([strip for line in update.chops for strip in line.values()]):
             return update
         chops = [{x: None if strip is None else _clean_strip(strip) for x, strip in line.items()}
                  for line in update.chops]
         return ChopsUpdate(chops, update.spans, update.chop_ends)
     if isinstance(update, LayoutUpdate):
         # each line is a list or a dict view of strips: iterable more than once
-        if not any(_has_control(line) for line in update.strips):
+        if not _has_control([strip for line in update.strips for strip in line]):
             return update
         return LayoutUpdate([_clean_line(line) for line in update.strips], update.region)
     if isinstance(update, InlineUpdate):
