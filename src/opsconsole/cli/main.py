@@ -57,11 +57,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    args.dsn = dsn_from_args(args, sys.argv if argv is None else None)
-    if args.command:
-        return int(args.run(args) or 0)
+    from opsconsole.cli.output import neutralised_stdio
+
+    # no control character from outside (arguments, incident fields, step output) reaches
+    # the terminal through what the parser and the subcommands print
+    with neutralised_stdio():
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        args.dsn = dsn_from_args(args, sys.argv if argv is None else None)
+        if args.command:
+            return int(args.run(args) or 0)
     return run_console(args)
 
 

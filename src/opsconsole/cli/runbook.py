@@ -16,6 +16,7 @@ from opsconsole.cli.common import EXIT_USAGE
 from opsconsole.runbooks.library import find, load_all, runbook_dirs, runbook_files
 from opsconsole.runbooks.model import ManualStep, Runbook
 from opsconsole.schema import ConfigError
+from opsconsole.text import one_line
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -264,7 +265,8 @@ def _run_with_sink(args: argparse.Namespace, cfg: Any, rb: Runbook, read_only: b
                 continue
             ask = getpass.getpass if p.secret else input
             try:
-                given[p.name] = ask(f"{p.label}: ")
+                # input() writes its prompt straight to the tty: neutralise it here
+                given[p.name] = ask(f"{one_line(p.label)}: ")
             except EOFError:
                 break
     try:

@@ -20,6 +20,7 @@ from opsconsole.fmt import duration, one_line
 from opsconsole.incidents import timeline as tl
 from opsconsole.incidents.describe import describe, shown
 from opsconsole.secrets import mask_tokens
+from opsconsole.text import for_markdown, for_terminal
 
 
 def utc(t: datetime | None, seconds: bool = True) -> str:
@@ -37,12 +38,18 @@ def actor_label(e: Event) -> str:
 
 
 def _cell(text: str) -> str:
-    """Safe inside a Markdown table cell."""
-    return one_line(text).replace("\\", "\\\\").replace("|", "\\|")
+    """Safe inside a Markdown table cell or a header line: one line, controls visible, ``|``
+    and Markdown syntax escaped (so a newline in a field cannot start a heading)."""
+    return for_markdown(text)
 
 
 def _yaml_str(s: str) -> str:
-    return json.dumps(s, ensure_ascii=False)
+    """A YAML (JSON) string: controls visible (``json.dumps`` leaves C1 raw)."""
+    return json.dumps(for_terminal(s), ensure_ascii=False)
+
+
+# json.dumps(ensure_ascii=False) escapes C0 but writes DEL and C1 raw: escape them too
+_JSON_C1 = {cp: f"\\u{cp:04x}" for cp in range(0x7F, 0xA0)}
 
 
 def runbook_runs(events: list[Event]) -> list[dict[str, Any]]:
@@ -120,10 +127,11 @@ def markdown(state: tl.IncidentState, events: list[Event], *,
         w(f"generated: {utc(generated_at)} UTC")
     w("---")
     w("")
-    w(f"# {state.id}: {one_line(mask_tokens(state.title))}")
+    w(f"# {state.id}: {_cell(mask_tokens(state.title))}")
     w("")
     w(f"**{state.severity}** · {state.status} · services: "
-      f"{', '.join(state.services) or 'none'} · commander: {state.roles.get('commander', '–')}")
+      f"{', '.join(map(_cell, state.services)) or 'none'} · "
+      f"commander: {_cell(state.roles.get('commander', '–'))}")
     w("")
     w("## Summary")
     w("")
@@ -219,7 +227,8 @@ def to_json(state: tl.IncidentState, events: list[Event], *,
     if generated_at:
         doc["generated_at"] = generated_at.astimezone(UTC).isoformat()
     text = json.dumps(doc, indent=2, ensure_ascii=False, default=str)
-    return text.replace(f'"{token}"', f"[\n    {lines}\n  ]" if lines else "[]", 1) + "\n"
+    text = text.replace(f'"{token}"', f"[\n    {lines}\n  ]" if lines else "[]", 1) + "\n"
+    return text.translate(_JSON_C1)
 
 
 def _event_json(e: Event) -> dict[str, Any]:
@@ -292,10 +301,10 @@ def comms(state: tl.IncidentState, template: str, *, now: datetime,
         "title": one_line(mask_tokens(state.title)),
         "severity": state.severity,
         "status": state.status,
-        "services": ", ".join(state.services) or "our services",
-        "commander": state.roles.get("commander", "not yet assigned"),
-        "scribe": state.roles.get("scribe", "not yet assigned"),
-        "communications": state.roles.get("communications", "not yet assigned"),
+        "services": ", ".join(map(one_line, state.services)) or "our services",
+        "commander": one_line(state.roles.get("commander", "not yet assigned")),
+        "scribe": one_line(state.roles.get("scribe", "not yet assigned")),
+        "communications": one_line(state.roles.get("communications", "not yet assigned")),
         "started": utc(started, seconds=False),
         "detected": utc(m.get("detected"), seconds=False),
         "mitigated": utc(m.get("mitigated"), seconds=False),
@@ -306,6 +315,6 @@ def comms(state: tl.IncidentState, template: str, *, now: datetime,
         "latest_note": one_line(mask_tokens(state.last_note)) if state.last_note
         else "no new findings yet.",
         "next_update": duration(update_every) if update_every else "30m00s",
-        "tags": ", ".join(state.tags) or "–",
+        "tags": ", ".join(map(one_line, state.tags)) or "–",
     }
     return all_t[template].format_map(values)

@@ -24,6 +24,7 @@ from opsconsole.config import AppConfig, default_data_dir
 from opsconsole.events import EventSink
 from opsconsole.incidents.sink import IncidentSink, JournalSink
 from opsconsole.incidents.store import Store, StoreError, open_store
+from opsconsole.text import for_terminal, one_line
 from opsconsole.ui import flows
 from opsconsole.ui.actions import GLOBAL_ACTIONS, bindings, dangerous_actions
 from opsconsole.ui.compat import DiffDisplay, add_app_binding
@@ -183,6 +184,14 @@ class OpsConsoleApp(DiffDisplay, App[None]):
 
     def get_default_screen(self) -> Screen[Any]:
         return MainScreen(self.make_panes())
+
+    def notify(self, message: str, *, title: str = "", severity: Any = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """Every toast (widgets and screens notify through the app) shows its text as
+        plain text: messages carry exception texts, query and step output, runbook
+        fields — a ``[`` there is not markup, a control character is shown, not sent."""
+        super().notify(for_terminal(message, keep_newlines=True), title=one_line(title),
+                       severity=severity, timeout=timeout, markup=False)
 
     def on_mount(self) -> None:
         if self.incident_store is None:

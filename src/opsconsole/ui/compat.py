@@ -9,17 +9,20 @@ there, with its name, instead of somewhere in the UI.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
 from rich.console import Console, RenderableType
+from rich.segment import Segment
 from rich.style import Style
-from textual._compositor import ChopsUpdate, CompositorUpdate, LayoutUpdate
+from textual._compositor import ChopsUpdate, CompositorUpdate, InlineUpdate, LayoutUpdate
 from textual._two_way_dict import TwoWayDict
 from textual.app import App
 from textual.binding import Binding, BindingsMap
 from textual.dom import DOMNode
 from textual.screen import Screen
+from textual.strip import Strip
 from textual.widgets import DataTable
 from textual.widgets.data_table import RowKey
 
@@ -32,6 +35,7 @@ __all__ = [
     "ansi_codes",
     "binding_chain",
     "check_action_state",
+    "clean_update",
     "color_system",
     "drop_row_data",
     "forget_column_widths",
@@ -108,14 +112,91 @@ def check_action_state(app: App[Any], action: str, node: DOMNode) -> bool | None
     return app._check_action_state(action, node)
 
 
+# C0, DEL and C1: what a terminal may read as (part of) a control sequence. Each becomes
+# one visible cell (C0 its control picture ␛ ␇ …, DEL ␡, C1 �) so a line grows by as few
+# cells as possible (for_terminal's <U+009B> would take 8).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_ONE_CELL = {cp: chr(0x2400 + cp) for cp in range(0x20)} | {0x7F: "\u2421"} | {
+    cp: "\ufffd" for cp in range(0x80, 0xA0)}
+
+
+def _clean_strip(strip: Strip) -> Strip:
+    """``strip`` with control characters in its segments' *text* made visible (Rich's own
+    control segments, cursor moves the compositor adds, are left alone). The strip keeps
+    its cell length: a control takes no cell, its picture one, so the end is cropped by
+    one cell per control."""
+    segments = list(strip)
+    dirty = False
+    for i, seg in enumerate(segments):
+        if not seg.control and _CONTROL.search(seg.text):
+            segments[i] = Segment(seg.text.translate(_ONE_CELL), seg.style, seg.control)
+            dirty = True
+    if not dirty:
+        return strip
+    return Strip(segments).adjust_cell_length(strip.cell_length)
+
+
+def _clean_line(line: Iterable[Strip]) -> list[Strip]:
+    return [_clean_strip(strip) for strip in line]
+
+
+# Strips known to hold no control, by id. Textual reuses the strips of lines that did not
+# change, so most of an update is a dict lookup. The dict holds the strip itself, so its id
+# cannot be reused by another object while it is in here.
+_KNOWN_CLEAN: dict[int, Strip] = {}
+_KNOWN_MAX = 8192
+
+
+def _has_control(strips: Iterable[Strip | None]) -> bool:
+    known = _KNOWN_CLEAN
+    search = _CONTROL.search
+    for strip in strips:
+        if strip is None or known.get(id(strip)) is strip:
+            continue
+        if search("".join([seg.text for seg in strip])):
+            return True
+        if len(known) >= _KNOWN_MAX:
+            known.clear()
+        known[id(strip)] = strip
+    return False
+
+
+def clean_update(update: RenderableType) -> RenderableType:
+    """A compositor update whose text cannot carry a control character to the terminal.
+
+    The last line of defence behind :mod:`opsconsole.text`: untrusted text that reached a
+    widget raw (ESC of an OSC 52, BEL, a C1 CSI) is drawn visibly instead of being written.
+    Costs a dict lookup per strip already seen and one regex scan of each new strip's
+    text; the update is passed as it is unless it holds a control, and only then rebuilt."""
+    if isinstance(update, ChopsUpdate):
+        if not _has_control([strip for line in update.chops for strip in line.values()]):
+            return update
+        chops = [{x: None if strip is None else _clean_strip(strip) for x, strip in line.items()}
+                 for line in update.chops]
+        return ChopsUpdate(chops, update.spans, update.chop_ends)
+    if isinstance(update, LayoutUpdate):
+        # each line is a list or a dict view of strips: iterable more than once
+        if not _has_control([strip for line in update.strips for strip in line]):
+            return update
+        return LayoutUpdate([_clean_line(line) for line in update.strips], update.region)
+    if isinstance(update, InlineUpdate):
+        if not _has_control(update.strips):
+            return update
+        return InlineUpdate(_clean_line(update.strips), update.clear)
+    return update
+
+
 class DiffDisplay:
     """App mixin: overrides ``App._display`` so Textual's whole-region repaints reach the
-    terminal as only the cells that differ (``screen_diff``; None sends them as they are)."""
+    terminal as only the cells that differ (``screen_diff``; None sends them as they are),
+    and no update carries a control character inside its text (:func:`clean_update`)."""
 
     screen_diff: Any = None  # a ui.screendiff.ScreenDiff
 
     def _display(self, screen: Screen[Any], renderable: RenderableType | None) -> None:
         app: Any = self
+        if renderable is not None:
+            renderable = clean_update(renderable)
         if (self.screen_diff is not None and not app.is_inline
                 and isinstance(renderable, ChopsUpdate | LayoutUpdate)):
             from opsconsole.ui.screendiff import DiffUpdate

@@ -16,6 +16,7 @@ from textual.widgets import Input, OptionList, Static
 from opsconsole.fmt import one_line
 from opsconsole.incidents import timeline as tl
 from opsconsole.secrets import mask_tokens
+from opsconsole.ui.safe import rich_text
 
 ResultType = TypeVar("ResultType")
 
@@ -74,7 +75,7 @@ class DeclareModal(Modal[dict[str, Any] | None]):
         try:
             sev = tl.parse_severity(sev_text)
         except tl.BadInput as exc:
-            err.update(str(exc))
+            err.update(rich_text(str(exc)))
             self.query_one("#declare-severity", Input).focus()
             return
         self.dismiss({"title": mask_tokens(title), "severity": sev, "services": services})
@@ -133,8 +134,9 @@ class ChoiceModal(Modal[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(Text(self.title_text, style="bold"))
-            yield OptionList(*[c + ("  (now)" if c == self.current else "")
+            yield Static(rich_text(self.title_text, "bold"))
+            # Text prompts: an OptionList parses a str prompt as markup
+            yield OptionList(*[rich_text(c + ("  (now)" if c == self.current else ""))
                                for c in self.choices], id="choices")
             yield Static(Text("↑↓ enter picks · escape cancels", style="italic"))
 
@@ -169,8 +171,8 @@ class CommsModal(Modal[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(Text(f"Draft: {self.template}", style="bold"))
-            yield Static(Text(self.text), id="comms-text")
+            yield Static(rich_text(f"Draft: {self.template}", "bold"))
+            yield Static(rich_text(self.text, keep_newlines=True), id="comms-text")
             yield Static(Text("escape closes · same text: opsconsole incident comms ID "
                               f"--template {self.template}", style="italic"))
 

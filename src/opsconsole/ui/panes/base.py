@@ -17,7 +17,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Input, Static
 
-from opsconsole.fmt import age
+from opsconsole.fmt import age, one_line
 from opsconsole.ui.actions import ActionSpec, bindings, dangerous_actions
 from opsconsole.ui.console import console_app
 
@@ -97,12 +97,13 @@ class Pane(Vertical):
                  style="bold reverse" if self.state == "stale" else "")
         if self.state == "stale" and self.last_ok is not None:
             t.append(f" {age(time.time() - self.last_ok)} old")
+        # an error text, a summary and a filter can hold anything the source or operator sent
         if self.state_detail:
-            t.append(f" · {self.state_detail}")
+            t.append(f" · {one_line(self.state_detail)}")
         if self.summary:
-            t.append(f" · {self.summary}")
+            t.append(f" · {one_line(self.summary)}")
         if self.filter_text:
-            t.append(f" · filter: {self.filter_text}")
+            t.append(f" · filter: {one_line(self.filter_text)}")
         return t
 
     def update_header(self) -> None:

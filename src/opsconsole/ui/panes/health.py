@@ -27,6 +27,7 @@ from opsconsole.checks.perfdata import with_unit
 from opsconsole.checks.scheduler import CheckScheduler
 from opsconsole.checks.tracker import PENDING, CheckStatus, CheckTracker
 from opsconsole.fmt import age, duration, human_bytes, one_line
+from opsconsole.text import for_terminal
 from opsconsole.ui import compat
 from opsconsole.ui.actions import ActionSpec, bindings
 from opsconsole.ui.console import console_app
@@ -160,8 +161,8 @@ def details_text(s: CheckStatus, now: datetime, styles: dict[str, str] | None = 
     history of changes; ``full_output`` shows all of a plugin's output."""
     st = styles or {}
     t = Text()
-    t.append(f"{s.name}", style="bold")
-    t.append(f"  ({s.kind}{' · ' + s.target if s.target else ''})\n\n")
+    t.append(one_line(s.name), style="bold")
+    t.append(one_line(f"  ({s.kind}{' · ' + s.target if s.target else ''})") + "\n\n")
     t.append(state_label(s.state), style=st.get(s.state, "bold"))
     since = s.time_in_state(now)
     if since is not None and s.state != PENDING:
@@ -171,7 +172,7 @@ def details_text(s: CheckStatus, now: datetime, styles: dict[str, str] | None = 
     if s.soft:
         t.append(f"  · {s.failures} consecutive failure(s), not critical yet")
     t.append("\n")
-    t.append(f"{s.message}\n", style="")
+    t.append(for_terminal(s.message, keep_newlines=True) + "\n", style="")
     if s.result is not None:
         r = s.result
         t.append(f"\nlast run  {r.checked_at.astimezone(UTC):%H:%M:%S} UTC · raw state {r.state}")
@@ -195,8 +196,8 @@ def details_text(s: CheckStatus, now: datetime, styles: dict[str, str] | None = 
                     t.append(f"  {k}:\n")
                     for p in v[:10]:
                         cpu = "–" if p.get("cpu") is None else f"{p.get('cpu')}%"
-                        t.append(f"    pid {p.get('pid')}  {p.get('name')}  cpu {cpu}"
-                                 f"  mem {p.get('mem')}%\n")
+                        t.append(one_line(f"    pid {p.get('pid')}  {p.get('name')}  cpu {cpu}"
+                                          f"  mem {p.get('mem')}%") + "\n")
                     continue
                 t.append(f"  {k}: {one_line(str(v), 150)}\n")
     t.append("\nState changes (newest first)\n", style="bold underline")

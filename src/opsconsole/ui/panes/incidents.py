@@ -48,7 +48,7 @@ def incident_rows(states: list[tl.IncidentState], now: datetime,
             else ""
         rows.append((s.id, (
             s.id,
-            Text(s.severity, style=sev_style),
+            Text(one_line(s.severity), style=sev_style),
             s.status,
             age,
             one_line(s.roles.get("commander", "–"), 10),

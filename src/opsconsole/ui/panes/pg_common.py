@@ -17,6 +17,7 @@ from opsconsole.postgres.config import DatabaseTarget
 from opsconsole.postgres.model import Backend
 from opsconsole.postgres.source import PgSource
 from opsconsole.postgres.view import column_width, query_text
+from opsconsole.text import one_line
 from opsconsole.ui.console import console_app
 from opsconsole.ui.panes.base import PolledPane
 from opsconsole.ui.screens.pg import ConfirmSignalScreen, TextScreen
@@ -50,7 +51,7 @@ def targets_for(app: OpsConsoleApp) -> list[DatabaseTarget]:
 
 def preview_line(who: str, query: str, redact: bool) -> Text:
     t = Text("▸ ", style="bold")
-    t.append(who + " ", style="bold")
+    t.append(one_line(who) + " ", style="bold")  # user and database names: anyone's
     t.append(query_text(query, redact, 400))
     return t
 
@@ -161,7 +162,7 @@ class PgPane(PolledPane):
             block = self.query_one(LineBlock)
         except Exception:
             return
-        block.set_lines([Text("ⓘ " + h, style="italic") for h in hints[:3]])
+        block.set_lines([Text("ⓘ " + one_line(h), style="italic") for h in hints[:3]])
 
     def fill(self, rows: list[tuple[str, tuple[str, ...]]]) -> None:
         with self.app.batch_update():

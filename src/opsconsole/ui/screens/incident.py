@@ -30,6 +30,7 @@ from opsconsole.ui import flows
 from opsconsole.ui.actions import ActionSpec, bindings, dangerous_actions
 from opsconsole.ui.console import console_app
 from opsconsole.ui.modals import ChoiceModal, CommsModal, TextModal
+from opsconsole.ui.safe import rich_text
 from opsconsole.ui.widgets import PAGE, LineBlock, TimelineView, timeline_width
 
 
@@ -42,15 +43,15 @@ def coarse_clock(state: tl.IncidentState, now: datetime, target: float) -> tuple
 def summary_lines(state: tl.IncidentState, now: datetime, target: float) -> list[Text]:
     """The incident screen's head: id/severity/status/title, roles, clocks, milestones."""
     t1 = Text()
-    t1.append(f" {state.id} ", style="bold reverse")
-    t1.append(f" {state.severity} ", style="bold")
-    t1.append(f"{state.status.upper()} ", style="bold")
+    t1.append(f" {one_line(state.id)} ", style="bold reverse")
+    t1.append(f" {one_line(state.severity)} ", style="bold")
+    t1.append(f"{one_line(state.status.upper())} ", style="bold")
     t1.append(one_line(mask_tokens(state.title)))
     t2 = Text("services: ", style="bold")
-    t2.append(", ".join(state.services) or "–")
+    t2.append(one_line(", ".join(state.services)) or "–")
     for role in tl.ROLES:
         t2.append(f" · {role}: ", style="bold")
-        t2.append(state.roles.get(role, "–"))
+        t2.append(one_line(state.roles.get(role, "–")))
     clock, overdue = coarse_clock(state, now, target)
     t3 = Text("response: ", style="bold")
     t3.append(("! " if overdue else "") + clock, style="bold reverse" if overdue else "")
@@ -247,8 +248,8 @@ class IncidentScreen(Screen[None]):
     def _failed(self, msg: str) -> None:
         self._polling = False
         self.error = msg
-        self.query_one("#incident-status-line", Static).update(Text(f"STALE · {msg}",
-                                                                    style="bold"))
+        self.query_one("#incident-status-line", Static).update(rich_text(f"STALE · {msg}",
+                                                                         "bold"))
 
     def _status_line(self) -> None:
         n = self.state.event_count
@@ -257,7 +258,7 @@ class IncidentScreen(Screen[None]):
         else:
             msg = (f"{n} events · live · n note · s status · v severity · m milestone · "
                    f"o roles · e export")
-        self.query_one("#incident-status-line", Static).update(msg)
+        self.query_one("#incident-status-line", Static).update(rich_text(msg))
 
     def _got_first(self, seqs: list[int], page: list[Event], state: tl.IncidentState,
                    width: int) -> None:

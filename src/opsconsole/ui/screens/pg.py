@@ -16,6 +16,7 @@ from opsconsole.postgres.model import Backend
 from opsconsole.postgres.redact import redact_sql
 from opsconsole.ui.actions import ActionSpec, bindings
 from opsconsole.ui.modals import Modal
+from opsconsole.ui.safe import rich_text
 
 MODAL_CSS = """
 PgModal { align: center middle; background: $background 60%; }
@@ -55,7 +56,7 @@ def confirm_text(b: Backend, mode: str, target: str, redact: bool) -> Text:
     ]
     for k, v in rows:
         t.append(f"  {k:<12}", style="bold")
-        t.append(v + "\n")
+        t.append(one_line(v) + "\n")  # user, database, application name: anyone's text
     t.append("  query       ", style="bold")
     q = redact_sql(b.query) if redact else b.query
     t.append(one_line(q, 600) + "\n\n")
@@ -139,9 +140,10 @@ class TextScreen(PgModal):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="pg-modal-box"):
-            yield Static(self.title_text, classes="pg-modal-title")
+            yield Static(rich_text(self.title_text), classes="pg-modal-title")
             with VerticalScroll(classes="pg-modal-scroll"):
-                yield Static(Text(self.body), id="pg-text-body")
+                yield Static(rich_text(self.body, keep_newlines=True, keep_tabs=True),
+                             id="pg-text-body")
             yield Static(Text("escape closes", style="italic"))
 
 
@@ -162,4 +164,5 @@ class ExplainScreen(TextScreen):
         except Exception as exc:  # shown, never a crash
             text = f"EXPLAIN failed: {type(exc).__name__}: {one_line(str(exc), 400)}"
         self.result = text
-        self.query_one("#pg-text-body", Static).update(Text(text))
+        self.query_one("#pg-text-body", Static).update(
+            rich_text(text, keep_newlines=True, keep_tabs=True))

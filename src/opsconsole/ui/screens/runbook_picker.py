@@ -20,6 +20,7 @@ from opsconsole.runbooks.config import Hotkey
 from opsconsole.runbooks.library import load_all, runbook_dirs
 from opsconsole.runbooks.model import Loaded, Runbook
 from opsconsole.runbooks.search import search
+from opsconsole.text import for_terminal, one_line
 from opsconsole.ui.actions import ActionSpec, bindings
 from opsconsole.ui.screens.help import HelpRow
 from opsconsole.ui.screens.runbook_walkthrough import RunbookParamsScreen, RunbookScreen
@@ -42,18 +43,18 @@ def picker_label(item: Loaded, width: int = 200) -> Text:
     t = Text(no_wrap=True, overflow="ellipsis")
     if item.runbook is None:
         t.append("✗ ", style="bold")
-        t.append(item.path.name, style="bold")
+        t.append(one_line(item.path.name), style="bold")
         t.append("  BROKEN: ")
         err = item.error
-        t.append(err.message if err is not None else "could not load")
+        t.append(one_line(err.message) if err is not None else "could not load")
         return t
     rb = item.runbook
     t.append("• ")
-    t.append(rb.title, style="bold")
+    t.append(one_line(rb.title), style="bold")
     if rb.tags:
-        t.append("  [" + ", ".join(rb.tags) + "]")
+        t.append("  [" + one_line(", ".join(rb.tags)) + "]")
     if rb.symptoms:
-        t.append("  " + rb.symptoms, style="italic")
+        t.append("  " + one_line(rb.symptoms), style="italic")
     return t
 
 
@@ -64,20 +65,21 @@ def detail(item: Loaded | None) -> Text:
         return t
     if item.runbook is None:
         t.append("This runbook could not be loaded:\n", style="bold")
-        t.append(str(item.error) + "\n")
+        t.append(for_terminal(str(item.error), keep_newlines=True) + "\n")
         t.append("Fix the file and reopen the picker; `opsconsole runbook validate` checks them all.")
         return t
     rb = item.runbook
-    t.append(f"{rb.title}", style="bold")
-    t.append(f"  ({rb.id} · {len(rb.steps)} steps · {item.path.name})\n")
+    t.append(one_line(rb.title), style="bold")
+    t.append(one_line(f"  ({rb.id} · {len(rb.steps)} steps · {item.path.name})") + "\n")
     if rb.symptoms:
         t.append("When to use: ", style="bold")
-        t.append(rb.symptoms + "\n")
+        t.append(one_line(rb.symptoms) + "\n")
     if rb.description:
-        t.append(rb.description.strip() + "\n")
+        t.append(for_terminal(rb.description.strip(), keep_newlines=True) + "\n")
     if rb.params:
         t.append("Parameters: ", style="bold")
-        t.append(", ".join(p.name + (" (secret)" if p.secret else "") for p in rb.params) + "\n")
+        t.append(one_line(", ".join(p.name + (" (secret)" if p.secret else "")
+                                    for p in rb.params)) + "\n")
     return t
 
 

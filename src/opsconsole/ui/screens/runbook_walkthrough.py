@@ -23,8 +23,16 @@ from opsconsole.runbooks.model import ManualStep, Runbook
 from opsconsole.runbooks.output import LIVE_LINES
 from opsconsole.runbooks.params import ParamError, resolve_params
 from opsconsole.runbooks.session import RunbookSession, SessionOptions, host_figures_default
+from opsconsole.text import for_terminal, one_line
 from opsconsole.ui.actions import ActionSpec, bindings, dangerous_actions
+from opsconsole.ui.safe import rich_text
 from opsconsole.ui.widgets import LineBlock
+
+
+def _multi(s: str) -> str:
+    """Runbook prose or a command shown on several lines: controls visible, lines kept."""
+    return for_terminal(s, keep_newlines=True, keep_tabs=True)
+
 
 STATE_MARK = {
     "pending": "○ pending",
@@ -72,11 +80,12 @@ class ConfirmStepScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="runbook-confirm-box"):
-            yield Static(Text.assemble(("⚠ Dangerous step: ", "bold"), self.step_title), id="runbook-confirm-title")
-            yield Static(self.what, id="runbook-confirm-what")
-            yield Static(Text.assemble("Type ", (self.word, "bold"), " and press enter to run it; "
+            yield Static(Text.assemble(("⚠ Dangerous step: ", "bold"), one_line(self.step_title)),
+                         id="runbook-confirm-title")
+            yield Static(rich_text(self.what, keep_newlines=True), id="runbook-confirm-what")
+            yield Static(Text.assemble("Type ", (one_line(self.word), "bold"), " and press enter to run it; "
                                        "escape cancels."))
-            yield Input(placeholder=self.word, id="runbook-confirm-input")
+            yield Input(placeholder=one_line(self.word), id="runbook-confirm-input")
 
     @on(Input.Submitted)
     def submitted(self, event: Input.Submitted) -> None:
@@ -106,7 +115,7 @@ class RunbookParamsScreen(ModalScreen[dict[str, str] | None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="runbook-params-box"):
-            yield Static(Text.assemble(("Parameters · ", "bold"), self.runbook.title))
+            yield Static(Text.assemble(("Parameters · ", "bold"), one_line(self.runbook.title)))
             for p in self.runbook.params:
                 hint = []
                 if p.type == "enum":
@@ -118,12 +127,13 @@ class RunbookParamsScreen(ModalScreen[dict[str, str] | None]):
                 if p.secret:
                     hint.append("secret: never shown or recorded")
                 label = p.label + (f"  ({'; '.join(hint)})" if hint else "")
-                yield Static(label, classes="runbook-param-label")
+                # a Text: a pattern like ^[0-9]+[KMG]$ is not markup
+                yield Static(rich_text(label), classes="runbook-param-label")
                 value = self.prefill.get(p.name) if not p.secret else None
                 if value is None:
                     value = p.default or ""
                 yield Input(value=str(value), password=p.secret, id=f"param-{p.name}",
-                            placeholder=p.help or p.name)
+                            placeholder=one_line(p.help or p.name))
             yield Static("", id="runbook-params-error")
             yield Static("enter: next field / start · escape: cancel", classes="runbook-hint")
 
@@ -146,7 +156,7 @@ class RunbookParamsScreen(ModalScreen[dict[str, str] | None]):
         try:
             values = resolve_params(self.runbook, self.values())
         except ParamError as exc:
-            self.query_one("#runbook-params-error", Static).update(Text(f"✗ {exc}", style="bold"))
+            self.query_one("#runbook-params-error", Static).update(rich_text(f"✗ {exc}", "bold"))
             return
         self.dismiss(values)
 
@@ -243,10 +253,10 @@ class RunbookScreen(Screen[None]):
     def title_text(self) -> Text:
         t = Text()
         t.append(" runbook ", style="bold reverse")
-        t.append(f" {self.runbook.title} ")
+        t.append(f" {one_line(self.runbook.title)} ")
         shown = self.session.masked_params()
         if shown:
-            t.append("· " + "  ".join(f"{k}={v}" for k, v in shown.items()))
+            t.append("· " + one_line("  ".join(f"{k}={v}" for k, v in shown.items())))
         iid = self.incident_id or getattr(self.app, "active_incident", None)
         if iid:  # where the steps are recorded
             t.append(f" · ▲ recorded on {iid}", style="bold")
@@ -262,12 +272,12 @@ class RunbookScreen(Screen[None]):
         for i, step in enumerate(self.runbook.steps):
             if step.section and step.section != section:
                 section = step.section
-                lines.append(Text(f"§ {section}", style="bold underline"))
+                lines.append(Text(f"§ {one_line(section)}", style="bold underline"))
             state = s.states[i]
             mark = STATE_MARK[state].split(" ", 1)[0]
             pointer = "▸" if i == self.current else " "
             t = Text(f"{pointer}{mark} {i + 1:>2} ", style=STATE_STYLE[state])
-            t.append(s.text(step.title), style="bold" if i == self.current else "")
+            t.append(one_line(s.text(step.title)), style="bold" if i == self.current else "")
             if step.confirm:
                 t.append(" ⚠")
             if i == self.current:
@@ -285,33 +295,34 @@ class RunbookScreen(Screen[None]):
         state = s.states[self.current]
         t = Text()
         t.append(f"Step {self.current + 1} of {len(self.runbook.steps)} · {STATE_MARK[state]}", style="bold")
-        t.append(f" · {s.kind_label(step)}")
+        t.append(f" · {one_line(s.kind_label(step))}")
         if float(step.timeout) and step.runs_something:
             t.append(f" · timeout {float(step.timeout):g}s")
         if step.retries:
             t.append(f" · retries {step.retries}")
         t.append("\n")
-        t.append(s.text(step.title) + "\n", style="bold")
+        t.append(one_line(s.text(step.title)) + "\n", style="bold")
         if step.text and not isinstance(step, ManualStep) and step.text.strip().rstrip(".:") != step.title:
-            t.append(s.text(step.text).strip() + "\n")
+            t.append(_multi(s.text(step.text).strip()) + "\n")
         rendered = s.render(step)
         if isinstance(step, ManualStep):
-            t.append(rendered.display + "\n")
+            t.append(_multi(rendered.display) + "\n")
             t.append("enter marks it done\n", style="italic")
         else:
             t.append("Will run:\n", style="underline")
-            t.append(rendered.display + "\n", style="bold")
+            t.append(_multi(rendered.display) + "\n", style="bold")
         if step.confirm:
-            t.append(f"⚠ dangerous: you will type '{step.confirm}' to run it\n", style="bold")
+            t.append(f"⚠ dangerous: you will type '{one_line(step.confirm)}' to run it\n", style="bold")
         if step.milestone:
-            t.append(f"On success: incident milestone '{step.milestone}'\n")
+            t.append(f"On success: incident milestone '{one_line(step.milestone)}'\n")
         if step.on_failure:
-            t.append("On failure: " + "; ".join(s.text(x.title) for x in step.on_failure) + "\n")
+            t.append("On failure: " + one_line("; ".join(s.text(x.title) for x in step.on_failure))
+                     + "\n")
         out = s.outcomes[self.current]
         if out is not None:
             code = f" exit {out.exit_code}" if out.exit_code is not None else ""
             t.append(f"Last run: {out.status.upper()}{code} in {out.duration:.1f}s"
-                     + (f" — {out.message}" if out.message else "") + "\n", style="bold")
+                     + (f" — {one_line(out.message)}" if out.message else "") + "\n", style="bold")
             if out.output_file:
                 t.append(f"Output: {out.output_lines} lines, sha256 {(out.output_sha256 or '')[:12]}…, "
                          f"kept in {out.output_file}\n")
@@ -327,7 +338,7 @@ class RunbookScreen(Screen[None]):
         status = self.last_status
         if self.session.running is not None:
             status = f"▶ running step {self.session.running + 1} · x stops it"
-        self.query_one("#runbook-status", Static).update(status)
+        self.query_one("#runbook-status", Static).update(rich_text(status))
 
     def on_resize(self) -> None:
         self.draw()
@@ -340,7 +351,7 @@ class RunbookScreen(Screen[None]):
             self.draw()
             self.refresh_bindings()
         for note in self._notes:
-            log.write(Text(note, style="italic"))
+            log.write(rich_text(note, "italic"))
         self._notes.clear()
         cap = self.session.capture
         if cap is None:
@@ -356,7 +367,7 @@ class RunbookScreen(Screen[None]):
             log.write(Text(f"… {new - len(take)} lines not shown here (all kept in the output file)",
                            style="italic"))
         for line in take:
-            log.write(line)
+            log.write(rich_text(line, keep_tabs=True))  # step output: anyone's bytes
         self._seen_lines = cap.lines
 
     # ------------------------------------------------------------------ actions
@@ -432,7 +443,7 @@ class RunbookScreen(Screen[None]):
     def _start(self, index: int, confirmation: str | None) -> None:
         log = self.query_one("#runbook-output", RichLog)
         step = self.runbook.steps[index]
-        log.write(Text(f"── step {index + 1}: {self.session.text(step.title)}", style="bold"))
+        log.write(Text(f"── step {index + 1}: {one_line(self.session.text(step.title))}", style="bold"))
         self.run_worker(self._run(index, confirmation), group="runbook-step", exclusive=False)
 
     async def _run(self, index: int, confirmation: str | None) -> None:

@@ -6,10 +6,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from rich.text import Text
 from textual.widgets import DataTable
 from textual.widgets.data_table import RowKey
 
+from opsconsole.text import for_terminal
 from opsconsole.ui import compat
+
+
+def safe_cell(value: object) -> object:
+    """A cell a DataTable draws as it is: DataTable parses a ``str`` cell as Rich markup
+    (``[KMG]`` vanishes, ``:smile:`` becomes an emoji), so a str with ``[`` or ``:`` becomes
+    a ``Text``; control characters are made visible. Other strings stay ``str``."""
+    if not isinstance(value, str):
+        return value
+    value = for_terminal(value)
+    if "[" in value or ":" in value:
+        return Text(value, no_wrap=True, end="")
+    return value
 
 
 def selected_key(table: DataTable[Any]) -> str | None:
@@ -64,6 +78,7 @@ def sync_table(table: DataTable[Any], rows: Sequence[tuple[str, Sequence[object]
             # data here and let the repaint below cover only the lines that change
             compat.drop_row_data(table, rk)
             result.removed.append(str(rk.value))
+    rows = [(key, [safe_cell(c) for c in cells]) for key, cells in rows]
     for key, cells in rows:
         row = data.get(RowKey(key))
         if row is not None:
