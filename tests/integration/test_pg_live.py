@@ -336,15 +336,15 @@ async def test_refuses_a_reused_pid_or_a_new_statement(pg_cluster):
 async def test_explain_generic_and_plain_in_a_rolled_back_transaction(pg_cluster, table):
     src = PgSource(DatabaseTarget("t", pg_cluster.dsn()), opts())
     try:
-        plan = await src.explain(f"select * from {table} where id = $1", "postgres", generic=True)
+        plan = await src.explain(f"select * from {table} where id = $1", "postgres", generic=True, role="postgres")
         assert "Index Scan" in plan or "Seq Scan" in plan
-        plan = await src.explain(f"select count(*) from {table}", "postgres", generic=False)
+        plan = await src.explain(f"select count(*) from {table}", "postgres", generic=False, role="postgres")
         assert "Aggregate" in plan
-        plan = await src.explain(f"delete from {table}", "postgres", generic=False, analyze=True)
+        plan = await src.explain(f"delete from {table}", "postgres", generic=False, analyze=True, role="postgres")
         assert "actual" in plan
         assert pg_cluster.psql(f"select count(*) from {table}").strip() == "10"  # rolled back
         with pytest.raises(asyncpg.PostgresError):  # one statement only
-            await src.explain(f"select 1; drop table {table}", "postgres", generic=False)
+            await src.explain(f"select 1; drop table {table}", "postgres", generic=False, role="postgres")
         assert pg_cluster.psql(f"select count(*) from {table}").strip() == "10"
     finally:
         await src.close()
@@ -356,7 +356,7 @@ async def test_never_hangs_on_a_locked_table(pg_cluster, table):
     try:
         await holder.execute(f"begin; lock table {table} in access exclusive mode")
         with pytest.raises(asyncpg.LockNotAvailableError, match="lock timeout"):
-            await src.explain(f"select * from {table}", "postgres", generic=False)
+            await src.explain(f"select * from {table}", "postgres", generic=False, role="postgres")
         # the panes' own queries never touch user tables: they still work
         snap = await src.locks()
         assert snap.server.superuser

@@ -88,13 +88,13 @@ def test_validate_checks_every_file_and_exits_2(run_cli, tmp_path):
     (d / "a-good.yaml").write_text(ISSUE_EXAMPLE)
     (d / "b-kind.yaml").write_text("id: b\ntitle: t\nsteps:\n  - title: a\n    kind: nope\n")
     (d / "c-missing.yaml").write_text("id: c\ntitle: t\nsteps:\n  - title: a\n    kind: sql\n    sql: select 1\n")
-    (d / "d-param.md").write_text("# T\n\n```sh\necho {{ who }}\n```\n")
+    (d / "d-param.md").write_text("---\nparams: [{name: who}]\n---\n# T\n\n```sh\necho '{{ who }}'\n```\n")
     r = run_cli("runbook", "validate", str(d))
     assert r.returncode == 2
     assert "Traceback" not in r.stderr
     assert f"{d / 'b-kind.yaml'}:5:11: steps[0]: unknown kind 'nope'" in r.stderr
     assert f"{d / 'c-missing.yaml'}:4:5: steps[0]: missing required key 'database'" in r.stderr
-    assert f"{d / 'd-param.md'}:3:1:" in r.stderr and "undefined parameter 'who'" in r.stderr
+    assert f"{d / 'd-param.md'}:6:1:" in r.stderr and "{{ who }} inside single quotes" in r.stderr
     assert "ok  " in r.stdout and "a-good.yaml" in r.stdout
     assert "3 error(s) in 4 file(s)" in r.stderr
 
@@ -389,7 +389,7 @@ def test_connection_saturation_terminates_old_idle_sessions(run_cli, tmp_path, p
 def test_secret_params_never_reach_the_terminal_or_the_journal(run_cli, tmp_path):
     p = tmp_path / "rb.yaml"
     p.write_text("id: s\ntitle: S\nparams:\n  - name: token\n    secret: true\nsteps:\n"
-                 "  - title: use\n    kind: shell\n    run: echo using {{ token }}; echo \"len=${#OPSCONSOLE_SECRET_TOKEN}\"\n")
+                 "  - title: use\n    kind: shell\n    run: echo using {{ token }}; echo \"len=${#OPSCONSOLE_P_TOKEN}\"\n")
     secret = "tok-9f8e7d6c5b4a"
     r = run_cli("runbook", "run", str(p), env={"OPSCONSOLE_PARAM_TOKEN": secret})
     assert r.returncode == 0, r.stderr

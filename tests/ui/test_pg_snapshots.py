@@ -98,7 +98,7 @@ class FixedPgSource:
                                   has_deltas=True)
 
     async def explain(self, query: str, database: str | None, generic: bool,
-                      analyze: bool = False) -> str:
+                      analyze: bool = False, **kw: Any) -> str:
         return "Index Scan using accounts_pkey on accounts  (cost=0.29..8.30 rows=1 width=40)"
 
     async def signal(self, backend: Backend, mode: str, **kw: Any) -> SignalResult:

@@ -62,18 +62,28 @@ def test_the_issue_example_loads_as_written(tmp_path):
         # bad regex
         ("id: x\ntitle: t\nparams:\n  - name: a\n    pattern: '(['\nsteps:\n  - title: a\n    kind: manual\n",
          "5:14", "expected a regular expression"),
-        # undefined parameter in a shell step (column of the {{)
-        ("id: x\ntitle: t\nsteps:\n  - title: a\n    kind: shell\n    run: echo {{ nope }}\n", "6:15",
-         "undefined parameter 'nope'"),
-        # undefined parameter inside a block scalar
-        ("id: x\ntitle: t\nsteps:\n  - title: a\n    kind: shell\n    run: |\n      echo ok\n      kill {{ pidd }}\n",
-         "8:12", "undefined parameter 'pidd'"),
+        # a parameter inside the command's single quotes (column of the {{)
+        ("id: x\ntitle: t\nparams:\n  - name: p\nsteps:\n  - title: a\n    kind: shell\n"
+         "    run: echo '{{ p }}'\n", "8:16",
+         "{{ p }} inside single quotes cannot be substituted safely; close the quote"),
+        # inside backticks, in a block scalar
+        ("id: x\ntitle: t\nparams:\n  - name: p\nsteps:\n  - title: a\n    kind: shell\n"
+         "    run: |\n      echo ok\n      kill `echo {{ p }}`\n", "10:18", "inside backticks"),
+        # inside ${ … }, in a wait step's until
+        ("id: x\ntitle: t\nparams:\n  - name: p\nsteps:\n  - title: a\n    kind: wait\n"
+         "    until: test ${x:-{{ p }}}\n", "8:22", "inside ${ … }"),
+        # a string parameter inside $(( … ))
+        ("id: x\ntitle: t\nparams:\n  - name: p\nsteps:\n  - title: a\n    kind: shell\n"
+         "    run: echo $(( {{ p }} + 1 ))\n", "8:19", "must be an int parameter"),
+        # a quoted here-document delimiter
+        ("id: x\ntitle: t\nparams:\n  - name: p\nsteps:\n  - title: a\n    kind: shell\n"
+         "    run: |\n      cat <<'EOF'\n      {{ p }}\n      EOF\n", "10:7", "quoted delimiter"),
         # undefined SQL arg
         ("id: x\ntitle: t\nsteps:\n  - title: a\n    kind: sql\n    database: m\n    sql: select $1\n    args: [who]\n",
          "8:12", "undefined parameter 'who'"),
         # SQL must not paste parameters
         ("id: x\ntitle: t\nparams:\n  - name: p\nsteps:\n  - title: a\n    kind: sql\n    database: m\n"
-         "    sql: select {{ p }}\n", "9:10", "never {{ name }}"),
+         "    sql: select {{ p }}\n", "9:17", "never {{ name }}"),
         # $2 without a second arg
         ("id: x\ntitle: t\nparams:\n  - name: p\nsteps:\n  - title: a\n    kind: sql\n    database: m\n"
          "    sql: select $1, $2\n    args: [p]\n", "9:10", "uses $2"),
@@ -108,7 +118,7 @@ def test_captured_variables_are_known_to_later_steps_only(tmp_path):
     assert load_runbook(write(tmp_path, "ok.yaml", ok)).steps[0].capture == {"v": "v=(\\d+)"}
     bad = ("id: x\ntitle: t\nsteps:\n  - title: b\n    kind: shell\n    run: echo {{ v }}\n"
            "  - title: a\n    kind: shell\n    run: echo v=1\n    capture: {v: 'v=(\\d+)'}\n")
-    assert "undefined parameter 'v'" in str(error_of(write(tmp_path, "bad.yaml", bad)))
+    assert "{{ v }} is captured only by a later step" in str(error_of(write(tmp_path, "bad.yaml", bad)))
 
 
 MARKDOWN = """\
@@ -170,7 +180,8 @@ def test_markdown_headings_are_sections_fences_and_checklists_are_steps(tmp_path
 @pytest.mark.parametrize(
     "text, line, words",
     [
-        ("# T\n\n## A\n\n```sh\necho {{ nope }}\n```\n", 5, "undefined parameter 'nope'"),
+        ("---\nparams: [{name: p}]\n---\n# T\n\n## A\n\n```sh\necho '{{ p }}'\n```\n", 8,
+         "inside single quotes"),
         ("# T\n\n```sh retries=lots\nls\n```\n", 3, "retries"),
         ("# T\n\n```sh colour=red\nls\n```\n", 3, "unknown fence option 'colour'"),
         ("---\nid: [x\n---\n# T\n- [ ] a\n", 2, "invalid YAML"),

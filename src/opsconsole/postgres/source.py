@@ -364,13 +364,16 @@ class PgSource:
 
     # ------------------------------------------------------------------ explain
     async def explain(self, query: str, database: str | None, generic: bool,
-                      analyze: bool = False) -> str:
-        """EXPLAIN a query in its own database on a fresh connection, in a transaction that is
-        always rolled back, under ``explain_timeout``. ``generic`` plans a statement with
-        ``$n`` parameters (pg_stat_statements text) as a generic plan."""
+                      analyze: bool = False, *, role: str | None = None,
+                      confirmed: bool = False) -> str:
+        """EXPLAIN a query in its own database on a fresh connection, under the guards of
+        :mod:`opsconsole.postgres.explain` (read-only transaction rolled back, as ``role``,
+        the statement's user, pinned search_path, non-built-in functions refused unless
+        ``confirmed``). ``generic`` plans a statement with ``$n`` parameters as a generic plan."""
         from opsconsole.postgres.explain import explain_text
 
-        return await explain_text(self.target, self.options, query, database, generic, analyze)
+        return await explain_text(self.target, self.options, query, database, generic, analyze,
+                                  role=role, confirmed=confirmed)
 
     async def signal(self, backend: Backend, mode: str, *, sink: Any, read_only: bool,
                      redact: bool) -> Any:

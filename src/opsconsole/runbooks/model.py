@@ -15,10 +15,11 @@ import dataclasses
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from opsconsole.runbooks.shellscan import REFUSED, TEMPLATE, Token, scan
 from opsconsole.schema import (
     ConfigError,
     Duration,
@@ -31,8 +32,9 @@ from opsconsole.schema import (
     regex,
 )
 
+# {{ name }} is a parameter only when name is a declared parameter or capture; anything
+# else ({{ .State.Status }}, {{range .items}}, {{ undeclared }}) is text, and {{{{ writes {{
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
-_BAD_PLACEHOLDER = re.compile(r"\{\{(?!\s*[A-Za-z_][A-Za-z0-9_]*\s*\}\})")
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -125,6 +127,9 @@ class _StepBase:
     continue_on_failure: bool = False
     line: int | None = field(None, metadata={"internal": True})
 
+    # fields run by /bin/sh: their placeholders become environment variable references
+    SHELL_FIELDS: ClassVar[tuple[str, ...]] = ()
+
     def __check__(self) -> None:
         if self.confirm is not None and not self.confirm.strip():
             raise Invalid("expected a confirmation word (the operator types it to run)", "confirm")
@@ -154,8 +159,11 @@ class ShellStep(_StepBase):
     cwd: str | None = None
     env: dict[str, str] = field({})
 
+    SHELL_FIELDS: ClassVar[tuple[str, ...]] = ("run", "dry_run")
+
     def templates(self) -> list[tuple[str, str]]:
-        return [*super().templates(), ("run", self.run)]
+        return [*super().templates(), ("run", self.run),
+                *((f"env.{k}", v) for k, v in self.env.items())]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -169,11 +177,6 @@ class SqlStep(_StepBase):
     def templates(self) -> list[tuple[str, str]]:
         return [*super().templates(), ("database", self.database)]
 
-    def __check__(self) -> None:
-        super().__check__()
-        if PLACEHOLDER.search(self.sql):
-            raise Invalid("SQL takes parameters as $1, $2 … with args: [name, …], never {{ name }}", "sql")
-
 
 @dataclass(frozen=True, kw_only=True)
 class HttpStep(_StepBase):
@@ -186,7 +189,9 @@ class HttpStep(_StepBase):
     timeout: Duration = field(Duration(10.0), check=positive)
 
     def templates(self) -> list[tuple[str, str]]:
-        return [*super().templates(), ("url", self.url)]
+        out = [*super().templates(), ("url", self.url),
+               *((f"headers.{k}", v) for k, v in self.headers.items())]
+        return out + ([("body", self.body)] if self.body else [])
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -200,6 +205,8 @@ class WaitStep(_StepBase):
     expect_status: int = 200
     until: str | None = None
     interval: Duration = field(Duration(2.0), check=positive)
+
+    SHELL_FIELDS: ClassVar[tuple[str, ...]] = ("until",)
 
     def __check__(self) -> None:
         super().__check__()
@@ -357,22 +364,56 @@ class Where:
         return ConfigError(self.path, line, 1, message)
 
 
+def declared_names(rb: Runbook) -> set[str]:
+    """Names ``{{ … }}`` may refer to: the parameters and every step's captures."""
+    names = {p.name for p in rb.params}
+
+    def walk(steps: list[Any]) -> None:
+        for step in steps:
+            names.update(step.capture)
+            walk(step.on_failure)
+
+    walk(rb.steps)
+    return names
+
+
 def check_references(rb: Runbook, where: Where) -> None:
-    """Every ``{{ name }}`` and SQL ``args`` names a parameter or an earlier capture."""
-    known = {p.name for p in rb.params}
+    """Every ``{{ name }}`` of a declared name is usable where it stands: its value exists by
+    then (a capture of an earlier step), it is not in SQL text, and in a shell command it is
+    in a place where an environment variable reference is safe. SQL ``args`` name a
+    parameter or an earlier capture. Other ``{{ … }}`` are text."""
+    declared = declared_names(rb)
+    ints = {p.name for p in rb.params if p.type == "int"}
 
     def walk(steps: list[Any], trail: list[str | int], known: set[str]) -> set[str]:
         for i, step in enumerate(steps):
             t = [*trail, i]
             names = set(known)
-            for fname, text in step.templates():
-                bad = _BAD_PLACEHOLDER.search(text)
-                if bad:
-                    raise where.error([*t, fname], f"{_label(t)}.{fname}: '{{{{' must be followed by a "
-                                      "parameter name and '}}', like {{ pid }}", bad.start())
-                for m in PLACEHOLDER.finditer(text):
-                    if m.group(1) not in names:
-                        raise where.error([*t, fname], _undefined(t, fname, m.group(1), names), m.start())
+            fields = list(step.templates())
+            if isinstance(step, SqlStep):
+                fields.append(("sql", step.sql))
+            for fname, text in fields:
+                ftrail: list[str | int] = [*t, *fname.split(".")]
+                shell = fname in step.SHELL_FIELDS
+                tokens = scan(text) if shell else [
+                    _plain_token(m) for m in TEMPLATE.finditer(text)]
+                for tok in tokens:
+                    if tok.name is None or tok.name not in declared:
+                        continue
+                    problem = None
+                    if tok.name not in names:
+                        problem = (f"{{{{ {tok.name} }}}} is captured only by a later step; "
+                                   f"available here: {', '.join(sorted(names)) or 'none'}")
+                    elif fname == "sql" or (isinstance(step, SqlStep) and fname == "dry_run"):
+                        problem = ("SQL takes parameters as $1, $2 … with args: [name, …], "
+                                   "never {{ name }}")
+                    elif shell and tok.context in REFUSED:
+                        problem = f"{{{{ {tok.name} }}}} {REFUSED[tok.context]}"
+                    elif shell and tok.context == "arithmetic" and tok.name not in ints:
+                        problem = (f"{{{{ {tok.name} }}}} inside $(( … )) must be an int "
+                                   "parameter (a shell may evaluate other text as code)")
+                    if problem:
+                        raise where.error(ftrail, f"{_label(t)}.{fname}: {problem}", tok.start)
             if isinstance(step, SqlStep):
                 for j, arg in enumerate(step.args):
                     if arg not in names:
@@ -385,7 +426,11 @@ def check_references(rb: Runbook, where: Where) -> None:
             known = names | set(step.capture)
         return known
 
-    walk(rb.steps, ["steps"], known)
+    walk(rb.steps, ["steps"], {p.name for p in rb.params})
+
+
+def _plain_token(m: re.Match[str]) -> Token:
+    return Token(m.start(), m.end(), m.group(1), "text")
 
 
 def _label(trail: list[str | int]) -> str:

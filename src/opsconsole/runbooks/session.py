@@ -31,7 +31,7 @@ from opsconsole.events import (
     RUNBOOK_STARTED,
     EventSink,
 )
-from opsconsole.runbooks.model import Param, Runbook
+from opsconsole.runbooks.model import Param, Runbook, declared_names
 from opsconsole.runbooks.output import OutputCapture
 from opsconsole.runbooks.params import Substitution
 from opsconsole.runbooks.steps import Rendered, StepContext, StepExecutor, executor_for
@@ -115,7 +115,7 @@ class RunbookSession:
         for name, v in values.items():
             p = self.params.get(name)
             self.values[name] = p.convert(v) if p else v
-        self.subst = Substitution(self.params, self.values)
+        self.subst = Substitution(self.params, self.values, declared_names(runbook))
         self.states: list[str] = ["pending"] * len(runbook.steps)
         self.outcomes: list[StepOutcome | None] = [None] * len(runbook.steps)
         self.running: int | None = None
@@ -321,7 +321,8 @@ class RunbookSession:
         would_only = dry and not executor.runs_in_dry_run(step)
         rendered = executor.render(step, self.subst, dry=dry and bool(step.dry_run))
         base = self._base(index, step)
-        base.update({"command": rendered.display, "params": self.masked_params(), "attempt": attempt,
+        base.update({"command": rendered.display, **({"command_run": rendered.command}
+                     if rendered.command else {}), "params": self.masked_params(), "attempt": attempt,
                      "attempts": attempts, "dry_run": dry, "operator": self.sink_actor()})
         base.update(executor.record_fields(step, rendered))
         before = None if would_only or not step.runs_something else await self._figures()

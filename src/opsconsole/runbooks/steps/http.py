@@ -23,8 +23,9 @@ class HttpExecutor(StepExecutor):
         import httpx
 
         capture = ctx.capture
-        headers = {k: ctx.subst.text(v) for k, v in step.headers.items()}
-        body = ctx.subst.text(step.body) if step.body else None
+        # the real values go out (a secret token in a header); only masked text is shown
+        headers = {k: ctx.subst.real(v) for k, v in step.headers.items()}
+        body = ctx.subst.real(step.body) if step.body else None
         async with httpx.AsyncClient(timeout=float(step.timeout), follow_redirects=False) as client:
             try:
                 r = await client.request(step.method, rendered.url or "", headers=headers,

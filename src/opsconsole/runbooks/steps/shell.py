@@ -32,16 +32,31 @@ TTY_MESSAGE = (
 )
 
 
-async def run_shell(command: str, secret_env: dict[str, str], cwd: str | None,
-                    extra_env: dict[str, str], ctx: StepContext) -> StepResult:
+# what a step inherits from the console's environment; nothing else (PGPASSWORD, AWS_*,
+# SSH_AUTH_SOCK … of the console never reach a step)
+INHERITED = ("PATH", "HOME", "LANG", "LANGUAGE", "TERM", "USER", "LOGNAME", "TZ")
+
+
+def step_environment(param_env: dict[str, str], step_env: dict[str, str],
+                     ctx: StepContext) -> dict[str, str]:
+    """A step's whole environment: the few inherited variables (:data:`INHERITED`, ``LC_*``),
+    ``PAGER=cat``, the step's ``env:`` (parameters filled in with their real values) and
+    the parameters the command refers to (``OPSCONSOLE_P_*``)."""
+    env = {k: v for k, v in os.environ.items() if k in INHERITED or k.startswith("LC_")}
+    env.setdefault("PATH", os.defpath)
+    env["PAGER"] = "cat"
+    env.update({k: ctx.subst.real(v) for k, v in step_env.items()})
+    env.update(param_env)
+    env["OPSCONSOLE_RUNBOOK"] = ctx.runbook_id
+    return env
+
+
+async def run_shell(command: str, param_env: dict[str, str], cwd: str | None,
+                    step_env: dict[str, str], ctx: StepContext) -> StepResult:
     """Run ``command`` to its end, its output into ``ctx.capture``; cancelling this stops
     the command's whole process group."""
     capture = ctx.capture
-    env = dict(os.environ)
-    env.update({k: ctx.subst.text(v) for k, v in extra_env.items()})
-    env.update(secret_env)
-    env.setdefault("PAGER", "cat")
-    env["OPSCONSOLE_RUNBOOK"] = ctx.runbook_id
+    env = step_environment(param_env, step_env, ctx)
     spawn = asyncio.ensure_future(asyncio.create_subprocess_exec(
         "/bin/sh", "-c", command,
         stdin=asyncio.subprocess.DEVNULL,
@@ -112,8 +127,8 @@ class ShellExecutor(StepExecutor):
     kind = "shell"
 
     def render(self, step: ShellStep, subst: Substitution, *, dry: bool = False) -> Rendered:
-        cmd, env = subst.shell(step.dry_run if dry and step.dry_run else step.run)
-        return Rendered("$ " + cmd, command=cmd, env=env)
+        cmd, env, shown = subst.shell(step.dry_run if dry and step.dry_run else step.run)
+        return Rendered("$ " + shown, command=cmd, env=env)
 
     def runs_in_dry_run(self, step: ShellStep) -> bool:
         return bool(step.dry_run)

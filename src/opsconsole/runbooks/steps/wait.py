@@ -40,8 +40,8 @@ class WaitExecutor(StepExecutor):
             real, shown = subst.url(step.url)
             return Rendered(f"wait until GET {shown} answers {step.expect_status} ({every})",
                             url=real)
-        cmd, env = subst.shell(step.until or "")
-        return Rendered(f"wait until `{cmd}` exits 0 ({every})", command=cmd, env=env)
+        cmd, env, shown = subst.shell(step.until or "")
+        return Rendered(f"wait until `{shown}` exits 0 ({every})", command=cmd, env=env)
 
     async def execute(self, step: WaitStep, rendered: Rendered, ctx: StepContext) -> StepResult:
         n = 0

@@ -144,17 +144,24 @@ class SlowQueriesPane(PgPane):
         if self.view == "running" and key in self._pg_backends:
             b = self._pg_backends[key]
             query, database, title = b.query, b.database, f"EXPLAIN pid {b.pid}"
+            role = b.user
         elif self.view == "top" and key in self._pg_statements:
             s = self._pg_statements[key]
             query, database, title = s.query or "", s.database, f"EXPLAIN statement {s.key[2]}"
+            role = s.user
         else:
             return
         opts = getattr(self.source, "options", None)
         analyze = bool(getattr(opts, "explain_analyze", False)) and not console_app(self).read_only
         generic = param_count(query) > 0
         kind = "ANALYZE, rolled back" if analyze else ("generic plan" if generic else "plan only")
-        async def produce() -> str:
-            plan = await self.source.explain(query, database, generic, analyze)
+        source = self.source
+
+        async def produce(confirmed: bool) -> str:
+            plan = await source.explain(query, database, generic, analyze, role=role or None,
+                                        confirmed=confirmed)
             return redact_plan(plan) if self.redact else plan
 
-        self.app.push_screen(ExplainScreen(f"{title} · {database} · {kind}", produce))
+        self.app.push_screen(ExplainScreen(f"{title} · {database} · {kind}", produce,
+                                           role=role or None,
+                                           can_confirm=not console_app(self).read_only))

@@ -12,6 +12,7 @@ from textual.widgets import Button, Static
 
 from opsconsole.fmt import duration, one_line
 from opsconsole.postgres.actions import WHAT
+from opsconsole.postgres.explain import ExplainNeedsConfirmation, ExplainRefused
 from opsconsole.postgres.model import Backend
 from opsconsole.postgres.redact import redact_sql
 from opsconsole.ui.actions import ActionSpec, bindings
@@ -148,21 +149,52 @@ class TextScreen(PgModal):
 
 
 class ExplainScreen(TextScreen):
-    """Runs ``produce()`` (the EXPLAIN, under its timeout) in a worker and shows the plan."""
+    """Runs ``produce(confirmed)`` (the guarded EXPLAIN, under its timeout) in a worker and
+    shows the plan headed by how it ran, or why it was refused. A statement calling
+    functions that are not built in is refused; ``y`` explains it anyway (as the statement's
+    own role, still read-only) unless ``can_confirm`` is off (read-only mode)."""
 
-    def __init__(self, title: str, produce: Callable[[], Awaitable[str]]) -> None:
+    ACTIONS: ClassVar[tuple[ActionSpec, ...]] = (
+        ActionSpec("pg-explain-anyway", "y", "explain_anyway", "explain anyway",
+                   "EXPLAIN a refused statement anyway (its functions run as its own role)"),
+        ActionSpec("pg-modal-close", "escape,q", "close", "back", "Close without doing anything"),
+    )
+    BINDINGS = bindings(ACTIONS)
+
+    def __init__(self, title: str, produce: Callable[[bool], Awaitable[str]], *,
+                 role: str | None = None, can_confirm: bool = True) -> None:
         super().__init__(title, "running EXPLAIN…", id="pg-explain")
         self.produce = produce
+        self.role = role
+        self.can_confirm = can_confirm
         self.result: str | None = None
+        self.needs_confirmation = False
 
     def on_mount(self) -> None:
-        self.run_worker(self._run(), exit_on_error=False)
+        self.run_worker(self._run(False), exit_on_error=False)
 
-    async def _run(self) -> None:
+    async def _run(self, confirmed: bool) -> None:
+        self.needs_confirmation = False
         try:
-            text = await self.produce()
+            text = await self.produce(confirmed)
+        except ExplainNeedsConfirmation as exc:
+            self.needs_confirmation = self.can_confirm
+            text = f"EXPLAIN refused: {one_line(str(exc), 600)}"
+            text += (f"\n\ny: explain anyway, as role {self.role or '(the monitor)'} in a "
+                     "read-only transaction (the functions run with that role's rights)"
+                     if self.can_confirm else "\n\n(read-only mode: it cannot be explained here)")
+        except ExplainRefused as exc:
+            text = f"EXPLAIN refused: {one_line(str(exc), 600)}"
         except Exception as exc:  # shown, never a crash
             text = f"EXPLAIN failed: {type(exc).__name__}: {one_line(str(exc), 400)}"
         self.result = text
         self.query_one("#pg-text-body", Static).update(
             rich_text(text, keep_newlines=True, keep_tabs=True))
+
+    def action_explain_anyway(self) -> None:
+        if not self.needs_confirmation:
+            return
+        self.needs_confirmation = False
+        self.result = None
+        self.query_one("#pg-text-body", Static).update(rich_text("running EXPLAIN…"))
+        self.run_worker(self._run(True), exit_on_error=False)
