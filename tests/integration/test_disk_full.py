@@ -114,3 +114,18 @@ def test_a_step_on_a_read_only_data_directory_runs_and_says_there_is_no_output_f
     assert [e["type"] for e in written] == [RUNBOOK_STARTED, RUNBOOK_FINISHED]
     assert written[1]["data"]["output_truncated_reason"].startswith(
         "the output file could not be created: read-only file system")
+
+
+def test_runbook_run_on_a_full_disk_prints_what_it_could_not_record(disk, run_cli, tmp_path):
+    data = disk.root / "data"
+    book = tmp_path / "disk.yaml"
+    book.write_text("id: disk-almost-full\ntitle: Disk\nsteps:\n  - title: flood\n"
+                    f"    kind: shell\n    timeout: 120\n    run: {json.dumps(FLOOD)}\n")
+    disk.fill()
+    r = run_cli("runbook", "run", str(book), "--yes", env={"OPSCONSOLE_DATA_DIR": str(data)})
+    assert "Traceback" not in r.stderr
+    assert r.stdout.count("line ") >= LINES
+    assert "could not be recorded (disk full" in r.stderr
+    kept = [json.loads(x) for x in r.stderr.splitlines() if x.startswith("{")]
+    assert [e["type"] for e in kept][-2:] == [RUNBOOK_STARTED, RUNBOOK_FINISHED]
+    assert kept[-1]["data"]["exit_status"] == 3

@@ -204,6 +204,12 @@ class IncidentSink:
             self._changed()
         return done
 
+    def pending_events(self) -> list[Event]:
+        """The events still kept in memory, oldest first (to print them when giving up)."""
+        with self._lock:
+            return [Event(type=p.type, data=p.data, actor=self.actor, ts=p.ts,
+                          incident_id=p.incident_id) for p in self._pending]
+
     def retry_now(self) -> None:
         """Wake the retry worker (e.g. the operator freed space)."""
         self._wake.set()
