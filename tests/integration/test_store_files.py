@@ -52,6 +52,17 @@ def test_the_data_directory_is_0700_and_every_file_in_it_0600(tmp_path):
         os.umask(old)
 
 
+def test_an_existing_wide_open_store_is_tightened_when_opened(tmp_path):
+    data = tmp_path / "data"
+    SQLiteStore(data / "incidents.db").close()
+    os.chmod(data, 0o755)
+    os.chmod(data / "incidents.db", 0o644)
+    with SQLiteStore(data / "incidents.db") as store:
+        store.declare("t", "SEV3")
+        assert (mode(data), mode(data / "incidents.db")) == (0o700, 0o600)
+        assert mode(data / "incidents.db-wal") == 0o600
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="chown to another user needs root")
 def test_a_database_planted_by_another_user_is_refused_and_left_alone(tmp_path, run_cli):
     data = tmp_path / "cli-data"

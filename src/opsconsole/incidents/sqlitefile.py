@@ -82,8 +82,9 @@ def _check_ours(p: Path, tighten: bool) -> None:
 def prepare(p: Path, read_only: bool) -> bool:
     """Check (or, writable and missing, create empty and private) the database file and its
     side files; True when the file exists afterwards. Raises :class:`FileRefused`."""
+    if not read_only:
+        ensure_private_dir(p.parent)  # 0700 (tightened if wider), ours, not a symlink
     if not read_only and not os.path.lexists(p):
-        ensure_private_dir(p.parent)
         try:
             open_private_new(p, "wb").close()
         except FileRefused:

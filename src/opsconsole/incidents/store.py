@@ -47,6 +47,10 @@ class StoreError(OSError):
     """The store cannot be used as asked (locked, read-only, corrupt, newer schema...)."""
 
 
+class NoStoreYet(StoreError, FileNotFoundError):
+    """Opened read-only, and there is no database file yet (nothing was ever recorded)."""
+
+
 class UnknownIncident(StoreError, LookupError):
     """No incident has that id."""
 
@@ -163,7 +167,8 @@ class SQLiteStore:
         except OSError as exc:
             raise self._fail(f"cannot be created: {os_reason(exc)}") from None
         if not exists:
-            raise self._fail("does not exist (nothing recorded yet)")
+            raise NoStoreYet(f"incident store {self.path}: does not exist (nothing recorded "
+                             "yet)")
         problem = sqlitefile.header_problem(p)
         if problem:
             raise self._fail(problem)

@@ -23,7 +23,7 @@ from textual.widgets import Footer, Input, TextArea
 from opsconsole.config import AppConfig, default_data_dir
 from opsconsole.events import EventSink
 from opsconsole.incidents.sink import IncidentSink, JournalSink, ReadOnlySink
-from opsconsole.incidents.store import Store, StoreError, open_store
+from opsconsole.incidents.store import NoStoreYet, Store, StoreError, open_store
 from opsconsole.ui import flows
 from opsconsole.ui.actions import GLOBAL_ACTIONS, bindings, dangerous_actions
 from opsconsole.ui.compat import DiffDisplay, add_app_binding
@@ -211,6 +211,8 @@ class OpsConsoleApp(DiffDisplay, App[None]):
         try:
             store = open_store(self.data_dir, self.config.incidents.database,
                                read_only=self.read_only)
+        except NoStoreYet:  # read-only, nothing recorded yet: no incidents (not an error)
+            return
         except StoreError as exc:
             self.store_error = str(exc)
             store = None
