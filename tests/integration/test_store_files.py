@@ -137,3 +137,20 @@ def test_incident_list_and_show_work_on_a_read_only_disk(tmp_path, run_cli, cras
             assert "read-only" in r.stderr
         finally:
             disk.writable()
+
+
+def test_a_read_only_reader_sees_a_writer_that_comes_later_and_creates_nothing(tmp_path):
+    data = tmp_path / "data"
+    SQLiteStore(data / "incidents.db").close()  # a clean close: no -wal, no -shm
+    before = sorted(os.listdir(data))
+    reader = SQLiteStore(data / "incidents.db", read_only=True)
+    assert reader.last_seq() == 0 and sorted(os.listdir(data)) == before
+    with SQLiteStore(data / "incidents.db") as writer:
+        iid = writer.declare("later", "SEV2").incident_id
+        writer.append(NOTE, {"text": "seen live"}, incident_id=iid)
+        assert reader.last_seq() == 2  # while the writer is open (its -wal is there)
+        assert [e.type for e in reader.events(iid)][-1] == NOTE
+    with SQLiteStore(data / "incidents.db") as writer:
+        writer.append(NOTE, {"text": "after a checkpoint"}, incident_id=iid)
+    assert reader.last_seq() == 3  # and after it closed again
+    reader.close()
