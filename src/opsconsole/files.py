@@ -30,6 +30,7 @@ __all__ = [
     "ensure_private_dir",
     "open_private_append",
     "open_private_new",
+    "os_reason",
     "read_bounded",
 ]
 
@@ -356,3 +357,23 @@ def atomic_write(path: str | os.PathLike[str], data: bytes | str, mode: int = 0o
         raise
     _fsync_dir(directory)
     return p
+
+
+def os_reason(exc: BaseException) -> str:
+    """A few words for why a file operation failed, for a header or a record:
+    ``disk full (ENOSPC)``, ``read-only file system (EROFS)``, ``permission denied (EACCES)``."""
+    code = getattr(exc, "errno", None)
+    name = _errno.errorcode.get(code, "") if isinstance(code, int) else ""
+    if code in (_errno.ENOSPC, _errno.EDQUOT):
+        return f"disk full ({name})"
+    if code == _errno.EROFS:
+        return "read-only file system (EROFS)"
+    if code in (_errno.EACCES, _errno.EPERM) and not isinstance(exc, FileRefused):
+        return f"permission denied ({name})"
+    low = str(exc).lower()
+    if "disk is full" in low or "no space left" in low:  # SQLite's words, or a wrapped OSError
+        return "disk full (ENOSPC)"
+    if "read-only" in low or "readonly" in low:
+        return "read-only file system or database"
+    reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or str(exc)
+    return f"{reason} ({name})" if name else str(reason)

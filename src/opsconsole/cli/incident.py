@@ -17,6 +17,7 @@ from typing import Any
 
 from opsconsole import events as ev
 from opsconsole.config import AppConfig, resolve_data_dir
+from opsconsole.files import os_reason
 from opsconsole.fmt import duration, one_line
 from opsconsole.incidents import postmortem
 from opsconsole.incidents import timeline as tl
@@ -147,8 +148,9 @@ def _store(cfg: AppConfig, data_dir: Path, read_only: bool = False) -> SQLiteSto
     return open_store(data_dir, cfg.incidents.database, read_only=read_only)
 
 
-def _reader(cfg: AppConfig, data_dir: Path) -> SQLiteStore | None:
-    """A store for reading; None when nothing was ever recorded (no file yet)."""
+def _reader(cfg: AppConfig, data_dir: Path, read_only: bool = False) -> SQLiteStore | None:
+    """The store (``read_only``: opened so that nothing is written, which works on a
+    read-only disk too); None when nothing was ever recorded (no file yet)."""
     from opsconsole.incidents.store import DB_NAME
 
     p = Path(cfg.incidents.database).expanduser() if cfg.incidents.database else Path(DB_NAME)
@@ -156,7 +158,7 @@ def _reader(cfg: AppConfig, data_dir: Path) -> SQLiteStore | None:
         p = data_dir / p
     if not p.exists():
         return None
-    return _store(cfg, data_dir)
+    return _store(cfg, data_dir, read_only=read_only)
 
 
 def _now() -> datetime:
@@ -168,7 +170,7 @@ def _target(cfg: AppConfig, sev: str) -> float:
 
 
 def cmd_list(args: argparse.Namespace, cfg: AppConfig, data_dir: Path) -> int:
-    store = _reader(cfg, data_dir)
+    store = _reader(cfg, data_dir, read_only=True)
     states = all_states(store) if store else []
     shown = states if args.all else worst_first(states)
     if args.all:
@@ -205,7 +207,7 @@ def _get(store: SQLiteStore | None, iid: str) -> tuple[tl.IncidentState, list[ev
 
 
 def cmd_show(args: argparse.Namespace, cfg: AppConfig, data_dir: Path) -> int:
-    state, events = _get(_reader(cfg, data_dir), args.id)
+    state, events = _get(_reader(cfg, data_dir, read_only=True), args.id)
     if args.json:
         doc = state.to_json()
         doc["events"] = [dict(e.to_json(), text=describe(e)) for e in events]
@@ -354,16 +356,16 @@ def cmd_assign(args: argparse.Namespace, cfg: AppConfig, data_dir: Path) -> int:
 
 
 def cmd_export(args: argparse.Namespace, cfg: AppConfig, data_dir: Path) -> int:
-    state, events = _get(_reader(cfg, data_dir), args.id)
+    state, events = _get(_reader(cfg, data_dir, read_only=True), args.id)
     now = _now()
     text = (postmortem.markdown(state, events, generated_at=now) if args.format == "md"
             else postmortem.to_json(state, events, generated_at=now))
     if args.output:
         out = Path(args.output)
         try:
-            out.write_text(text)
+            postmortem.write_export(out, text)
         except OSError as exc:
-            raise _Usage(f"cannot write {out}: {exc.strerror}") from None
+            raise _Usage(f"cannot write {out}: {os_reason(exc)}") from None
         print(f"{state.id}: {len(events)} events written to {out}", file=sys.stderr)
     else:
         sys.stdout.write(text)
@@ -371,7 +373,7 @@ def cmd_export(args: argparse.Namespace, cfg: AppConfig, data_dir: Path) -> int:
 
 
 def cmd_comms(args: argparse.Namespace, cfg: AppConfig, data_dir: Path) -> int:
-    state, _ = _get(_reader(cfg, data_dir), args.id)
+    state, _ = _get(_reader(cfg, data_dir, read_only=True), args.id)
     sys.stdout.write(postmortem.comms(state, args.template, now=_now(),
                                       templates=cfg.incidents.templates,
                                       update_every=float(cfg.incidents.update_every)))

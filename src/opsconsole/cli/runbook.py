@@ -210,8 +210,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         return _run_with_sink(args, cfg, rb, read_only, data_dir, sink, incident_id)
     finally:
+        _give_up_pending(sink)
         if store is not None:
             store.close()
+
+
+def _give_up_pending(sink: Any) -> None:
+    """One last try for events kept in memory (a full disk); what still cannot be written is
+    printed on stderr as JSON lines, so the operator has the record."""
+    import json
+
+    if not hasattr(sink, "close") or not sink.close():
+        return
+    print(f"opsconsole: {sink.pending} event(s) could not be recorded ({sink.failure}); "
+          "here they are:", file=sys.stderr)
+    for e in sink.pending_events():
+        print(json.dumps(e.to_json(), default=str, sort_keys=True), file=sys.stderr)
 
 
 def _open_sink(cfg: Any, data_dir: Path, incident: str | None) -> tuple[Any, str | None, Any] | int:

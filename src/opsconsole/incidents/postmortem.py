@@ -8,14 +8,17 @@ things that look like secrets. Never imports Textual.
 from __future__ import annotations
 
 import json
+import os
 import string
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from opsconsole import events as ev
 from opsconsole.events import Event
+from opsconsole.files import atomic_write
 from opsconsole.fmt import duration, one_line
 from opsconsole.incidents import timeline as tl
 from opsconsole.incidents.describe import describe, shown
@@ -318,3 +321,10 @@ def comms(state: tl.IncidentState, template: str, *, now: datetime,
         "tags": ", ".join(map(one_line, state.tags)) or "–",
     }
     return all_t[template].format_map(values)
+
+
+def write_export(path: str | os.PathLike[str], text: str) -> Path:
+    """Write an export (0600) atomically: a private temporary file renamed over ``path``, so
+    a symlink planted at ``path`` is replaced, never written through, and a full disk leaves
+    the previous file whole. Raises ``OSError``."""
+    return atomic_write(Path(path), text)

@@ -29,12 +29,13 @@ from typing import Any, Protocol
 
 from opsconsole import events as ev
 from opsconsole.events import Actor, Event, current_actor, utcnow
+from opsconsole.files import FileRefused, os_reason
+from opsconsole.incidents import sqlitefile
 from opsconsole.incidents import timeline as tl
 from opsconsole.incidents.migrations import (
     APPLICATION_ID,
     MIGRATIONS,
     SCHEMA_VERSION,
-    SQLITE_MAGIC,
     split_sql,
 )
 
@@ -44,6 +45,10 @@ ATTACH_LIMIT = 500  # at most this many earlier events are attached at a declara
 
 class StoreError(OSError):
     """The store cannot be used as asked (locked, read-only, corrupt, newer schema...)."""
+
+
+class NoStoreYet(StoreError, FileNotFoundError):
+    """Opened read-only, and there is no database file yet (nothing was ever recorded)."""
 
 
 class UnknownIncident(StoreError, LookupError):
@@ -127,6 +132,8 @@ class SQLiteStore:
         self._conn: sqlite3.Connection | None = None  # writes (and reads when read-only)
         self._rconn: sqlite3.Connection | None = None  # reads: never wait for a write
         self._rlock = threading.RLock()
+        self._immutable = False  # read-only without a writer's -wal: reopened on change
+        self._signature: tuple[int, int, int, bool] = (0, 0, 0, False)
         self._open()
 
     # ------------------------------------------------------------------ opening
@@ -140,7 +147,8 @@ class SQLiteStore:
             return self._fail(f"locked by another process; gave up {doing} after waiting "
                               f"{self.busy_timeout:g}s (is another console stuck in a "
                               f"transaction?)")
-        if "readonly" in low or "read-only" in low or "attempt to write" in low:
+        if ("readonly" in low or "read-only" in low or "attempt to write" in low
+                or ("unable to open" in low and not sqlitefile.dir_writable(self.path))):
             return self._fail(f"read-only: cannot write ({msg}); check the file's and its "
                               f"directory's permissions or use another --data-dir")
         if "malformed" in low or "not a database" in low or "corrupt" in low:
@@ -152,38 +160,22 @@ class SQLiteStore:
 
     def _open(self) -> None:
         p = self.path
-        if p.exists():
-            if not p.is_file():
-                raise self._fail("is not a regular file")
-            try:
-                with open(p, "rb") as fh:
-                    head = fh.read(100)
-            except OSError as exc:
-                raise self._fail(f"cannot be read: {exc.strerror}") from None
-            if head and (len(head) < 100 or not head.startswith(SQLITE_MAGIC)):
-                raise self._fail("is not a SQLite database (corrupt or some other file); "
-                                 "it was left untouched — move it aside or use another "
-                                 "--data-dir")
-            if len(head) == 100:
-                version = int.from_bytes(head[60:64], "big")
-                app_id = int.from_bytes(head[68:72], "big")
-                if app_id not in (0, APPLICATION_ID):
-                    raise self._fail("is a SQLite database of some other program "
-                                     f"(application_id {app_id:#x}); left untouched")
-                if version > SCHEMA_VERSION:
-                    raise self._fail(f"was written by a newer opsconsole (schema version "
-                                     f"{version}; this one knows up to {SCHEMA_VERSION}); "
-                                     f"upgrade opsconsole — the file was left untouched")
-        elif self.read_only:
-            raise self._fail("does not exist (nothing recorded yet)")
-        else:
-            try:
-                p.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise self._fail(f"cannot create its directory: {exc.strerror}") from None
+        try:
+            exists = sqlitefile.prepare(p, self.read_only)
+        except FileRefused as exc:
+            raise self._fail(exc.reason) from None
+        except OSError as exc:
+            raise self._fail(f"cannot be created: {os_reason(exc)}") from None
+        if not exists:
+            raise NoStoreYet(f"incident store {self.path}: does not exist (nothing recorded "
+                             "yet)")
+        problem = sqlitefile.header_problem(p)
+        if problem:
+            raise self._fail(problem)
         try:
             if self.read_only:
-                uri = f"file:{p}?mode=ro"
+                uri, self._immutable = sqlitefile.read_only_uri(p)
+                self._signature = sqlitefile.signature(p)
                 conn = sqlite3.connect(uri, uri=True, timeout=self.busy_timeout,
                                        isolation_level=None, check_same_thread=False)
             else:
@@ -207,7 +199,8 @@ class SQLiteStore:
                 mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
                 if str(mode).lower() != "wal":
                     raise self._fail(f"could not switch to WAL journal mode (got {mode})")
-            conn.execute("PRAGMA synchronous = FULL")
+            if not self.read_only:
+                conn.execute("PRAGMA synchronous = FULL")
             if version < SCHEMA_VERSION:
                 if self.read_only:
                     if version == 0:
@@ -253,6 +246,14 @@ class SQLiteStore:
                 conn.execute("ROLLBACK")
             raise
 
+    def _reopen(self) -> None:
+        """An immutable connection's file changed (a writer came): open it again."""
+        with self._lock:
+            old, self._conn = self._conn, None
+            if old is not None:
+                old.close()
+            self._open()
+
     def close(self) -> None:
         with self._rlock:
             if self._rconn is not None:
@@ -292,6 +293,8 @@ class SQLiteStore:
     @contextmanager
     def _reading(self, doing: str) -> Iterator[sqlite3.Connection]:
         """The read connection (the write one when opened read-only)."""
+        if self._immutable and sqlitefile.signature(self.path) != self._signature:
+            self._reopen()
         if self._rconn is None:
             with self._guard(doing) as conn:
                 yield conn

@@ -5,17 +5,25 @@ anything that looks like a credential) before it goes anywhere. Kept: the first 
 lines, a live tail for the screen, a SHA-256 of everything, the start of the output for
 ``capture:`` regexes, and the full (masked) output in a file, up to a cap.
 
+The file is a record, never a reason to stop: when it cannot be created or written (a full
+disk, ENOSPC, exactly when someone runs ``disk-almost-full``; a read-only data directory)
+the step keeps running and streaming to the screen, the file stops growing, and
+``truncated_reason`` says why; a marker line saying so ends the file when there is room
+for it (it overwrites the last bytes written, which needs no new space).
+
 Never imports Textual.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
+from opsconsole.files import ensure_private_dir, open_private_new, os_reason
 from opsconsole.secrets import mask_tokens, mask_values
 
 HEAD_LINES = 10
@@ -52,11 +60,54 @@ class OutputCapture:
         self._hash = hashlib.sha256()
         self._partial = b""
         self._capture = bytearray()
-        self._fh = None
+        self.truncated_reason: str | None = None
+        self._announce = False  # tell the screen, once, that the file stopped
+        self._fd: int | None = None
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            self._fh = os.fdopen(fd, "wb")
+            try:
+                ensure_private_dir(path.parent)
+                fh = open_private_new(path, "wb")
+                self._fd = os.dup(fh.fileno())
+                fh.close()
+            except OSError as exc:
+                self._give_up(exc, f"the output file could not be created: {os_reason(exc)}")
+
+    def _give_up(self, exc: OSError | None, reason: str) -> None:
+        """Stop writing the file (the step goes on); remember why, and say so in the file
+        when there is room for the marker."""
+        self.truncated = True
+        self.truncated_reason = reason
+        self._announce = True
+        fd, self._fd = self._fd, None
+        if fd is None:
+            return
+        marker = (f"\n[opsconsole] output file truncated after {self.file_bytes} bytes: "
+                  f"{reason}; the rest was shown on screen only\n").encode()
+        # Overwrite the end of what was written: those blocks are already allocated, so
+        # this succeeds on a full disk (a file shorter than the marker gets it whole).
+        with contextlib.suppress(OSError):
+            at = max(self.file_bytes - len(marker), 0)
+            os.pwrite(fd, marker, at)
+            os.ftruncate(fd, max(self.file_bytes, at + len(marker)))
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+    def _write(self, out: bytes) -> None:
+        if self._fd is None or self.truncated:
+            return
+        room = FILE_CAP - self.file_bytes
+        view = memoryview(out[:room])
+        try:
+            while view:
+                n = os.write(self._fd, view)
+                self.file_bytes += n
+                view = view[n:]
+        except OSError as exc:
+            self._give_up(exc, os_reason(exc))
+            return
+        if len(out) > room:
+            self.truncated = True
+            self.truncated_reason = f"the output file's cap of {FILE_CAP} bytes was reached"
 
     def feed(self, data: bytes) -> None:
         data = self._partial + data
@@ -82,15 +133,7 @@ class OutputCapture:
         self._hash.update(out)
         if len(self._capture) < CAPTURE_BYTES:
             self._capture.extend(out[: CAPTURE_BYTES - len(self._capture)])
-        if self._fh is not None and not self.truncated:
-            room = FILE_CAP - self.file_bytes
-            if len(out) > room:
-                self._fh.write(out[:room])
-                self.file_bytes += room
-                self.truncated = True
-            else:
-                self._fh.write(out)
-                self.file_bytes += len(out)
+        self._write(out)
         lines = text.split("\n")
         if lines and lines[-1] == "":
             lines.pop()
@@ -102,6 +145,10 @@ class OutputCapture:
         if self.on_line is not None:
             for line in lines:
                 self.on_line(_cut(line))
+        if self._announce:
+            self._announce = False
+            self.note(f"[opsconsole] the output file stopped: {self.truncated_reason}; "
+                      "the step goes on")
 
     def note(self, line: str) -> None:
         """A line written by opsconsole itself (status, rows of a query)."""
@@ -111,11 +158,18 @@ class OutputCapture:
         if self._partial:
             self._emit(self._partial + b"\n")
             self._partial = b""
-        if self._fh is not None:
-            self._fh.flush()
-            os.fsync(self._fh.fileno())
-            self._fh.close()
-            self._fh = None
+        if self._announce:  # the file could not even be created, and nothing was printed
+            self._announce = False
+            self.note(f"[opsconsole] no output file: {self.truncated_reason}")
+        if self._fd is not None:
+            try:
+                os.fsync(self._fd)
+            except OSError as exc:  # EIO/ENOSPC at write-back: the file is not whole
+                self._give_up(exc, f"saving the output file failed: {os_reason(exc)}")
+                return
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = None
 
     @property
     def sha256(self) -> str:

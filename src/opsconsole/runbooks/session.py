@@ -390,6 +390,7 @@ class RunbookSession:
             "output_sha256": capture.sha256,
             "output_file": outcome.output_file,
             "output_truncated": capture.truncated,
+            "output_truncated_reason": capture.truncated_reason,
             "host_before": before,
             "host_after": after,
         }

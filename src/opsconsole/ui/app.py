@@ -22,14 +22,14 @@ from textual.widgets import Footer, Input, TextArea
 
 from opsconsole.config import AppConfig, default_data_dir
 from opsconsole.events import EventSink
-from opsconsole.incidents.sink import IncidentSink, JournalSink
-from opsconsole.incidents.store import Store, StoreError, open_store
+from opsconsole.incidents.sink import IncidentSink, JournalSink, ReadOnlySink
+from opsconsole.incidents.store import NoStoreYet, Store, StoreError, open_store
 from opsconsole.text import for_terminal, one_line
 from opsconsole.ui import flows
 from opsconsole.ui.actions import GLOBAL_ACTIONS, bindings, dangerous_actions
 from opsconsole.ui.compat import DiffDisplay, add_app_binding
-from opsconsole.ui.console import Declared, StoreWriteFailed, StoreWritten
-from opsconsole.ui.header import ConsoleHeader, header_text
+from opsconsole.ui.console import Declared, RecordingChanged, StoreWriteFailed, StoreWritten
+from opsconsole.ui.header import ConsoleHeader, header_text, recording_text
 from opsconsole.ui.help_rows import help_rows
 from opsconsole.ui.panes.base import Pane, PolledPane
 from opsconsole.ui.panes.health import HealthPane
@@ -129,10 +129,20 @@ class OpsConsoleApp(DiffDisplay, App[None]):
         self.incident_store: Store | None = self.services.incident_store
         self.store_error: str | None = None
         self.active_incident: str | None = None
-        journal = JournalSink(self.data_dir / "journal.jsonl")
-        self.sink: EventSink = self.services.sink or IncidentSink(
-            self.incident_store, fallback=journal,
-            attach_window=float(self.config.incidents.attach_window))
+        # Read-only records nothing: no store write, no journal file.
+        self.sink: EventSink
+        if self.services.sink is not None:
+            self.sink = self.services.sink
+        elif self.read_only:
+            self.sink = ReadOnlySink()
+        else:
+            # Events neither the store nor the journal can take (a full disk) wait in the
+            # sink's memory, retried by its worker thread; the header says how many.
+            self.sink = IncidentSink(
+                self.incident_store, fallback=JournalSink(self.data_dir / "journal.jsonl"),
+                attach_window=float(self.config.incidents.attach_window),
+                on_change=lambda: self.post_message(RecordingChanged()))
+        self._recording_pending = 0
         self._theme_errors: list[str] = []
         # Send the terminal only the cells that changed (see ui/screendiff.py);
         # OPSCONSOLE_FULL_REPAINT=1 turns it off (Textual's own full-region repaints).
@@ -204,14 +214,30 @@ class OpsConsoleApp(DiffDisplay, App[None]):
         self.call_after_refresh(self._after_first_frame)
 
     def _open_store(self) -> None:
-        """(thread) Open the incident store; a failure is shown, and events go to the journal."""
+        """(thread) Open the incident store (read-only with ``--read-only``); a failure is
+        shown, and events go to the journal. A store that cannot be written (a read-only
+        disk) is still opened for reading, so the incidents stay on screen."""
         try:
-            store = open_store(self.data_dir, self.config.incidents.database)
+            store = open_store(self.data_dir, self.config.incidents.database,
+                               read_only=self.read_only)
+        except NoStoreYet:  # read-only, nothing recorded yet: no incidents (not an error)
+            return
         except StoreError as exc:
             self.store_error = str(exc)
-            self.notify(f"{exc}\nEvents go to the journal in the data directory instead.",
-                        title="incident store", severity="error", timeout=20)  # thread-safe
-            return
+            store = None
+            if not self.read_only and "read-only" in str(exc):
+                try:
+                    store = open_store(self.data_dir, self.config.incidents.database,
+                                       read_only=True)
+                except StoreError:
+                    store = None
+            where = ("Nothing is recorded (read-only)." if self.read_only else
+                     "Events go to the journal in the data directory instead.")
+            self.notify(f"{exc}\n{where}", title="incident store",
+                        severity="warning" if self.read_only else "error",
+                        timeout=20)  # thread-safe
+            if store is None:
+                return
         self.incident_store = store
         if isinstance(self.sink, IncidentSink):
             self.sink.store = store
@@ -273,7 +299,7 @@ class OpsConsoleApp(DiffDisplay, App[None]):
             header = self.main.query_one(ConsoleHeader)
         except (LookupError, NoMatches):
             return  # not composed yet
-        header.show(self.header_text())
+        header.show(self.header_text(), recording_text(self, self.size.width or 160))
 
     def _tick_clock(self) -> None:
         self.update_header()
@@ -391,6 +417,14 @@ class OpsConsoleApp(DiffDisplay, App[None]):
 
     def on_store_write_failed(self, message: StoreWriteFailed) -> None:
         flows.write_failed(self, message)
+
+    def on_recording_changed(self, message: RecordingChanged) -> None:
+        pending = int(getattr(self.sink, "pending", 0))
+        if self._recording_pending and not pending:
+            self.notify(f"recording works again: the {self._recording_pending} event(s) kept "
+                        "in memory were written, in order", title="recording")
+        self._recording_pending = pending
+        self.update_header()
 
     def action_runbooks(self) -> None:
         from opsconsole.ui.screens.runbook_picker import open_picker

@@ -50,3 +50,8 @@ class StoreWriteFailed(Message):
         super().__init__()
         self.label = label
         self.error = error
+
+
+class RecordingChanged(Message):
+    """(from any thread) Events started or stopped waiting in memory (a full or read-only
+    disk): the header's recording line is redrawn."""

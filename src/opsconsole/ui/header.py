@@ -1,5 +1,6 @@
 """The console's header line: ``opsconsole · host · ● LIVE every 2s · 21:43 UTC``, with the
-active incident when there is one."""
+active incident when there is one; and, while events cannot be written (a full or read-only
+disk), a second line: ``recording failed: disk full — events kept in memory, 3 pending``."""
 
 from __future__ import annotations
 
@@ -19,16 +20,40 @@ class ConsoleHeader(Static):
     """The header widget. Calm: repaints when the text changes (the clock shows minutes
     unless ``clock_seconds``)."""
 
-    DEFAULT_CSS = "ConsoleHeader { height: 1; }"
+    DEFAULT_CSS = """
+    ConsoleHeader { height: 1; }
+    ConsoleHeader.-alert { height: 2; }
+    """
 
     def __init__(self) -> None:
         super().__init__("", id="console-header")
         self._last = ""
 
-    def show(self, text: Text) -> None:
-        if text.plain != self._last:
-            self._last = text.plain
-            self.update(text, layout=False)  # one line, always: no screen re-layout
+    def show(self, text: Text, alert: Text | None = None) -> None:
+        """The header line; ``alert`` (if any) is a second line under it."""
+        content = text if alert is None else Text("\n").join([text, alert])
+        if content.plain != self._last:
+            grows = (alert is not None) != self.has_class("-alert")
+            self._last = content.plain
+            self.set_class(alert is not None, "-alert")
+            # one line, usually: re-layout the screen only when the alert line comes or goes
+            self.update(content, layout=grows)
+
+
+def recording_text(app: OpsConsoleApp, width: int) -> Text | None:
+    """``recording failed: disk full — events kept in memory, 3 pending`` while the sink
+    keeps events it could not write (None when everything is written)."""
+    pending = int(getattr(app.sink, "pending", 0) or 0)
+    failure = getattr(app.sink, "failure", None)
+    if not pending and not failure:
+        return None
+    why = str(failure or "cannot write").split(" (")[0]
+    t = Text(f" ✖ recording failed: {why} — events kept in memory, {pending} pending; "
+             "retrying ", style="bold reverse")
+    if t.cell_len > width:
+        t.truncate(max(width - 1, 0))
+        t.append("…")
+    return t
 
 
 def header_text(app: OpsConsoleApp, width: int) -> Text:

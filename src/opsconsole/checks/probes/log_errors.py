@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from opsconsole.checks.engine import Outcome, State, run_blocking, state_dir
 from opsconsole.checks.spec import LogErrorsCheck
+from opsconsole.files import atomic_write, ensure_private_dir
 from opsconsole.fmt import duration, one_line
 from opsconsole.secrets import mask_tokens
 
@@ -221,10 +222,12 @@ def _save_state(path: Path, key: str, entry: dict[str, Any]) -> None:
     with _STATE_LOCK:
         data = _load_state(path)
         data[key] = entry
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data, sort_keys=True))
-        os.replace(tmp, path)
+        # a private directory and an atomic 0600 file: never through a planted symlink
+        try:
+            ensure_private_dir(path.parent)
+            atomic_write(path, json.dumps(data, sort_keys=True))
+        except OSError:
+            pass  # a full or read-only disk: the next run re-reads from the old position
 
 
 def _poll_log(spec: LogErrorsCheck) -> tuple[LogFollower, int, int, int, bool]:

@@ -22,6 +22,7 @@ from textual.widgets import Footer, Static
 
 from opsconsole import events as ev
 from opsconsole.events import Event
+from opsconsole.files import ensure_private_dir
 from opsconsole.fmt import age, one_line
 from opsconsole.incidents import postmortem
 from opsconsole.incidents import timeline as tl
@@ -397,15 +398,21 @@ class IncidentScreen(Screen[None]):
 
     def action_export(self) -> None:
         data_dir = Path(console_app(self).data_dir)
+        read_only = console_app(self).read_only
         store = self.store
         iid = self.incident_id
         now = self.now()
 
         def work() -> None:
             state, events = tl.fold(store.events(iid), incident_id=iid), store.events(iid)
-            out = data_dir / "postmortems" / f"{iid}.md"
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(postmortem.markdown(state, events, generated_at=now))
+            text = postmortem.markdown(state, events, generated_at=now)
+            if read_only:  # read-only writes no file: the clipboard gets it instead
+                self.app.call_from_thread(self.app.copy_to_clipboard, text)
+                self.app.notify("read-only: no file written; the postmortem draft was copied "
+                                "to the clipboard", title="postmortem")
+                return
+            out = ensure_private_dir(ensure_private_dir(data_dir) / "postmortems") / f"{iid}.md"
+            postmortem.write_export(out, text)  # atomic, 0600, never through a symlink
             self.app.notify(f"written to {out}", title="postmortem")  # thread-safe
 
         flows.run_io(console_app(self), work, "export")
