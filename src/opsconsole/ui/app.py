@@ -156,11 +156,15 @@ class OpsConsoleApp(DiffDisplay, App[None]):
             self.register_theme(theme)
         self._theme_errors = [str(e) for e in errors]
         wanted = self.options.theme or self.config.theme or DEFAULT_THEME
-        if wanted in self.available_themes:
+        fallback = DEFAULT_THEME if DEFAULT_THEME in self.available_themes else "textual-dark"
+        if wanted not in self.available_themes:
+            self._theme_errors.append(f"theme {wanted!r} not found; using {fallback}")
+            wanted = fallback
+        try:
             self.theme = wanted
-        else:
-            self._theme_errors.append(f"theme {wanted!r} not found; using {DEFAULT_THEME}")
-            self.theme = DEFAULT_THEME if DEFAULT_THEME in self.available_themes else "textual-dark"
+        except Exception as exc:  # validated on load; a theme Textual still refuses is skipped
+            self._theme_errors.append(f"theme {wanted!r} cannot be used ({exc}); using {fallback}")
+            self.theme = fallback
 
     def make_panes(self) -> list[Pane]:
         cfg = self.config
