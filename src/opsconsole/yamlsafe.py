@@ -47,6 +47,9 @@ class ConfigError(Exception):
         self.message = message
         super().__init__(self.__str__())
 
+    def __reduce__(self) -> tuple[Any, ...]:  # picklable: runbooks are parsed in a child process
+        return (type(self), (self.path, self.line, self.column, self.message))
+
     def __str__(self) -> str:
         if self.line is None:
             return f"{self.path}: {self.message}"
