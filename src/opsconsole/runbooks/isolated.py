@@ -27,7 +27,9 @@ from opsconsole.schema import ConfigError
 
 TIME_LIMIT = 5.0  # seconds per file
 MEMORY_LIMIT = 1024 * 1024 * 1024  # the child's address space, bytes
+START_LIMIT = 60.0  # seconds for the child to start, on a loaded host
 _HEADER = struct.Struct(">I")
+_READY = b"R"
 
 
 def _package_root() -> str:
@@ -43,10 +45,15 @@ class _Child:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "opsconsole.runbooks.isolated"], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, bufsize=0)
+        self.ready = False
 
     def load(self, path: Path, timeout: float) -> Any:
         """The Runbook or ConfigError for ``path``; raises TimeoutError or EOFError."""
         assert self.proc.stdin is not None and self.proc.stdout is not None
+        if not self.ready:  # the child's start (imports) does not count against a file
+            if self._read(self.proc.stdout, 1, time.monotonic() + START_LIMIT) != _READY:
+                raise EOFError
+            self.ready = True
         try:
             self.proc.stdin.write((json.dumps(str(path)) + "\n").encode())
         except OSError:
@@ -88,9 +95,11 @@ class _Child:
             self.proc.stdout.close()
 
 
-def load_files(paths: list[Path], timeout: float = TIME_LIMIT) -> list[Any]:
+def load_files(paths: list[Path], timeout: float | None = None) -> list[Any]:
     """For each path, its :class:`Runbook` or the :class:`ConfigError` that stopped it,
-    each parsed in a child process within ``timeout`` seconds."""
+    each parsed in a child process within ``timeout`` seconds (default :data:`TIME_LIMIT`)."""
+    if timeout is None:
+        timeout = TIME_LIMIT
     out: list[Any] = []
     child: _Child | None = None
     try:
@@ -145,8 +154,12 @@ def main() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
     with contextlib.suppress(OSError):
         os.nice(5)
+    import opsconsole.runbooks.library  # noqa: F401 - imported before the first file's clock starts
+
     out = sys.stdout.buffer
     sys.stdout = sys.stderr
+    out.write(_READY)
+    out.flush()
     for line in sys.stdin.buffer:
         path = Path(json.loads(line))
         try:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from opsconsole.paths import shipped_dir
-from opsconsole.runbooks.isolated import TIME_LIMIT, load_files
+from opsconsole.runbooks.isolated import load_files
 from opsconsole.runbooks.markdown import load_markdown_runbook
 from opsconsole.runbooks.model import Loaded, Runbook, load_yaml_runbook
 from opsconsole.schema import ConfigError, read_text_file
@@ -64,11 +64,11 @@ def runbook_dirs(config_dirs: list[str] | None = None) -> list[Path]:
     return dirs
 
 
-def load_all(paths: list[Path], *, timeout: float = TIME_LIMIT) -> list[Loaded]:
+def load_all(paths: list[Path], *, timeout: float | None = None) -> list[Loaded]:
     """Every runbook file under ``paths``; a broken file is listed with its error, the others
     still load. A later id that repeats an earlier one is an error on the later file. Files
-    are parsed in a child process, each within ``timeout`` seconds (blocking: call it in a
-    thread from the UI)."""
+    are parsed in a child process, each within ``timeout`` seconds (default
+    :data:`isolated.TIME_LIMIT`; blocking: call it in a thread from the UI)."""
     out: list[Loaded] = []
     seen: dict[str, Path] = {}
     for p in paths:
