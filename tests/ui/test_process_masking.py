@@ -59,3 +59,37 @@ async def test_real_processes_passwords_never_reach_the_screen(tmp_path):
         for p in procs:  # each in its own group: the plugin and its sleep go too
             os.killpg(p.pid, signal.SIGKILL)
             p.wait()
+
+
+async def test_walkthrough_and_check_details_mask_command_lines(tmp_path):
+    from datetime import UTC, datetime
+
+    from textual.widgets import Static
+
+    from opsconsole.checks.tracker import CheckStatus
+    from opsconsole.config import parse_config
+    from opsconsole.ui.panes.health import details_text
+    from opsconsole.ui.screens.runbook_walkthrough import RunbookScreen
+
+    rb = tmp_path / "rb"
+    rb.mkdir()
+    (rb / "dump.yaml").write_text(
+        "id: dump\ntitle: Dump test\nsteps:\n  - title: Dump it\n    kind: shell\n"
+        "    run: pg_dump --password=hunter2 postgresql://app:s3cret@db.internal/orders\n")
+    app = make_app(parse_config(f"runbook_dirs: [{rb}]\n"), data_dir=tmp_path / "data")
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.press("r")
+        await wait_for(pilot, lambda: getattr(app.screen, "loaded", None) is not None)
+        await pilot.press(*"Dump test")
+        await wait_for(pilot, lambda: app.screen.shown and app.screen.shown[0].title == "Dump test")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunbookScreen))
+        detail = str(app.screen.query_one("#runbook-detail", Static).render())
+        assert "pg_dump --password=" in detail and "db.internal/orders" in detail
+        assert "hunter2" not in detail and "s3cret" not in detail
+
+    # a command check's details: its command line (a Nagios plugin's -p) is masked
+    status = CheckStatus(name="pg", kind="command", state="CRITICAL", message="down", since=None,
+                         target="check_pgsql -H db.internal -p pl4in")
+    text = details_text(status, datetime.now(UTC)).plain
+    assert "check_pgsql -H db.internal -p" in text and "pl4in" not in text
