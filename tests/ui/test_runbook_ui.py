@@ -257,6 +257,8 @@ def test_picker_snapshot(snap_compare, size, query):
         await pilot.press("r")
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, RunbookPickerScreen)
                        and bool(pilot.app.screen.shown))
+        # the runbooks load in a child process: however long it took, the cursor is drawn
+        pilot.app.screen.query_one("#runbook-search", Input).cursor_blink = False
         await pilot.press(*query)
         await pilot.pause()
 

@@ -107,13 +107,13 @@ def hotkey_errors(cfg: Any, loaded: list[Any]) -> list[str]:
     """Config ``hotkeys:`` that name a runbook or step that does not exist, located in the
     config file when there is one."""
     from opsconsole.runbooks.model import locate
-    from opsconsole.schema import compose
+    from opsconsole.schema import compose, read_text_file
 
     root = None
     if cfg.source:
         try:
-            root = compose(Path(cfg.source).read_text(), cfg.source)
-        except (OSError, ConfigError):
+            root = compose(read_text_file(cfg.source), cfg.source)
+        except ConfigError:
             root = None
     out = []
     by_id = {i.runbook.id: i.runbook for i in loaded if i.runbook}

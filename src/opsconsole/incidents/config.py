@@ -13,9 +13,36 @@ incidents:
 
 from __future__ import annotations
 
+import re
+import string
 from dataclasses import dataclass
 
 from opsconsole.schema import Duration, field, non_negative, positive
+
+MAX_TEMPLATE_WIDTH = 1000  # a field's width or precision: {title:>3000000000} would be 3 GB
+
+# the format-spec mini-language: [[fill]align][sign][z][#][0][width][grouping][.precision][type]
+_SPEC = re.compile(r"^(?:.?[<>=^])?[+\- ]?z?#?0?(?P<width>\d*)[,_]?(?:\.(?P<precision>\d*))?[a-zA-Z%]?$",
+                   re.DOTALL)
+
+
+def spec_error(spec: str) -> str | None:
+    """None when ``spec`` is a format spec a comms template may use: no nested fields, width
+    and precision at most :data:`MAX_TEMPLATE_WIDTH`, one Python accepts for text."""
+    if "{" in spec or "}" in spec:
+        return f"format spec {spec!r}: nested fields are not allowed"
+    m = _SPEC.match(spec)
+    if m is None:
+        return f"format spec {spec[:40]!r}: expected e.g. '>20' or '.80'"
+    for part in ("width", "precision"):
+        digits = m.group(part) or ""
+        if len(digits) > 4 or (digits and int(digits) > MAX_TEMPLATE_WIDTH):
+            return f"format spec {spec[:40]!r}: {part} above {MAX_TEMPLATE_WIDTH}"
+    try:
+        format("text", spec)
+    except ValueError as exc:
+        return f"format spec {spec[:40]!r}: {exc}"
+    return None
 
 
 def _templates_check(value: dict[str, str]) -> str | None:
@@ -23,6 +50,12 @@ def _templates_check(value: dict[str, str]) -> str | None:
 
     for name, text in value.items():
         err = template_error(text)
+        if err is None:
+            for _lit, fname, spec, _conv in string.Formatter().parse(text):
+                if fname is not None and spec:
+                    err = spec_error(spec)
+                    if err:
+                        break
         if err:
             return f"template {name!r}: {err}"
     return None

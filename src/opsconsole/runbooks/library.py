@@ -2,7 +2,9 @@
 
 The shipped runbooks (see :func:`opsconsole.paths.shipped_dir`) come first, then the
 config's ``runbook_dirs:``. A broken file is listed with its located error while the
-others load. Never imports Textual.
+others load. Every file is read with a size cap (:data:`MAX_RUNBOOK_BYTES`, regular files
+only) and parsed in a child process within a time bound (see :mod:`.isolated`), so one
+hostile file costs at most a few seconds. Never imports Textual.
 """
 
 from __future__ import annotations
@@ -10,29 +12,39 @@ from __future__ import annotations
 from pathlib import Path
 
 from opsconsole.paths import shipped_dir
+from opsconsole.runbooks.isolated import load_files
 from opsconsole.runbooks.markdown import load_markdown_runbook
 from opsconsole.runbooks.model import Loaded, Runbook, load_yaml_runbook
 from opsconsole.schema import ConfigError, read_text_file
 
 RUNBOOK_SUFFIXES = (".yaml", ".yml", ".md")
+MAX_RUNBOOK_BYTES = 4 * 1024 * 1024
 
 
 def load_runbook(path: str | Path) -> Runbook:
     """Load one runbook file (YAML or Markdown). Raises :class:`ConfigError`."""
     p = Path(path)
-    text = read_text_file(p)
+    text = read_text_file(p, limit=MAX_RUNBOOK_BYTES)
     if p.suffix.lower() == ".md":
         return load_markdown_runbook(p, text)
     return load_yaml_runbook(p, text)
 
 
-def runbook_files(paths: list[Path]) -> list[Path]:
+def runbook_files(paths: list[Path], errors: list[ConfigError] | None = None) -> list[Path]:
     """The runbook files among ``paths``: directories' ``*.yaml``, ``*.yml`` and ``*.md``
-    (not hidden files, not README.md), files as given."""
+    (not hidden files, not README.md), files as given. A directory that cannot be listed is
+    added to ``errors`` (when given) and skipped."""
     out: list[Path] = []
     for p in paths:
         if p.is_dir():
-            out.extend(sorted(f for f in p.iterdir()
+            try:
+                names = list(p.iterdir())
+            except OSError as exc:
+                if errors is not None:
+                    errors.append(ConfigError(p, None, None,
+                                              f"cannot list runbooks: {exc.strerror or exc}"))
+                continue
+            out.extend(sorted(f for f in names
                               if f.suffix.lower() in RUNBOOK_SUFFIXES and not f.name.startswith(".")
                               and f.name.lower() not in ("readme.md",)))
         else:
@@ -52,19 +64,22 @@ def runbook_dirs(config_dirs: list[str] | None = None) -> list[Path]:
     return dirs
 
 
-def load_all(paths: list[Path]) -> list[Loaded]:
+def load_all(paths: list[Path], *, timeout: float | None = None) -> list[Loaded]:
     """Every runbook file under ``paths``; a broken file is listed with its error, the others
-    still load. A later id that repeats an earlier one is an error on the later file."""
+    still load. A later id that repeats an earlier one is an error on the later file. Files
+    are parsed in a child process, each within ``timeout`` seconds (default
+    :data:`isolated.TIME_LIMIT`; blocking: call it in a thread from the UI)."""
     out: list[Loaded] = []
     seen: dict[str, Path] = {}
     for p in paths:
         if not p.exists():
             out.append(Loaded(p, None, ConfigError(p, None, None, "runbook directory or file does not exist")))
-    for f in runbook_files([p for p in paths if p.exists()]):
-        try:
-            rb = load_runbook(f)
-        except ConfigError as exc:
-            out.append(Loaded(f, None, exc))
+    errors: list[ConfigError] = []
+    found = runbook_files([p for p in paths if p.exists()], errors)
+    out.extend(Loaded(Path(e.path), None, e) for e in errors)
+    for f, rb in zip(found, load_files(found, timeout), strict=True):
+        if isinstance(rb, ConfigError):
+            out.append(Loaded(f, None, rb))
             continue
         if rb.id in seen:
             out.append(Loaded(f, None, ConfigError(f, None, None,
@@ -82,7 +97,10 @@ def find(loaded: list[Loaded], ref: str) -> Runbook:
             return item.runbook
     p = Path(ref)
     if p.suffix.lower() in RUNBOOK_SUFFIXES or p.exists():
-        return load_runbook(p)
+        (rb,) = load_files([p])
+        if isinstance(rb, ConfigError):
+            raise rb
+        return rb
     for item in loaded:
         if item.runbook is None and item.path.stem == ref and item.error:
             raise item.error

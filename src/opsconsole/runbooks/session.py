@@ -121,6 +121,7 @@ class RunbookSession:
         self.running: int | None = None
         self.capture: OutputCapture | None = None
         self._stop: asyncio.Event | None = None  # made on the running loop, per step run
+        self.stop_reason = "stopped by the operator"  # what a stopped step's record says
 
     @property
     def dry_run(self) -> bool:
@@ -147,10 +148,12 @@ class RunbookSession:
         return executor_for(step).label(step, self.subst)
 
     # ----------------------------------------------------------- control
-    def stop(self) -> bool:
-        """Stop the running step (its process group gets SIGTERM, then SIGKILL)."""
+    def stop(self, reason: str = "stopped by the operator") -> bool:
+        """Stop the running step (its process group gets SIGTERM, then SIGKILL); ``reason``
+        is what its ``step_finished`` record says (e.g. "stopped: terminal closed")."""
         if self.running is None:
             return False
+        self.stop_reason = reason
         if self._stop is not None:
             self._stop.set()
         return True
@@ -276,7 +279,7 @@ class RunbookSession:
                 self._note(f"[opsconsole] attempt {attempt} of {attempts} {outcome.status}; "
                            f"retrying in {float(step.retry_delay):g}s")
                 if await self._sleep_or_stop(float(step.retry_delay)):
-                    outcome = StepOutcome("stopped", message="stopped by the operator")
+                    outcome = StepOutcome("stopped", message=self.stop_reason)
                     break
         if outcome.ok and not dry:
             self._apply_captures(step)
@@ -422,7 +425,7 @@ class RunbookSession:
         with contextlib.suppress(asyncio.CancelledError):
             await task
         if self._stop.is_set():
-            capture.note("[opsconsole] stopped by the operator")
-            return "stopped", None, "stopped by the operator"
+            capture.note(f"[opsconsole] {self.stop_reason}")
+            return "stopped", None, self.stop_reason
         capture.note(f"[opsconsole] timed out after {timeout:g}s")
         return "timeout", None, executor.timeout_message(step, timeout)

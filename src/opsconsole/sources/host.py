@@ -21,6 +21,7 @@ from typing import Any
 import psutil
 
 from opsconsole.events import SNAPSHOT, Event, EventSink
+from opsconsole.secrets import mask_command_line
 
 PSEUDO_FS = frozenset(
     {
@@ -250,7 +251,9 @@ class HostCollector:
         except (psutil.Error, KeyError):
             user = "?"
         try:
-            cmd = " ".join(proc.cmdline())
+            # other users' command lines carry their passwords (--password=…, URLs, -p pw):
+            # masked here, once, so no pane, filter or recorded figure ever holds them
+            cmd = " ".join(mask_command_line(proc.cmdline()))
         except psutil.Error:
             cmd = ""
         if not cmd:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+import signal
 import socket
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -45,6 +49,7 @@ from opsconsole.ui.widgets import LineBlock
 INTERVALS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 PANE_ORDER = ("health", "resources", "slow", "locks", "incidents")
 NARROW_WIDTH = 120
+HANGUP_GRACE = 6.0  # seconds a hang-up waits for stopped steps (SIGTERM, SIGKILL) to be recorded
 NARROW_HEIGHT = 36
 
 
@@ -144,6 +149,7 @@ class OpsConsoleApp(DiffDisplay, App[None]):
                 on_change=lambda: self.post_message(RecordingChanged()))
         self._recording_pending = 0
         self._theme_errors: list[str] = []
+        self._hung_up = False
         # Send the terminal only the cells that changed (see ui/screendiff.py);
         # OPSCONSOLE_FULL_REPAINT=1 turns it off (Textual's own full-region repaints).
         self.screen_diff: ScreenDiff | None = (
@@ -167,11 +173,15 @@ class OpsConsoleApp(DiffDisplay, App[None]):
             self.register_theme(theme)
         self._theme_errors = [str(e) for e in errors]
         wanted = self.options.theme or self.config.theme or DEFAULT_THEME
-        if wanted in self.available_themes:
+        fallback = DEFAULT_THEME if DEFAULT_THEME in self.available_themes else "textual-dark"
+        if wanted not in self.available_themes:
+            self._theme_errors.append(f"theme {wanted!r} not found; using {fallback}")
+            wanted = fallback
+        try:
             self.theme = wanted
-        else:
-            self._theme_errors.append(f"theme {wanted!r} not found; using {DEFAULT_THEME}")
-            self.theme = DEFAULT_THEME if DEFAULT_THEME in self.available_themes else "textual-dark"
+        except Exception as exc:  # validated on load; a theme Textual still refuses is skipped
+            self._theme_errors.append(f"theme {wanted!r} cannot be used ({exc}); using {fallback}")
+            self.theme = fallback
 
     def make_panes(self) -> list[Pane]:
         cfg = self.config
@@ -211,7 +221,27 @@ class OpsConsoleApp(DiffDisplay, App[None]):
         self.app_resume_signal.subscribe(self, self._forget_terminal, immediate=True)
         if self._theme_errors:
             self.notify("\n".join(self._theme_errors), title="theme", severity="error", timeout=15)
+        # the terminal went away (SSH dropped): stop running steps, record it, then exit
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._hangup)
         self.call_after_refresh(self._after_first_frame)
+
+    def _hangup(self) -> None:
+        if not self._hung_up:
+            self._hung_up = True
+            asyncio.get_running_loop().create_task(self._stop_steps_and_exit())
+
+    async def _stop_steps_and_exit(self) -> None:
+        """Stop every running runbook step like ``x`` does, recorded as "stopped: terminal
+        closed", wait (bounded) for their records, then exit."""
+        sessions = [s for s in (getattr(scr, "session", None) for scr in self.screen_stack)
+                    if s is not None and getattr(s, "running", None) is not None]
+        for session in sessions:
+            session.stop("stopped: terminal closed")
+        deadline = time.monotonic() + HANGUP_GRACE
+        while any(s.running is not None for s in sessions) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        self.exit(return_code=129)  # 128 + SIGHUP, as a shell reports it
 
     def _open_store(self) -> None:
         """(thread) Open the incident store (read-only with ``--read-only``); a failure is

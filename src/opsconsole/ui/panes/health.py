@@ -10,6 +10,7 @@ updated by row key with ``sync_table`` so the cursor stays on its check when row
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -27,6 +28,7 @@ from opsconsole.checks.perfdata import with_unit
 from opsconsole.checks.scheduler import CheckScheduler
 from opsconsole.checks.tracker import PENDING, CheckStatus, CheckTracker
 from opsconsole.fmt import age, duration, human_bytes, one_line
+from opsconsole.secrets import mask_command_line, mask_tokens
 from opsconsole.text import for_terminal
 from opsconsole.ui import compat
 from opsconsole.ui.actions import ActionSpec, bindings
@@ -143,7 +145,7 @@ def output_text(r: Any, full: bool) -> Text:
     shown = lines if full else lines[:OUTPUT_LINES]
     t.append("  output:\n")
     for line in shown:
-        t.append(f"    {one_line(line, 150)}\n")
+        t.append(f"    {one_line(mask_tokens(line), 150)}\n")
     hidden = len(lines) - len(shown)
     if hidden:
         t.append(f"    … +{hidden} lines (o shows all)\n", style="italic")
@@ -155,6 +157,20 @@ def output_text(r: Any, full: bool) -> Text:
     return t
 
 
+def masked(text: object) -> str:
+    """Text shown in check details with its secrets masked: a command check's command line
+    (``check_pgsql -p pw``, ``--password=…``) word by word, anything else token by token."""
+    raw = str(text)
+    try:
+        words = shlex.split(raw)
+    except ValueError:
+        return str(mask_command_line(raw))
+    if not words:
+        return raw
+    out = mask_command_line(words)
+    return raw if list(out) == words else shlex.join(out)
+
+
 def details_text(s: CheckStatus, now: datetime, styles: dict[str, str] | None = None,
                  full_output: bool = False) -> Text:
     """The details screen body: state and since when, last result, performance data,
@@ -162,7 +178,7 @@ def details_text(s: CheckStatus, now: datetime, styles: dict[str, str] | None = 
     st = styles or {}
     t = Text()
     t.append(one_line(s.name), style="bold")
-    t.append(one_line(f"  ({s.kind}{' · ' + s.target if s.target else ''})") + "\n\n")
+    t.append(one_line(f"  ({s.kind}{' · ' + masked(s.target) if s.target else ''})") + "\n\n")
     t.append(state_label(s.state), style=st.get(s.state, "bold"))
     since = s.time_in_state(now)
     if since is not None and s.state != PENDING:
@@ -172,7 +188,7 @@ def details_text(s: CheckStatus, now: datetime, styles: dict[str, str] | None = 
     if s.soft:
         t.append(f"  · {s.failures} consecutive failure(s), not critical yet")
     t.append("\n")
-    t.append(for_terminal(s.message, keep_newlines=True) + "\n", style="")
+    t.append(for_terminal(mask_tokens(str(s.message)), keep_newlines=True) + "\n", style="")
     if s.result is not None:
         r = s.result
         t.append(f"\nlast run  {r.checked_at.astimezone(UTC):%H:%M:%S} UTC · raw state {r.state}")
@@ -196,10 +212,10 @@ def details_text(s: CheckStatus, now: datetime, styles: dict[str, str] | None = 
                     t.append(f"  {k}:\n")
                     for p in v[:10]:
                         cpu = "–" if p.get("cpu") is None else f"{p.get('cpu')}%"
-                        t.append(one_line(f"    pid {p.get('pid')}  {p.get('name')}  cpu {cpu}"
+                        t.append(one_line(f"    pid {p.get('pid')}  {masked(p.get('name'))}  cpu {cpu}"
                                           f"  mem {p.get('mem')}%") + "\n")
                     continue
-                t.append(f"  {k}: {one_line(str(v), 150)}\n")
+                t.append(f"  {k}: {one_line(masked(v), 150)}\n")
     t.append("\nState changes (newest first)\n", style="bold underline")
     if not s.changes:
         t.append("  none yet\n")
@@ -208,7 +224,7 @@ def details_text(s: CheckStatus, now: datetime, styles: dict[str, str] | None = 
         t.append(f"  {c.at.astimezone(UTC):%Y-%m-%d %H:%M:%S}  ")
         t.append(f"{old} → ")
         t.append(WORD.get(c.new, c.new), style=st.get(c.new, "bold"))
-        t.append(f"  {one_line(c.message, 100)}\n")
+        t.append(f"  {one_line(mask_tokens(str(c.message)), 100)}\n")
     t.append("\nescape closes", style="italic")
     return t
 

@@ -18,6 +18,7 @@ from textual.widgets import DataTable
 
 from opsconsole.config import Levels, Thresholds
 from opsconsole.fmt import human_bytes, one_line
+from opsconsole.secrets import mask_command_line
 from opsconsole.sources.host import HostCollector, HostSnapshot, ProcRow
 from opsconsole.ui.actions import ActionSpec
 from opsconsole.ui.panes.base import PolledPane
@@ -155,7 +156,7 @@ def process_rows(procs: tuple[ProcRow, ...] | list[ProcRow], sort: str, top: int
 
 def process_cells(p: ProcRow, th: Thresholds) -> tuple[str, ...]:
     return (str(p.pid), one_line(p.user, 10), f"{p.cpu:5.1f}", f"{p.mem:5.1f}",
-            one_line(p.command, 200))
+            one_line(str(mask_command_line(p.command)), 200))  # masked at the source too
 
 
 PROC_COLUMNS = ("PID", "USER", "CPU%", "MEM%", "COMMAND")

@@ -113,17 +113,27 @@ class RunbookPickerScreen(Screen[None]):
             yield Static("", id="runbook-picker-detail")
         yield Footer()
 
-    async def on_mount(self) -> None:
+    def on_mount(self) -> None:
         self.query_one("#runbook-search", Input).focus()
         if self.loaded is None:
-            self.loaded = await asyncio.to_thread(load_runbooks, getattr(self.app, "config", None))
-        self.refilter("")
+            # parsing runs in a thread (each file in a child process, time-bounded): the
+            # picker says "loading…" and keeps taking keys meanwhile
+            self.run_worker(self._load(), exit_on_error=False, group="runbook-load")
+        self.refilter(self.query_one("#runbook-search", Input).value)
+
+    async def _load(self) -> None:
+        loaded = await asyncio.to_thread(load_runbooks, getattr(self.app, "config", None))
+        self.loaded = loaded
+        self.refilter(self.query_one("#runbook-search", Input).value)
 
     def title_text(self) -> Text:
-        loaded = self.loaded or []
-        ok = sum(1 for i in loaded if i.ok)
         t = Text()
         t.append(" runbooks ", style="bold reverse")
+        if self.loaded is None:
+            t.append(" loading…")
+            return t
+        loaded = self.loaded
+        ok = sum(1 for i in loaded if i.ok)
         t.append(f" {ok} loaded")
         broken = len(loaded) - ok
         if broken:
@@ -148,6 +158,9 @@ class RunbookPickerScreen(Screen[None]):
         return self.shown[ol.highlighted]
 
     def show_detail(self) -> None:
+        if self.loaded is None:
+            self.query_one("#runbook-picker-detail", Static).update(Text("Loading runbooks…"))
+            return
         self.query_one("#runbook-picker-detail", Static).update(detail(self.highlighted()))
 
     @on(Input.Changed, "#runbook-search")

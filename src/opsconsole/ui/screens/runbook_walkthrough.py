@@ -23,6 +23,7 @@ from opsconsole.runbooks.model import ManualStep, Runbook
 from opsconsole.runbooks.output import LIVE_LINES
 from opsconsole.runbooks.params import ParamError, resolve_params
 from opsconsole.runbooks.session import RunbookSession, SessionOptions, host_figures_default
+from opsconsole.secrets import mask_command_line
 from opsconsole.text import for_terminal, one_line
 from opsconsole.ui.actions import ActionSpec, bindings, dangerous_actions
 from opsconsole.ui.safe import rich_text
@@ -310,7 +311,8 @@ class RunbookScreen(Screen[None]):
             t.append("enter marks it done\n", style="italic")
         else:
             t.append("Will run:\n", style="underline")
-            t.append(_multi(rendered.display) + "\n", style="bold")
+            # a password written into the runbook itself (--password=…, a URL) is not shown
+            t.append(_multi(str(mask_command_line(rendered.display))) + "\n", style="bold")
         if step.confirm:
             t.append(f"⚠ dangerous: you will type '{one_line(step.confirm)}' to run it\n", style="bold")
         if step.milestone:
@@ -421,7 +423,7 @@ class RunbookScreen(Screen[None]):
             self.draw()
             return
         if step.confirm:
-            what = self.session.render(step).display
+            what = str(mask_command_line(self.session.render(step).display))
 
             def confirmed(word: str | None) -> None:
                 if word is None:

@@ -1,0 +1,95 @@
+"""Other processes' command lines are drawn with their secrets masked: real processes with
+passwords in their argv, shown by the resources pane through the real psutil collector."""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import signal
+import subprocess
+import sys
+
+from textual.widgets import DataTable
+
+from opsconsole.sources.host import HostCollector
+from uihelpers import make_app, wait_for
+
+SECRETS = ("hunter2", "s3cret", "pl4in")
+
+
+async def test_real_processes_passwords_never_reach_the_screen(tmp_path):
+    plugin_dir = tmp_path / "mask-probe"
+    plugin_dir.mkdir()
+    plugin = plugin_dir / "check_pgsql"  # a Nagios plugin: -p is its password
+    plugin.write_text("#!/bin/sh\nsleep 300\n")
+    plugin.chmod(0o755)
+    procs = [
+        subprocess.Popen([sys.executable, "-c", "import time;time.sleep(300)", "mask-probe",
+                          "--password=hunter2", "postgresql://app:s3cret@db.internal/orders"], start_new_session=True),
+        # /bin/sh keeps the plugin's argv while it waits for its sleep
+        subprocess.Popen(["/bin/sh", "-c", f"{plugin} -H db.internal -p pl4in; true"],
+                         start_new_session=True),
+    ]
+    try:
+        app = make_app(host_collector=HostCollector(process_interval=0.0), refresh=0.5)
+        async with app.run_test(size=(200, 50)) as pilot:
+            pane = app.pane("resources")
+            await pilot.press("2", "z", "slash", *"mask-probe", "enter")
+            table = pane.query_one(DataTable)
+
+            def shown() -> list[str]:
+                return [" ".join(map(str, table.get_row_at(r))) for r in range(table.row_count)]
+
+            def both() -> bool:
+                rows = shown()
+                return (any("db.internal/orders" in r for r in rows)
+                        and any("check_pgsql -H db.internal -p" in r for r in rows))
+
+            await wait_for(pilot, both, timeout=30)
+            rows = "\n".join(shown())
+            # the non-secret parts are there, the secrets are not
+            assert "mask-probe --password=" in rows and "postgresql://app:" in rows
+            screen = html.unescape(re.sub(r"<[^>]+>", "", app.export_screenshot())).replace("\xa0", " ")
+            assert "check_pgsql -H db.internal -p" in screen and "db.internal/orders" in screen
+            for secret in SECRETS:
+                assert secret not in rows, rows
+                assert secret not in screen
+    finally:
+        for p in procs:  # each in its own group: the plugin and its sleep go too
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+
+
+async def test_walkthrough_and_check_details_mask_command_lines(tmp_path):
+    from datetime import UTC, datetime
+
+    from textual.widgets import Static
+
+    from opsconsole.checks.tracker import CheckStatus
+    from opsconsole.config import parse_config
+    from opsconsole.ui.panes.health import details_text
+    from opsconsole.ui.screens.runbook_walkthrough import RunbookScreen
+
+    rb = tmp_path / "rb"
+    rb.mkdir()
+    (rb / "dump.yaml").write_text(
+        "id: dump\ntitle: Dump test\nsteps:\n  - title: Dump it\n    kind: shell\n"
+        "    run: pg_dump --password=hunter2 postgresql://app:s3cret@db.internal/orders\n")
+    app = make_app(parse_config(f"runbook_dirs: [{rb}]\n"), data_dir=tmp_path / "data")
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.press("r")
+        await wait_for(pilot, lambda: getattr(app.screen, "loaded", None) is not None)
+        await pilot.press(*"Dump test")
+        await wait_for(pilot, lambda: app.screen.shown and app.screen.shown[0].title == "Dump test")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunbookScreen))
+        detail = str(app.screen.query_one("#runbook-detail", Static).render())
+        assert "pg_dump --password=" in detail and "db.internal/orders" in detail
+        assert "hunter2" not in detail and "s3cret" not in detail
+
+    # a command check's details: its command line (a Nagios plugin's -p) is masked
+    status = CheckStatus(name="pg", kind="command", state="CRITICAL", message="down", since=None,
+                         target="check_pgsql -H db.internal -p pl4in")
+    text = details_text(status, datetime.now(UTC)).plain
+    assert "check_pgsql -H db.internal -p" in text and "pl4in" not in text
