@@ -96,7 +96,8 @@ BINDING_IDS: tuple[str, ...] = (
     "focus-incidents", "next-pane", "previous-pane", "zoom", "pause", "faster", "slower",
     "filter", "declare", "note", "runbooks", "timeline", "back", "palette",
     # the panes
-    "health-details", "health-run-now", "health-details-close", "sort-processes",
+    "health-details", "health-run-now", "health-details-close", "health-details-output",
+    "sort-processes",
     "slow-view", "slow-sort", "slow-details", "slow-explain", "slow-cancel", "slow-terminate",
     "slow-next-target", "locks-details", "locks-cancel", "locks-terminate",
     "locks-next-target", "open-incident",

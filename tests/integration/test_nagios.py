@@ -308,8 +308,8 @@ def test_opsconsole_check_reads_as_a_plugin_to_a_nagios_consumer(run_cli, tmp_pa
     disk = f"{PLUGINS / 'check_disk'} -w 10% -c 5% -p /"
     cfg = write_cfg(tmp_path, f"""
 checks:
-  - {{name: web front, kind: http, url: "http://127.0.0.1:{web}/health", warn_latency: 2s,
-     crit_latency: 5s}}
+  - {{name: web front, kind: http, url: "http://127.0.0.1:{web}/health", warn_latency: 20s,
+     crit_latency: 50s}}
   - {{name: billing-api, kind: tcp, address: "127.0.0.1:{down}"}}
   - {{name: disk, kind: command, command: "{disk}"}}
   - {{name: quoted, kind: command, shell: true,
@@ -326,7 +326,7 @@ checks:
     assert set(got) >= {"web front_latency", "billing-api_latency", "disk_latency",
                         "quoted_latency", "quoted_it's a=b"}
     value, uom, limits = got["web front_latency"]
-    assert uom == "s" and value is not None and limits[:3] == ["2", "5", "0"]
+    assert uom == "s" and value is not None and limits[:3] == ["20", "50", "0"]
     assert got["quoted_it's a=b"] == (3.0, "", ["5", "9"])
     if (PLUGINS / "check_disk").exists():  # the plugin's own perfdata, passed through
         assert got["disk_/"][1] == "B"
