@@ -60,7 +60,7 @@ async def test_everything_seen_and_done_is_on_the_timeline_and_in_the_postmortem
     (rbdir / "e2e-failover.yaml").write_text(RUNBOOK)
     dsn = pg_cluster.dsn()
     cfg = AppConfig(
-        checks=[HttpCheck(name="web", url=switch_web.url, interval=Duration(0.3), timeout=Duration(2))],
+        checks=[HttpCheck(name="web", url=switch_web.url, interval=Duration(0.3), timeout=Duration(10))],
         databases=[DatabaseTarget("main", dsn)],
         postgres=PostgresOptions(min_duration=Duration(0.2)),
         runbook_dirs=[str(rbdir)],
