@@ -82,7 +82,7 @@ async def test_hostile_query_text_in_the_slow_pane_and_its_details(pg_cluster, t
                        if any("PWN" in str(c) for c in table.get_row_at(i)))
             cell = next(str(c) for c in row if "PWN" in str(c))
             assert "␛]0;PWN␇ <U+009B>2J [KMG]" in cell  # visible, markup drawn literally
-            assert "␛]0;PWN␇" in assert_screen_clean(app)
+            await wait_for(pilot, lambda: "␛]0;PWN␇" in assert_screen_clean(app))
             # the details modal of that backend
             table.move_cursor(row=next(i for i in range(table.row_count)
                                        if any("PWN" in str(c) for c in table.get_row_at(i))))
@@ -92,7 +92,7 @@ async def test_hostile_query_text_in_the_slow_pane_and_its_details(pg_cluster, t
             body = app.screen.query_one("#pg-text-body", Static)
             lines = strips_text(body)
             assert controls(lines) == set() and "␛]0;PWN␇ <U+009B>2J [KMG]" in lines
-            assert "␛]0;PWN␇" in assert_screen_clean(app)
+            await wait_for(pilot, lambda: "␛]0;PWN␇" in assert_screen_clean(app))
     finally:
         victim.terminate()
         task.cancel()
@@ -129,13 +129,13 @@ async def test_runbook_title_params_pattern_and_step_output(tmp_path):
         await pilot.pause()
         detail = str(app.screen.query_one("#runbook-picker-detail", Static).render())
         assert "Evil ␛]0;TITLE␇ runbook" in detail
-        assert "Evil ␛]0;TITLE␇ runbook" in assert_screen_clean(app)
+        await wait_for(pilot, lambda: "Evil ␛]0;TITLE␇ runbook" in assert_screen_clean(app))
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, RunbookParamsScreen))
         await pilot.pause()
         label = str(app.screen.query_one(".runbook-param-label", Static).render())
         assert "pattern ^[0-9]+[KMG]$" in label  # not eaten as markup
-        assert "[KMG]" in assert_screen_clean(app)
+        await wait_for(pilot, lambda: "[KMG]" in assert_screen_clean(app))
         app.screen.query_one("#param-size", Input).focus()
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, RunbookScreen))
@@ -151,7 +151,7 @@ async def test_runbook_title_params_pattern_and_step_output(tmp_path):
         await wait_for(pilot, lambda: "after-the-escapes" in log_text())
         assert "␛]0;X␇␛[2J<U+009B>K" in log_text() and controls(log_text()) == set()
         await pilot.pause()
-        assert "␛]0;X␇␛[2J<U+009B>K" in assert_screen_clean(app)
+        await wait_for(pilot, lambda: "␛]0;X␇␛[2J<U+009B>K" in assert_screen_clean(app))
 
 
 async def test_incident_fields_and_actor_on_the_incident_screen(tmp_path):

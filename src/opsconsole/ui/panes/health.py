@@ -178,7 +178,7 @@ def details_text(s: CheckStatus, now: datetime, styles: dict[str, str] | None = 
     st = styles or {}
     t = Text()
     t.append(one_line(s.name), style="bold")
-    t.append(one_line(f"  ({s.kind}{' · ' + masked(s.target) if s.target else ''})") + "\n\n")
+    t.append("  (" + one_line(f"{s.kind}{' · ' + masked(s.target) if s.target else ''}") + ")\n\n")
     t.append(state_label(s.state), style=st.get(s.state, "bold"))
     since = s.time_in_state(now)
     if since is not None and s.state != PENDING:
@@ -212,8 +212,8 @@ def details_text(s: CheckStatus, now: datetime, styles: dict[str, str] | None = 
                     t.append(f"  {k}:\n")
                     for p in v[:10]:
                         cpu = "–" if p.get("cpu") is None else f"{p.get('cpu')}%"
-                        t.append(one_line(f"    pid {p.get('pid')}  {masked(p.get('name'))}  cpu {cpu}"
-                                          f"  mem {p.get('mem')}%") + "\n")
+                        t.append("    " + one_line(f"pid {p.get('pid')}  {masked(p.get('name'))}  cpu {cpu}"
+                                                   f"  mem {p.get('mem')}%") + "\n")
                     continue
                 t.append(f"  {k}: {one_line(masked(v), 150)}\n")
     t.append("\nState changes (newest first)\n", style="bold underline")

@@ -70,7 +70,7 @@ def detail(item: Loaded | None) -> Text:
         return t
     rb = item.runbook
     t.append(one_line(rb.title), style="bold")
-    t.append(one_line(f"  ({rb.id} · {len(rb.steps)} steps · {item.path.name})") + "\n")
+    t.append("  (" + one_line(f"{rb.id} · {len(rb.steps)} steps · {item.path.name}") + ")\n")
     if rb.symptoms:
         t.append("When to use: ", style="bold")
         t.append(one_line(rb.symptoms) + "\n")

@@ -24,7 +24,7 @@ from opsconsole.runbooks.output import LIVE_LINES
 from opsconsole.runbooks.params import ParamError, resolve_params
 from opsconsole.runbooks.session import RunbookSession, SessionOptions, host_figures_default
 from opsconsole.secrets import mask_command_line
-from opsconsole.text import for_terminal, one_line
+from opsconsole.text import for_terminal, for_textual, one_line
 from opsconsole.ui.actions import ActionSpec, bindings, dangerous_actions
 from opsconsole.ui.safe import rich_text
 from opsconsole.ui.widgets import LineBlock
@@ -83,7 +83,7 @@ class ConfirmStepScreen(ModalScreen[str | None]):
         with Vertical(id="runbook-confirm-box"):
             yield Static(Text.assemble(("⚠ Dangerous step: ", "bold"), one_line(self.step_title)),
                          id="runbook-confirm-title")
-            yield Static(rich_text(self.what, keep_newlines=True), id="runbook-confirm-what")
+            yield Static(for_textual(self.what, keep_newlines=True), id="runbook-confirm-what")
             yield Static(Text.assemble("Type ", (one_line(self.word), "bold"), " and press enter to run it; "
                                        "escape cancels."))
             yield Input(placeholder=one_line(self.word), id="runbook-confirm-input")
