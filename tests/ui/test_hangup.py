@@ -57,7 +57,7 @@ def test_sighup_stops_the_running_step_and_records_it(tmp_path):
     try:
         t.wait_for("HEALTH", timeout=60)
         t.keys("r")
-        t.wait_for("Hang test", timeout=60)
+        t.wait_for(" loaded", timeout=60)  # the picker's title once the runbooks are parsed
         t.keys("-l", "Hang test")
         t.wait_for("hang.yaml)", timeout=30)  # the detail of the highlighted runbook
         t.keys("Enter")
