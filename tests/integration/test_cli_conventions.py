@@ -74,8 +74,38 @@ def test_runbook_list_json(run_cli):
 
 def test_dsn_password_on_the_command_line_is_warned_about(run_cli, tmp_path):
     got = run_cli("--dsn", "host=db1 password=hunter2 connect_timeout=x", "check")
-    assert "warning: the password in --dsn is visible" in got.stderr
+    assert "warning: the password in --dsn" in got.stderr and "blanked" in got.stderr
     assert "--dsn-file" in got.stderr and "hunter2" not in got.stderr
+
+
+def test_dsn_password_is_blanked_in_the_process_command_line(tmp_path):
+    """What `ps` shows of a running opsconsole: the --dsn password is gone from
+    /proc/PID/cmdline while the command still runs (a check that takes a few seconds)."""
+    import subprocess
+    import sys
+
+    from conftest import cli_env
+    from eventually import eventually_sync
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("checks:\n  - {name: slow, kind: command, command: 'sleep 5', timeout: 10s}\n")
+    secret = "hunter2-" + tmp_path.name[-6:]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "opsconsole", "--config", str(cfg), "--dsn",
+         f"postgresql://u:{secret}@127.0.0.1:1/x", "check"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env=cli_env({"OPSCONSOLE_DATA_DIR": str(tmp_path / "d")}))
+    try:
+        def cmdline() -> bytes:
+            with open(f"/proc/{proc.pid}/cmdline", "rb") as f:
+                return f.read()
+
+        shown = eventually_sync(lambda: b"*" * len(secret) in cmdline() and cmdline(),
+                                timeout=20, what="the password blanked", last=cmdline)
+        assert secret.encode() not in shown and b"postgresql://u:" in shown
+    finally:
+        proc.kill()
+        proc.communicate(timeout=10)
 
 
 def test_dsn_file_errors_are_located(run_cli, tmp_path):

@@ -81,8 +81,12 @@ def test_sighup_stops_the_running_step_and_records_it(tmp_path):
                                last=lambda: stderr.read_text())
     assert finished[-1]["status"] == "stopped"
     assert "stopped: terminal closed" in str(finished[-1])
-    eventually_sync(lambda: not [p for p in psutil.process_iter(["cmdline"])
-                                 if p.info["cmdline"] and str(wrapper) in p.info["cmdline"]],
-                    timeout=30, what="the console to exit")
+    def console() -> list[str]:  # the console's process, unless it is gone (or a zombie)
+        return [f"{p.pid} {p.info['status']}" for p in psutil.process_iter(["cmdline", "status"])
+                if p.info["cmdline"] and str(wrapper) in p.info["cmdline"]
+                and p.info["status"] != psutil.STATUS_ZOMBIE]
+
+    eventually_sync(lambda: not console(), timeout=60, what="the console to exit",
+                    last=lambda: (console(), stderr.read_text()))
     err = stderr.read_text()
     assert "Traceback" not in err and "Event loop is closed" not in err, err

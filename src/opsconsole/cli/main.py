@@ -73,9 +73,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def dsn_from_args(args: argparse.Namespace, process_argv: list[str] | None) -> str | None:
     """``--dsn`` or the DSN in ``--dsn-file`` (exit 2 with the reason if it is unreadable).
 
-    A password given in ``--dsn`` stays visible in ``ps`` (Python cannot rewrite the
-    process's own command line without a C extension): warn, and point at the ways that
-    keep it out. ``sys.argv`` is masked so that nothing in-process echoes it."""
+    A password given in ``--dsn`` is blanked in the process's own command line (``ps``,
+    ``/proc/PID/cmdline``; see :mod:`opsconsole.cli.procargv`) and in ``sys.argv``, and a
+    warning points at the ways that never show it (it was visible until opsconsole
+    started)."""
     from opsconsole.postgres.libpq import DsnError, parse
     from opsconsole.secrets import safe_dsn
 
@@ -101,8 +102,14 @@ def dsn_from_args(args: argparse.Namespace, process_argv: list[str] | None) -> s
         print(f"opsconsole: --dsn: {exc}", file=sys.stderr)
         raise SystemExit(EXIT_USAGE) from None
     if has_password:
-        print("opsconsole: warning: the password in --dsn is visible to every user of this "
-              "machine in `ps` output; use --dsn-file PATH, PGPASSWORD or ~/.pgpass instead",
+        from opsconsole.cli.procargv import scrub_process_argv
+
+        password = str(parse(dsn)["password"])
+        blanked = scrub_process_argv(password)
+        print("opsconsole: warning: the password in --dsn "
+              + ("was visible to every user of this machine in `ps` output until now (it is "
+                 "blanked)" if blanked else "is visible to every user of this machine in `ps` "
+                 "output") + "; use --dsn-file PATH, PGPASSWORD or ~/.pgpass instead",
               file=sys.stderr)
         if process_argv is not None:
             process_argv[:] = [safe_dsn(a) if a == dsn else
