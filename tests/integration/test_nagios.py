@@ -15,9 +15,8 @@ from __future__ import annotations
 import os
 import re
 import socket
-import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import psutil
@@ -33,6 +32,7 @@ from opsconsole.checks.perfdata import (
 )
 from opsconsole.checks.spec import CommandCheck
 from opsconsole.schema import Duration
+from servers import serve_http
 
 PLUGINS = Path("/usr/lib/nagios/plugins")
 
@@ -68,13 +68,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def web():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    httpd.daemon_threads = True
-    t = threading.Thread(target=httpd.serve_forever, daemon=True)
-    t.start()
-    yield httpd.server_address[1]
-    httpd.shutdown()
-    httpd.server_close()
+    with serve_http(_Handler) as httpd:
+        yield httpd.server_address[1]
 
 
 @pytest.fixture

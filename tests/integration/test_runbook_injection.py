@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from opsconsole.incidents.sink import JournalSink, MemorySink
 from opsconsole.runbooks.model import load_yaml_runbook
 from opsconsole.runbooks.params import resolve_params
 from opsconsole.runbooks.session import RunbookSession, SessionOptions
+from servers import serve_http
 
 # every character the shell treats specially, and command substitutions that leave a mark
 EVIL = "a  b;$(touch {d}/P1)`touch {d}/P2`'\"\\ $HOME * {{ x }} \n$(( 1+1 ))"
@@ -169,12 +169,9 @@ def recorder():
         def log_message(self, *a):
             pass
 
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    srv.seen = seen
-    yield srv
-    srv.shutdown()
-    srv.server_close()
+    with serve_http(Handler) as srv:
+        srv.seen = seen
+        yield srv
 
 
 async def test_http_secret_headers_and_body_are_sent_for_real_and_shown_masked(tmp_path, recorder):

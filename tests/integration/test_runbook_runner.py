@@ -7,9 +7,8 @@ import hashlib
 import json
 import os
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import asyncpg
@@ -23,6 +22,7 @@ from opsconsole.runbooks.output import LIVE_LINES
 from opsconsole.runbooks.params import ParamError, resolve_params
 from opsconsole.runbooks.session import RunbookSession, SessionOptions
 from opsconsole.secrets import MASK
+from servers import serve_http
 
 NASTY = "a b; rm -rf / $(touch /tmp/pwned-opsconsole) `id` 'q' \"dq\" \\ \n second line $HOME *"
 ARGV = f"{sys.executable} -c 'import json, sys; print(json.dumps(sys.argv[1:]))'"
@@ -60,13 +60,9 @@ def http_server():
         def log_message(self, *a):
             pass
 
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
-    t.start()
-    srv.hits = hits
-    yield srv
-    srv.shutdown()
-    srv.server_close()
+    with serve_http(Handler) as srv:
+        srv.hits = hits
+        yield srv
 
 
 def shell_rb(run: str, extra: str = "", params: str = "") -> str:

@@ -6,7 +6,7 @@ import asyncio
 import datetime as dt
 import socket
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 from textual.widgets import DataTable
@@ -25,6 +25,7 @@ from opsconsole.ui.panes.health import (
     health_rows,
     summary,
 )
+from servers import serve_http
 from uihelpers import wait_for
 
 T = dt.datetime(2026, 11, 24, 21, 0, 0, tzinfo=dt.UTC)
@@ -138,14 +139,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def web():
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    srv.daemon_threads = True
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
-    t.start()
-    yield f"http://127.0.0.1:{srv.server_address[1]}"
-    _Handler.release.set()
-    srv.shutdown()
-    srv.server_close()
+    with serve_http(_Handler) as srv:
+        yield f"http://127.0.0.1:{srv.server_address[1]}"
+        _Handler.release.set()
 
 
 def closed_port() -> int:
