@@ -7,6 +7,7 @@ import contextlib
 import os
 import signal
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -49,6 +50,7 @@ from opsconsole.ui.widgets import LineBlock
 INTERVALS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 PANE_ORDER = ("health", "resources", "slow", "locks", "incidents")
 NARROW_WIDTH = 120
+HANGUP_TEARDOWN = 3.0  # seconds the app's own teardown may take after a hang-up
 HANGUP_GRACE = 6.0  # seconds a hang-up waits for stopped steps (SIGTERM, SIGKILL) to be recorded
 NARROW_HEIGHT = 36
 
@@ -241,6 +243,12 @@ class OpsConsoleApp(DiffDisplay, App[None]):
         deadline = time.monotonic() + HANGUP_GRACE
         while any(s.running is not None for s in sessions) and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
+        # The terminal is gone: Textual's teardown writes to it and can block for ever in
+        # its output queue (seen: App._shutdown waiting in WriterThread.write). What had to
+        # be recorded is committed by now, so a bounded teardown then a hard exit.
+        watchdog = threading.Timer(HANGUP_TEARDOWN, os._exit, args=(129,))
+        watchdog.daemon = True  # a clean exit does not wait for it
+        watchdog.start()
         self.exit(return_code=129)  # 128 + SIGHUP, as a shell reports it
 
     def _open_store(self) -> None:
