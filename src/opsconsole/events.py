@@ -42,6 +42,15 @@ RUNBOOK_STARTED = "runbook.step_started"
 RUNBOOK_FINISHED = "runbook.step_finished"
 RUNBOOK_SKIPPED = "runbook.step_skipped"
 
+# The postmortem record (issue 11): a field set or changed (data: field, value, previous;
+# value None clears it), action items added and their status changed (data: action = the
+# seq of the action_added event, status), and a comms draft copied or written out (what
+# "next update due" counts from, with status changes).
+RECORD_SET = "incident.record_set"
+ACTION_ADDED = "incident.action_added"
+ACTION_STATUS = "incident.action_status"
+COMMS_SENT = "incident.comms_sent"
+
 # The events that shape an incident's state (a fold over these alone gives every field but
 # the counters and the latest note).
 LIFECYCLE = (DECLARED, STATUS_CHANGED, SEVERITY_CHANGED, TITLE_CHANGED, MILESTONE_SET,

@@ -178,10 +178,10 @@ def test_describe_renders_other_areas_events_readably():
     assert describe(e("db.terminate", pid=7)) == "Terminated backend pid 7"
     assert describe(e("runbook.step_started", runbook="disk-full", step_title="Find big files",
                          command="du -sh /var/*")) == \
-        "Runbook disk-full: started step Find big files — du -sh /var/*"
+        "Runbook disk-full “Find big files” started — du -sh /var/*"
     assert describe(e("runbook.step_finished", runbook="disk-full", step_title="Find big files",
                          exit_status=0, duration=1.5, output_last=["4.0G /var/log"])) == \
-        "Runbook disk-full: finished step Find big files — exit 0 in 1.5s — 4.0G /var/log"
+        "Runbook disk-full “Find big files”: ok in 1.5s (exit 0)"
     assert describe(e(ev.NOTE, text="api_key=abcdef123 used")) == "Note: api_key=•••• used"
     assert describe(e("custom.thing", a=1)) == "custom.thing: a=1"
 

@@ -4,6 +4,10 @@
 incidents:
   response_targets: {SEV1: 5m, SEV2: 15m, SEV3: 1h, SEV4: 4h}   # time to acknowledge
   update_every: 30m          # "next update within" in comms drafts
+  severities:                # your own levels, worst first (instead of SEV1..SEV4):
+    P1: {response: 15m, resolution: 1h, update_every: 15m, description: outage}
+    P2: {response: 10m, resolution: 30m, update_every: 10m, description: payments}
+  postmortem_template: postmortem.md   # Markdown with {{ placeholders }} (see postmortem)
   database: incidents.db     # relative to the data directory
   attach_window: 30m         # a declaration links the unattached events of the last 30m (0: off)
   templates:                 # extra or replacement comms templates
@@ -72,6 +76,34 @@ class ResponseTargets:
         return float(getattr(self, severity, self.SEV4))
 
 
+DEFAULT_SEVERITIES = ("SEV1", "SEV2", "SEV3", "SEV4")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,23}$")
+
+
+@dataclass(frozen=True)
+class SeverityLevel:
+    """One configured severity: its targets (time to acknowledge, to resolve) and how often
+    stakeholders get an update."""
+
+    response: Duration = field(Duration(3600.0), check=positive)
+    resolution: Duration | None = field(None, check=lambda v: None if v is None else positive(v))
+    update_every: Duration | None = field(None,
+                                          check=lambda v: None if v is None else positive(v))
+    description: str = ""
+
+
+def _severities_check(value: dict[str, SeverityLevel]) -> str | None:
+    seen: set[str] = set()
+    for name in value:
+        if not _NAME.match(name):
+            return (f"severity name {name[:40]!r}: letters, digits, '-', '_' or '.' (up to 24), "
+                    f"e.g. P1 or SEV1")
+        if name.casefold() in seen:
+            return f"severity {name!r} is named twice (names are not case-sensitive)"
+        seen.add(name.casefold())
+    return None
+
+
 @dataclass(frozen=True)
 class IncidentsConfig:
     response_targets: ResponseTargets = field(ResponseTargets())
@@ -79,3 +111,29 @@ class IncidentsConfig:
     database: str | None = None
     attach_window: Duration = field(Duration(1800.0), check=non_negative)
     templates: dict[str, str] = field({}, check=_templates_check)
+    severities: dict[str, SeverityLevel] = field({}, check=_severities_check)
+    postmortem_template: str | None = None
+
+    def severity_names(self) -> tuple[str, ...]:
+        """The configured severities, worst first (SEV1..SEV4 unless configured)."""
+        return tuple(self.severities) or DEFAULT_SEVERITIES
+
+    def level(self, severity: str) -> SeverityLevel:
+        """The targets of ``severity`` (an unknown one, e.g. recorded under an older config,
+        gets the least urgent level's)."""
+        if self.severities:
+            return self.severities.get(severity) or list(self.severities.values())[-1]
+        return SeverityLevel(response=Duration(self.response_targets.for_severity(severity)))
+
+    def for_severity(self, severity: str) -> float:
+        """Time to acknowledge, in seconds."""
+        return float(self.level(severity).response)
+
+    def resolution_target(self, severity: str) -> float | None:
+        r = self.level(severity).resolution
+        return None if r is None else float(r)
+
+    def update_cadence(self, severity: str) -> float:
+        """How often stakeholders get an update, in seconds (the level's, else update_every)."""
+        u = self.level(severity).update_every
+        return float(u if u is not None else self.update_every)

@@ -9,6 +9,9 @@ from datetime import UTC
 from typing import Any
 
 from opsconsole.events import (
+    ACTION_ADDED,
+    ACTION_STATUS,
+    COMMS_SENT,
     CONTEXT_ATTACHED,
     DB_CANCEL,
     DB_TERMINATE,
@@ -17,8 +20,10 @@ from opsconsole.events import (
     HEALTH_CHANGED,
     MILESTONE_SET,
     NOTE,
+    RECORD_SET,
     ROLE_ASSIGNED,
     RUNBOOK_FINISHED,
+    RUNBOOK_SKIPPED,
     RUNBOOK_STARTED,
     SERVICES_CHANGED,
     SEVERITY_CHANGED,
@@ -82,6 +87,38 @@ def inner_type(e: Event) -> str:
     if e.type == CONTEXT_ATTACHED:
         return str((e.data or {}).get("type", e.type))
     return e.type
+
+
+def _step(d: dict[str, Any]) -> str:
+    """``Runbook pg-locks step 2 “cancel blocker”``."""
+    rb = pick(d, "runbook", "runbook_title", default="?")
+    num = d.get("step")
+    title = pick(d, "step_title", "title")
+    s = f"Runbook {rb} step {num}" if num not in (None, "") else f"Runbook {rb}"
+    if title and str(title) != str(num):
+        s += f" “{one_line(str(title), 60)}”"
+    return s
+
+
+def _finished(d: dict[str, Any]) -> str:
+    """``Runbook X step 2 “cancel blocker”: ok in 76ms`` (failed: with its reason)."""
+    result = pick(d, "status", "result")
+    code = pick(d, "exit_status", "exit_code", "returncode")
+    if result is None:
+        result = "finished" if code is None else ("ok" if code == 0 else "failed")
+    s = f"{_step(d)}: {one_line(str(result), 20)}"
+    dur = pick(d, "duration", "elapsed")
+    if isinstance(dur, int | float) and not isinstance(dur, bool):
+        s += f" in {duration(max(float(dur), 0))}"
+    if code is not None:
+        s += f" (exit {code})"
+    reason = pick(d, "reason", "message")
+    if reason:
+        s += f" — {one_line(str(reason), 100)}"
+    last = pick(d, "output_last", "last_lines", "output_tail")
+    if last and str(result) not in ("ok", "dry-run"):
+        s += f" — {one_line(last if isinstance(last, str) else ' / '.join(map(str, last)), 80)}"
+    return s
 
 
 def describe(e: Event) -> str:
@@ -181,25 +218,34 @@ def _describe(e: Event) -> str:
             s += f": {one_line(str(q), 80)}"
         return s
     if t == RUNBOOK_STARTED:
-        rb = pick(d, "runbook", "runbook_title", default="?")
-        step = pick(d, "step_title", "step", "title", default="?")
         cmd = pick(d, "command", "sql")
-        return f"Runbook {rb}: started step {step}" + (f" — {one_line(str(cmd), 80)}"
-                                                         if cmd else "")
+        s = f"{_step(d)} started"
+        if isinstance(d.get("attempt"), int) and int(d.get("attempts") or 1) > 1:
+            s += f" (attempt {d['attempt']} of {d['attempts']})"
+        return s + (f" — {one_line(str(cmd), 80)}" if cmd else "")
     if t == RUNBOOK_FINISHED:
-        rb = pick(d, "runbook", "runbook_title", default="?")
-        step = pick(d, "step_title", "step", "title", default="?")
-        status = pick(d, "exit_status", "exit_code", "returncode", "status")
-        s = f"Runbook {rb}: finished step {step}"
-        if status is not None:
-            s += f" — exit {status}"
-        dur = pick(d, "duration", "elapsed")
-        if isinstance(dur, int | float):
-            s += f" in {duration(float(dur))}"
-        last = pick(d, "output_last", "last_lines", "output_tail")
-        if last:
-            s += f" — {one_line(last if isinstance(last, str) else ' / '.join(map(str, last)), 80)}"
-        return s
+        return _finished(d)
+    if t == RUNBOOK_SKIPPED:
+        reason = pick(d, "reason", "message")
+        return f"{_step(d)} skipped" + (f": {one_line(str(reason), 100)}" if reason else "")
+    if t == RECORD_SET:
+        from opsconsole.incidents.fields import FIELDS, field_text
+
+        name = str(d.get("field", "?"))
+        label = FIELDS[name][0] if name in FIELDS else name.replace("_", " ").capitalize()
+        if d.get("value") is None:
+            return f"{label} cleared"
+        return f"{label}: {field_text(name, d.get('value'))}"
+    if t == ACTION_ADDED:
+        owner = f" (owner {d['owner']})" if d.get("owner") else ""
+        return f"Action item added: {d.get('text', '')}{owner}"
+    if t == ACTION_STATUS:
+        return f"Action item #{d.get('action', '?')} → {d.get('status', 'done')}"
+    if t == COMMS_SENT:
+        how = {"copied": "copied to the clipboard", "written": "written to a file"}.get(
+            str(d.get("how")), str(d.get("how") or "shared"))
+        s = f"Comms draft “{d.get('template', '?')}” {how}"
+        return s + (f": {d['path']}" if d.get("path") else "")
     if d:
         body = ", ".join(f"{k}={one_line(str(v), 60)}" for k, v in sorted(d.items()))
         return f"{t}: {body}"

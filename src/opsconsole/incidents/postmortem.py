@@ -95,6 +95,7 @@ def runbook_runs(events: list[Event]) -> list[dict[str, Any]]:
             run["output_first"] = tl.pick(d, "output_first", "first_lines", "output_head")
             run["output_last"] = tl.pick(d, "output_last", "last_lines", "output_tail")
             run["sha256"] = tl.pick(d, "output_sha256", "sha256")
+            run["reason"] = tl.pick(d, "reason", "message")
     return runs
 
 
@@ -107,8 +108,13 @@ def _lines(v: Any) -> str:
 
 
 def markdown(state: tl.IncidentState, events: list[Event], *,
-             generated_at: datetime | None = None) -> str:
-    """The postmortem draft as Markdown."""
+             generated_at: datetime | None = None, template: str | None = None) -> str:
+    """The postmortem draft as Markdown (``template``: one with ``{{ placeholders }}``, see
+    :mod:`opsconsole.incidents.pmtemplate`; the shipped one by default)."""
+    from opsconsole.incidents import fields as rf
+    from opsconsole.incidents import pmtemplate
+    from opsconsole.incidents.steps import fold_steps
+
     m = state.milestones
     out: list[str] = []
     w = out.append
@@ -129,86 +135,80 @@ def markdown(state: tl.IncidentState, events: list[Event], *,
     if generated_at:
         w(f"generated: {utc(generated_at)} UTC")
     w("---")
-    w("")
-    w(f"# {state.id}: {_cell(mask_tokens(state.title))}")
-    w("")
-    w(f"**{state.severity}** · {state.status} · services: "
-      f"{', '.join(map(_cell, state.services)) or 'none'} · "
-      f"commander: {_cell(state.roles.get('commander', '–'))}")
-    w("")
-    w("## Summary")
-    w("")
-    w("_What happened, in two or three sentences._")
-    w("")
-    w("## Impact")
-    w("")
-    w("_Who and what was affected, for how long, and how badly._")
-    w("")
-    w("## Durations")
-    w("")
-    w("| Metric | Duration | From | To |")
-    w("|---|---|---|---|")
+    front = "\n".join(out)
+
+    def rec(name: str, empty: str) -> str:
+        v = state.record.get(name)
+        return _cell(mask_tokens(rf.field_text(name, v))) if v is not None else empty
+
+    dur = ["| Metric | Duration | From | To |", "|---|---|---|---|"]
     for label, short, secs, a, b in state.durations().rows():
-        dur = duration(max(secs, 0)) if secs is not None else "–"
-        w(f"| {label} ({short}) | {dur} | {a} {utc(m.get(a))} | {b} {utc(m.get(b))} |")
-    w("")
-    w("## Milestones")
-    w("")
-    w("| Milestone | UTC time | Set |")
-    w("|---|---|---|")
+        why = state.invalid_reason(a, b)
+        d = f"n/a — {why}" if why else (duration(secs) if secs is not None else "–")
+        dur.append(f"| {label} ({short}) | {d} | {a} {utc(m.get(a))} | {b} {utc(m.get(b))} |")
+    ms = ["| Milestone | UTC time | Set |", "|---|---|---|"]
+    remarks = state.remarks()
     for name, at in m.items():
         how = "explicitly" if name in state.explicit_milestones else "from the timeline"
-        w(f"| {name} | {utc(at)} | {how} |")
-    w("")
-    w("## Timeline")
-    w("")
-    w("All times UTC, in the order recorded.")
-    w("")
-    w("| # | UTC time | Actor | Event |")
-    w("|---|---|---|---|")
-    for e in map(shown, events):  # attached earlier events at their original time
-        w(f"| {e.seq} | {utc(e.ts)} | {_cell(actor_label(e))} | {_cell(describe(e))} |")
-    w("")
-    w("## Runbook executions")
-    w("")
+        if name in remarks:
+            how += f" — {remarks[name]}"
+        ms.append(f"| {name} | {utc(at)} | {how} |")
+    warn = state.order_warnings()
+    if warn:
+        ms += ["", "Out of order: " + "; ".join(warn) + "."]
+    tlines = ["| # | UTC time | Actor | Event |", "|---|---|---|---|"]
+    for e in map(shown, fold_steps(events)):  # attached earlier events at their original time
+        tlines.append(f"| {e.seq} | {utc(e.ts)} | {_cell(actor_label(e))} | "
+                      f"{_cell(describe(e))} |")
     runs = runbook_runs(events)
     if runs:
-        w("| Started | Runbook | Step | Command | Exit | Took | Output (first … last) | SHA-256 |")
-        w("|---|---|---|---|---|---|---|---|")
+        rl = ["| Started | Runbook | Step | Command | Result | Took | Output (first … last) "
+              "| SHA-256 |", "|---|---|---|---|---|---|---|---|"]
         for r in runs:
             took = r.get("duration")
             took_s = duration(float(took)) if isinstance(took, int | float) else "–"
             output = " … ".join(x for x in (_lines(r.get("output_first")),
                                              _lines(r.get("output_last"))) if x)
             sha = str(r.get("sha256") or "–")
-            w(f"| {utc(r.get('started') or r.get('finished'))} | {_cell(r['runbook'])} | "
-              f"{_cell(r['step'])} | {_cell(mask_tokens(str(r.get('command') or '–')))} | "
-              f"{r.get('exit') if r.get('exit') is not None else '–'} | {took_s} | "
-              f"{_cell(mask_tokens(output)) or '–'} | {_cell(sha[:16])} |")
+            res = r.get("exit") if r.get("exit") is not None else "–"
+            if r.get("reason"):
+                res = f"{res}: {r['reason']}"
+            rl.append(f"| {utc(r.get('started') or r.get('finished'))} | {_cell(r['runbook'])} | "
+                      f"{_cell(r['step'])} | {_cell(mask_tokens(str(r.get('command') or '–')))} | "
+                      f"{_cell(mask_tokens(str(res)))} | {took_s} | "
+                      f"{_cell(mask_tokens(output)) or '–'} | {_cell(sha[:16])} |")
+        runs_md = "\n".join(rl)
     else:
-        w("_No runbook steps were run from opsconsole during this incident._")
-    w("")
-    w("## Action items")
-    w("")
-    w("| Action | Owner | Due | Ticket |")
-    w("|---|---|---|---|")
-    w("|  |  |  |  |")
-    w("")
-    w("## Lessons learned")
-    w("")
-    w("### What went well")
-    w("")
-    w("- ")
-    w("")
-    w("### What went wrong")
-    w("")
-    w("- ")
-    w("")
-    w("### Where we got lucky")
-    w("")
-    w("- ")
-    w("")
-    return "\n".join(out)
+        runs_md = "_No runbook steps were run from opsconsole during this incident._"
+    al = ["| # | Action | Owner | Status |", "|---|---|---|---|"]
+    for seq, item in sorted(state.actions.items()):
+        al.append(f"| {seq} | {_cell(mask_tokens(str(item['text'])))} | "
+                  f"{_cell(str(item.get('owner') or '–'))} | {_cell(str(item['status']))} |")
+    if not state.actions:
+        al.append("|  |  |  |  |")
+    values = {
+        "front_matter": front, "id": state.id, "title": _cell(mask_tokens(state.title)),
+        "severity": _cell(state.severity), "status": state.status,
+        "services": ", ".join(map(_cell, state.services)) or "none named",
+        "commander": _cell(state.roles.get("commander", "–")),
+        "headline": (f"**{_cell(state.severity)}** · {state.status} · services: "
+                     f"{', '.join(map(_cell, state.services)) or 'none'} · "
+                     f"commander: {_cell(state.roles.get('commander', '–'))}"),
+        "impact": rec("impact", "_Who and what was affected, for how long, and how badly._"),
+        "impact_users": rec("impact_users", "_unknown_"),
+        "impact_duration": rec("impact_duration", (
+            duration(state.durations().mitigate or 0) + " (started → mitigated)"
+            if (state.durations().mitigate or -1) >= 0 else "_unknown_")),
+        "root_cause": rec("root_cause", "_Why it happened (the cause, not the trigger)._"),
+        "resolution": rec("resolution", "_What ended the impact._"),
+        "prevention": rec("prevention", "_What stops it happening again._"),
+        "postmortem_required": rec("postmortem_required", "_not decided_"),
+        "durations": "\n".join(dur), "milestones": "\n".join(ms),
+        "remarks": "; ".join(warn + list(remarks.values())) or "none",
+        "timeline": "\n".join(tlines), "runbook_executions": runs_md,
+        "action_items": "\n".join(al),
+    }
+    return pmtemplate.render(template or pmtemplate.DEFAULT_TEMPLATE, values)
 
 
 def to_json(state: tl.IncidentState, events: list[Event], *,
@@ -247,7 +247,7 @@ DEFAULT_TEMPLATES: dict[str, str] = {
     "initial": (
         "[{severity}] Investigating: {title}\n"
         "\n"
-        "We are investigating an incident affecting {services}.\n"
+        "We are investigating an incident. Services affected: {services}.\n"
         "Impact started: {started} UTC. Status: {status}.\n"
         "Incident commander: {commander}. Incident id: {id}.\n"
         "Next update within {next_update}.\n"
@@ -263,7 +263,7 @@ DEFAULT_TEMPLATES: dict[str, str] = {
     "resolved": (
         "[{severity}] Resolved: {title}\n"
         "\n"
-        "The incident {id} affecting {services} is resolved as of {resolved} UTC.\n"
+        "The incident {id} is resolved as of {resolved} UTC. Services affected: {services}.\n"
         "Impact lasted {time_to_resolve} (started {started} UTC).\n"
         "A postmortem will follow. Incident commander: {commander}.\n"
     ),
@@ -304,7 +304,7 @@ def comms(state: tl.IncidentState, template: str, *, now: datetime,
         "title": one_line(mask_tokens(state.title)),
         "severity": state.severity,
         "status": state.status,
-        "services": ", ".join(map(one_line, state.services)) or "our services",
+        "services": ", ".join(map(one_line, state.services)) or "not yet known",
         "commander": one_line(state.roles.get("commander", "not yet assigned")),
         "scribe": one_line(state.roles.get("scribe", "not yet assigned")),
         "communications": one_line(state.roles.get("communications", "not yet assigned")),

@@ -482,8 +482,10 @@ def all_states(store: Store) -> list[tl.IncidentState]:
     return list(states.values())
 
 
-def worst_first(states: list[tl.IncidentState]) -> list[tl.IncidentState]:
-    """Open incidents by severity (SEV1 first), then oldest first."""
+def worst_first(states: list[tl.IncidentState],
+                order: tuple[str, ...] | list[str] = tl.SEVERITIES) -> list[tl.IncidentState]:
+    """Open incidents by severity (the first of ``order``, the configured names, first),
+    then oldest first."""
     far = datetime.max.replace(tzinfo=UTC)
     return sorted((s for s in states if s.is_open),
-                  key=lambda s: (s.severity_rank, s.started_at or far, s.id))
+                  key=lambda s: (s.rank(order), s.started_at or far, s.id))

@@ -17,11 +17,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from opsconsole.events import (
+    ACTION_ADDED,
+    ACTION_STATUS,
+    COMMS_SENT,
     CONTEXT_ATTACHED,
     DECLARED,
     HEALTH_CHANGED,
     MILESTONE_SET,
     NOTE,
+    RECORD_SET,
     ROLE_ASSIGNED,
     SERVICES_CHANGED,
     SEVERITY_CHANGED,
@@ -50,13 +54,18 @@ class BadInput(ValueError):
     """Operator input that cannot be accepted (the message says what was expected)."""
 
 
-def parse_severity(text: str) -> str:
-    s = str(text).strip().upper().replace(" ", "")
+def parse_severity(text: str, names: tuple[str, ...] | list[str] = SEVERITIES) -> str:
+    """One of the configured severity ``names`` (worst first), case-insensitively; a bare
+    number picks the name ending in it (``1`` → SEV1, or P1)."""
+    s = str(text).strip().replace(" ", "")
+    for n in names:
+        if n.casefold() == s.casefold():
+            return n
     if s.isdigit():
-        s = "SEV" + s
-    if s not in SEVERITIES:
-        raise BadInput(f"severity {text!r}: expected one of {', '.join(SEVERITIES)} (or 1-4)")
-    return s
+        hits = [n for n in names if re.fullmatch(rf"\D*0*{int(s)}", n)]
+        if len(hits) == 1:
+            return hits[0]
+    raise BadInput(f"severity {text!r}: expected one of {', '.join(names)}")
 
 
 def parse_status(text: str) -> str:
@@ -116,6 +125,15 @@ def parse_when(text: str, now: datetime | None = None) -> datetime:
     if t > now + timedelta(minutes=1):
         raise BadInput(f"time {text!r} is in the future")
     return t.astimezone(UTC)
+
+
+# (earlier, later): the order milestones must be in for the metrics to mean anything
+_ORDER = (("started", "detected"), ("detected", "acknowledged"), ("started", "mitigated"),
+          ("mitigated", "resolved"), ("started", "resolved"))
+
+
+def _hm(t: datetime) -> str:
+    return t.astimezone(UTC).strftime("%H:%M")
 
 
 def pick(d: dict[str, Any], *keys: str, default: Any = None) -> Any:
@@ -178,6 +196,52 @@ class IncidentState:
     event_count: int = 0
     last_event_at: datetime | None = None
     last_note: str | None = None
+    # milestone -> (when, status): the status went back below it after it was set
+    went_back: dict[str, tuple[datetime, str]] = field(default_factory=dict)
+    record: dict[str, Any] = field(default_factory=dict)  # postmortem fields (see fields.py)
+    actions: dict[int, dict[str, Any]] = field(default_factory=dict)  # seq -> action item
+    last_update_at: datetime | None = None  # the last status change or comms sent
+
+    def _status(self, status: str, at: datetime) -> None:
+        """A status change. It never acknowledges (someone acknowledges or takes command);
+        ``monitoring`` means mitigated unless a mitigation was recorded; going back below a
+        milestone withdraws the one the status implied and remarks on an explicit one."""
+        self.status = status
+        self.last_update_at = at
+        if status in ("monitoring", "resolved", "closed"):
+            if "mitigated" not in self.derived_milestones:
+                self.derived_milestones["mitigated"] = at
+                self.went_back.pop("mitigated", None)
+        if status in ("resolved", "closed") and "resolved" not in self.derived_milestones:
+            self.derived_milestones["resolved"] = at
+            self.went_back.pop("resolved", None)
+        back = ["resolved"] if status == "monitoring" else (
+            ["mitigated", "resolved"] if status in ("investigating", "identified") else [])
+        for name in back:
+            self.derived_milestones.pop(name, None)
+            if name in self.explicit_milestones:
+                self.went_back[name] = (at, status)
+
+    def remarks(self) -> dict[str, str]:
+        """milestone -> why it is in doubt: ``mitigated at 03:20, but status went back to
+        investigating at 03:31``."""
+        out = {}
+        m = self.milestones
+        for name, (at, status) in self.went_back.items():
+            if name in m and m[name] <= at:
+                out[name] = (f"{name} at {_hm(m[name])}, but status went back to {status} "
+                             f"at {_hm(at)}")
+        return out
+
+    def order_warnings(self) -> list[str]:
+        """Milestones recorded out of order (a backdated ``detected`` before ``started``):
+        ``detected (03:00) is before started (03:10)``."""
+        m = self.milestones
+        out = []
+        for a, b in _ORDER:
+            if a in m and b in m and m[b] < m[a]:
+                out.append(f"{b} ({_hm(m[b])}) is before {a} ({_hm(m[a])})")
+        return out
 
     # -------------------------------------------------------------- fold
     def apply(self, e: Event) -> None:
@@ -194,6 +258,7 @@ class IncidentState:
             self.tags = [str(s) for s in d.get("tags", [])]
             self.declared_at = e.ts
             self.declared_by = e.actor
+            self.last_update_at = e.ts
             self.status = "investigating"
             self.derived_milestones.setdefault("detected", e.ts)
             self.derived_milestones.setdefault("started", e.ts)
@@ -216,16 +281,7 @@ class IncidentState:
                     if prev is None or at < prev:
                         self.derived_milestones[name] = at
         elif t == STATUS_CHANGED:
-            status = str(d.get("status", self.status))
-            self.status = status
-            if status in ("identified", "monitoring", "resolved", "closed"):
-                self.derived_milestones.setdefault("acknowledged", e.ts)
-            if status in ("monitoring", "resolved", "closed"):
-                self.derived_milestones.setdefault("mitigated", e.ts)
-            if status in ("resolved", "closed"):
-                self.derived_milestones.setdefault("resolved", e.ts)
-            if status in OPEN_STATUSES:  # reopened: the old resolution no longer stands
-                self.derived_milestones.pop("resolved", None)
+            self._status(str(d.get("status", self.status)), e.ts)
         elif t == SEVERITY_CHANGED:
             self.severity = str(d.get("severity", self.severity))
         elif t == TITLE_CHANGED:
@@ -242,6 +298,7 @@ class IncidentState:
                     self.explicit_milestones.pop(name, None)
                 else:
                     self.explicit_milestones[name] = at
+                    self.went_back.pop(name, None)
         elif t == ROLE_ASSIGNED:
             role = str(d.get("role", ""))
             person = str(d.get("person", "") or "")
@@ -251,6 +308,22 @@ class IncidentState:
                 self.roles.pop(role, None)
             if role == "commander" and person:
                 self.derived_milestones.setdefault("acknowledged", e.ts)
+        elif t == RECORD_SET:
+            name = str(d.get("field", ""))
+            if name:
+                if d.get("value") is None:
+                    self.record.pop(name, None)
+                else:
+                    self.record[name] = d["value"]
+        elif t == ACTION_ADDED and e.seq is not None:
+            self.actions[e.seq] = {"seq": e.seq, "text": str(d.get("text", "")),
+                                   "owner": d.get("owner"), "status": "open"}
+        elif t == ACTION_STATUS:
+            item = self.actions.get(d.get("action"))  # type: ignore[arg-type]
+            if item is not None:
+                item["status"] = str(d.get("status", "done"))
+        elif t == COMMS_SENT:
+            self.last_update_at = e.ts
         elif t == NOTE:
             text = str(d.get("text", ""))
             sup = d.get("supersedes")
@@ -278,7 +351,11 @@ class IncidentState:
 
     @property
     def severity_rank(self) -> int:
-        return SEVERITIES.index(self.severity) if self.severity in SEVERITIES else 9
+        return self.rank(SEVERITIES)
+
+    def rank(self, names: tuple[str, ...] | list[str]) -> int:
+        """Where the severity is in ``names`` (worst first); unknown ones sort last."""
+        return list(names).index(self.severity) if self.severity in names else len(names)
 
     def durations(self) -> Durations:
         m = self.milestones
@@ -292,17 +369,37 @@ class IncidentState:
                          span("started", "mitigated"), span("started", "resolved"))
 
     def live_durations(self, now: datetime) -> dict[str, str]:
-        """MTTx as text, with the running ones counting (``12m04s…``)."""
+        """MTTx as text, with the running ones counting (``12m04s…``); ``n/a`` when the
+        milestones are out of order (see :meth:`invalid_reason`)."""
         m = self.milestones
         out = {}
         for _label, short, secs, a, _b in self.durations().rows():
             if secs is not None:
-                out[short] = duration(max(secs, 0))
+                out[short] = duration(secs) if secs >= 0 else "n/a"
             elif a in m and self.is_open:
                 out[short] = duration(max((now - m[a]).total_seconds(), 0)) + "…"
             else:
                 out[short] = "–"
         return out
+
+    def invalid_reason(self, a: str, b: str) -> str | None:
+        """Why the span ``a`` → ``b`` has no honest duration (``b`` recorded before ``a``)."""
+        m = self.milestones
+        if a in m and b in m and m[b] < m[a]:
+            return f"{b} ({_hm(m[b])}) is before {a} ({_hm(m[a])})"
+        return None
+
+    def metric_text(self, short: str, now: datetime | None = None) -> str:
+        """``MTTD: 4m10s`` or ``MTTD: n/a — detected (03:00) is before started (03:10)``."""
+        for _label, sh, secs, a, b in self.durations().rows():
+            if sh == short:
+                why = self.invalid_reason(a, b)
+                if why:
+                    return f"{short}: n/a — {why}"
+                if secs is not None:
+                    return f"{short}: {duration(secs)}"
+                return f"{short}: " + (self.live_durations(now)[short] if now else "–")
+        raise KeyError(short)
 
     def response_clock(self, now: datetime, target_seconds: float,
                        fmt: Callable[[float], str] = duration) -> tuple[str, bool]:
@@ -334,8 +431,11 @@ class IncidentState:
             "tags": list(self.tags),
             "roles": dict(self.roles),
             "milestones": {k: v.isoformat() for k, v in self.milestones.items()},
-            "durations": {short.lower(): secs for _l, short, secs, _a, _b in
-                          self.durations().rows()},
+            "durations": {short.lower(): secs if secs is None or secs >= 0 else None
+                          for _l, short, secs, _a, _b in self.durations().rows()},
+            "milestone_warnings": self.order_warnings() + list(self.remarks().values()),
+            **({"record": dict(self.record)} if self.record else {}),
+            **({"action_items": list(self.actions.values())} if self.actions else {}),
             "event_count": self.event_count,
             "last_seq": self.last_seq,
         }

@@ -36,7 +36,8 @@ def incident_rows(states: list[tl.IncidentState], now: datetime,
     drawn reversed); the worst severity is bold."""
     rows = []
     f = filter_text.lower()
-    for s in worst_first(states):
+    order = targets.severity_names() if hasattr(targets, "severity_names") else tl.SEVERITIES
+    for s in worst_first(states, order):
         hay = " ".join([s.id, s.title, s.severity, s.status, " ".join(s.services),
                         s.roles.get("commander", "")]).lower()
         if f and f not in hay:
@@ -44,8 +45,8 @@ def incident_rows(states: list[tl.IncidentState], now: datetime,
         target = targets.for_severity(s.severity) if targets is not None else 3600.0
         clock, overdue = coarse_clock(s, now, target)
         age = fmt_age((now - s.started_at).total_seconds(), coarse=True) if s.started_at else "–"
-        sev_style = "bold reverse" if s.severity == "SEV1" else "bold" if s.severity == "SEV2" \
-            else ""
+        rank = s.rank(order)
+        sev_style = "bold reverse" if rank == 0 else "bold" if rank == 1 else ""
         rows.append((s.id, (
             s.id,
             Text(one_line(s.severity), style=sev_style),
@@ -126,7 +127,7 @@ class IncidentsPane(PolledPane):
         return console_app(self).services.clock()
 
     def draw(self) -> None:
-        targets = console_app(self).config.incidents.response_targets
+        targets = console_app(self).config.incidents
         rows = incident_rows(list(self.states.values()), self.now(), targets, self.filter_text)
         table = self.query_one(DataTable)
         with self.app.batch_update():
