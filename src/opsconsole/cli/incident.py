@@ -18,7 +18,9 @@ from typing import Any
 from opsconsole import events as ev
 from opsconsole.config import AppConfig, resolve_data_dir
 from opsconsole.files import os_reason
+from opsconsole.schema import ConfigError
 from opsconsole.fmt import duration, one_line
+from opsconsole.incidents import fields as rf
 from opsconsole.incidents import postmortem
 from opsconsole.incidents import timeline as tl
 from opsconsole.incidents.describe import describe, shown
@@ -64,7 +66,8 @@ def register(sub: argparse._SubParsersAction, common: Callable[[argparse.Argumen
 
     sp = add("declare", "declare a new incident (prints its id)")
     sp.add_argument("--title", required=True, help="a one-line summary of the impact")
-    sp.add_argument("--severity", required=True, help="SEV1..SEV4 (or 1..4)")
+    sp.add_argument("--severity", required=True,
+                    help="one of the configured severities (SEV1..SEV4 unless configured)")
     sp.add_argument("--service", action="append", default=[], dest="services",
                     help="affected service (repeat, or comma-separated)")
     sp.add_argument("--tag", action="append", default=[], dest="tags",
@@ -81,12 +84,25 @@ def register(sub: argparse._SubParsersAction, common: Callable[[argparse.Argumen
                     help="this note corrects note #SEQ (both stay on the timeline)")
     sp.set_defaults(run=_wrap(cmd_note))
 
-    sp = add("set", "change the title, affected services or tags")
+    sp = add("set", "change the title, services, tags or the postmortem record")
     sp.add_argument("id", help="the incident id (see `opsconsole incident list`)")
     sp.add_argument("--title", help="the new title")
     sp.add_argument("--services", help="comma-separated; replaces the list ('' for none)")
     sp.add_argument("--tags", help="comma-separated; replaces the list ('' for none)")
+    for name, (label, _p) in rf.FIELDS.items():
+        sp.add_argument("--" + name.replace("_", "-"), dest="rec_" + name, metavar="TEXT",
+                        help=f"{label.lower()} ('' clears it)" + (
+                            ": yes or no" if name == "postmortem_required" else ""))
     sp.set_defaults(run=_wrap(cmd_set))
+
+    sp = add("action", "add a postmortem action item, or change its status")
+    sp.add_argument("id", help="the incident id (see `opsconsole incident list`)")
+    sp.add_argument("what", metavar="TEXT|SEQ",
+                    help="the new action item; with --status, the #SEQ of an existing one")
+    sp.add_argument("--owner", help="who does it")
+    sp.add_argument("--status", choices=rf.ACTION_STATUSES,
+                    help="set the status of action item SEQ")
+    sp.set_defaults(run=_wrap(cmd_action))
 
     sp = add("status", "change an incident's status")
     sp.add_argument("id", help="the incident id (see `opsconsole incident list`)")
@@ -95,7 +111,8 @@ def register(sub: argparse._SubParsersAction, common: Callable[[argparse.Argumen
 
     sp = add("severity", "change an incident's severity")
     sp.add_argument("id", help="the incident id (see `opsconsole incident list`)")
-    sp.add_argument("severity", help="SEV1..SEV4")
+    sp.add_argument("severity", help="one of the configured severities (SEV1..SEV4 unless "
+                                     "configured)")
     sp.set_defaults(run=_wrap(cmd_severity))
 
     sp = add("milestone", "set (or backdate) a milestone")
@@ -131,6 +148,11 @@ def _wrap(fn: Callable[[argparse.Namespace, AppConfig, Path], int]) -> Callable[
         cfg = load_or_exit(args.config)
         data_dir = resolve_data_dir(args.data_dir, cfg)
         try:
+            args.pm_template = _pm_template(cfg, args.config)
+        except ConfigError as exc:
+            print(f"opsconsole: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        try:
             return fn(args, cfg, data_dir)
         except (tl.BadInput, UnknownIncident, _Usage) as exc:
             print(f"opsconsole incident: {exc}", file=sys.stderr)
@@ -142,6 +164,23 @@ def _wrap(fn: Callable[[argparse.Namespace, AppConfig, Path], int]) -> Callable[
             return 0
 
     return run
+
+
+def _pm_template(cfg: AppConfig, config_arg: str | None) -> str | None:
+    """The configured postmortem template, checked (ConfigError at file:line:col); relative
+    paths are relative to the config file."""
+    if not cfg.incidents.postmortem_template:
+        return None
+    from opsconsole.config import resolve_config_path
+    from opsconsole.incidents.pmtemplate import load_template
+
+    where = resolve_config_path(config_arg)
+    return load_template(cfg.incidents.postmortem_template,
+                         where.parent if where else Path.cwd())
+
+
+def _sev(cfg: AppConfig, text: str) -> str:
+    return tl.parse_severity(text, cfg.incidents.severity_names())
 
 
 def _store(cfg: AppConfig, data_dir: Path, read_only: bool = False) -> SQLiteStore:
@@ -172,7 +211,7 @@ def _target(cfg: AppConfig, sev: str) -> float:
 def cmd_list(args: argparse.Namespace, cfg: AppConfig, data_dir: Path) -> int:
     store = _reader(cfg, data_dir, read_only=True)
     states = all_states(store) if store else []
-    shown = states if args.all else worst_first(states)
+    shown = states if args.all else worst_first(states, cfg.incidents.severity_names())
     if args.all:
         shown = sorted(states, key=lambda s: s.declared_at or _now(), reverse=True)
     now = _now()
@@ -218,10 +257,23 @@ def cmd_show(args: argparse.Namespace, cfg: AppConfig, data_dir: Path) -> int:
     print(f"{state.id}  {state.severity}  {state.status}  {state.title}")
     print(f"services: {', '.join(state.services) or '–'}   "
           + "   ".join(f"{r}: {state.roles.get(r, '–')}" for r in tl.ROLES))
+    nxt = rf.next_update_text(state, now, cfg.incidents.update_cadence(state.severity))
     print(f"response: {'! ' if overdue else ''}{clock}   "
-          + "   ".join(f"{k} {v}" for k, v in state.live_durations(now).items()))
+          + "   ".join(f"{k} {v}" for k, v in state.live_durations(now).items())
+          + (f"   {nxt}" if nxt else ""))
     print("milestones: " + "   ".join(f"{k} {postmortem.utc(v)}"
                                       for k, v in state.milestones.items()))
+    for warning in state.order_warnings():
+        print(f"warning: {warning}: "
+              + ", ".join(state.metric_text(sh) for _l, sh, _s, a, b in state.durations().rows()
+                          if state.invalid_reason(a, b)))
+    for remark in state.remarks().values():
+        print(f"warning: {remark}")
+    for label, text in rf.record_lines(state):
+        if text != "–":
+            print(f"{label.lower()}: {one_line(mask_tokens(text))}")
+    for line in rf.action_lines(state):
+        print(f"action {mask_tokens(line)}")
     print()
     for e in map(shown, events):
         print(f"{e.seq:>6}  {postmortem.utc(e.ts)}  {postmortem.actor_label(e):<24}  "
@@ -240,7 +292,7 @@ def cmd_declare(args: argparse.Namespace, cfg: AppConfig, data_dir: Path) -> int
     title = one_line(args.title)
     if not title:
         raise _Usage("--title must not be empty")
-    sev = tl.parse_severity(args.severity)
+    sev = _sev(cfg, args.severity)
     extra: dict[str, Any] = {}
     if args.tags:
         extra["tags"] = _services(args.tags)
@@ -285,11 +337,21 @@ def cmd_note(args: argparse.Namespace, cfg: AppConfig, data_dir: Path) -> int:
 
 
 def cmd_set(args: argparse.Namespace, cfg: AppConfig, data_dir: Path) -> int:
-    if args.title is None and args.services is None and args.tags is None:
-        raise _Usage("nothing to change: give --title, --services and/or --tags")
+    recs = {n: getattr(args, "rec_" + n) for n in rf.FIELDS
+            if getattr(args, "rec_" + n, None) is not None}
+    if args.title is None and args.services is None and args.tags is None and not recs:
+        raise _Usage("nothing to change: give --title, --services, --tags or a record field "
+                     "(--root-cause, --impact-users, …)")
+    values = {n: rf.parse_field(n, v) for n, v in recs.items()}  # all checked before any write
     store = _reader(cfg, data_dir)
     state, _ = _get(store, args.id)
     assert store is not None
+    for name, value in values.items():
+        data: dict[str, Any] = {"field": name, "value": value}
+        if name in state.record:
+            data["previous"] = state.record[name]
+        e = store.append(ev.RECORD_SET, data, incident_id=state.id)
+        print(f"{state.id} #{e.seq} {describe(e)}")
     if args.title is not None:
         title = one_line(mask_tokens(args.title))
         if not title:
@@ -305,6 +367,29 @@ def cmd_set(args: argparse.Namespace, cfg: AppConfig, data_dir: Path) -> int:
         e = store.append(ev.TAGS_CHANGED, {"tags": _services([args.tags])},
                          incident_id=state.id)
         print(f"{state.id} #{e.seq} {describe(e)}")
+    return 0
+
+
+def cmd_action(args: argparse.Namespace, cfg: AppConfig, data_dir: Path) -> int:
+    store = _reader(cfg, data_dir)
+    state, _ = _get(store, args.id)
+    assert store is not None
+    if args.status:
+        seq = args.what.strip().lstrip("#")
+        if not seq.isdigit() or int(seq) not in state.actions:
+            raise _Usage(f"{args.what!r} is not an action item of {state.id} (see: opsconsole "
+                         f"incident show {state.id})")
+        e = store.append(ev.ACTION_STATUS, {"action": int(seq), "status": args.status},
+                         incident_id=state.id)
+    else:
+        text = one_line(mask_tokens(args.what))
+        if not text:
+            raise _Usage("the action item is empty")
+        data: dict[str, Any] = {"text": text}
+        if args.owner:
+            data["owner"] = one_line(args.owner)
+        e = store.append(ev.ACTION_ADDED, data, incident_id=state.id)
+    print(f"{state.id} #{e.seq} {describe(e)}")
     return 0
 
 
@@ -328,7 +413,7 @@ def cmd_status(args: argparse.Namespace, cfg: AppConfig, data_dir: Path) -> int:
 
 
 def cmd_severity(args: argparse.Namespace, cfg: AppConfig, data_dir: Path) -> int:
-    return _change(args, cfg, data_dir, "severity", tl.parse_severity(args.severity),
+    return _change(args, cfg, data_dir, "severity", _sev(cfg, args.severity),
                    ev.SEVERITY_CHANGED)
 
 
@@ -358,7 +443,8 @@ def cmd_assign(args: argparse.Namespace, cfg: AppConfig, data_dir: Path) -> int:
 def cmd_export(args: argparse.Namespace, cfg: AppConfig, data_dir: Path) -> int:
     state, events = _get(_reader(cfg, data_dir, read_only=True), args.id)
     now = _now()
-    text = (postmortem.markdown(state, events, generated_at=now) if args.format == "md"
+    text = (postmortem.markdown(state, events, generated_at=now, template=args.pm_template)
+            if args.format == "md"
             else postmortem.to_json(state, events, generated_at=now))
     if args.output:
         out = Path(args.output)
@@ -376,5 +462,5 @@ def cmd_comms(args: argparse.Namespace, cfg: AppConfig, data_dir: Path) -> int:
     state, _ = _get(_reader(cfg, data_dir, read_only=True), args.id)
     sys.stdout.write(postmortem.comms(state, args.template, now=_now(),
                                       templates=cfg.incidents.templates,
-                                      update_every=float(cfg.incidents.update_every)))
+                                      update_every=cfg.incidents.update_cadence(state.severity)))
     return 0
