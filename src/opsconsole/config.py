@@ -105,6 +105,7 @@ BINDING_IDS: tuple[str, ...] = (
     "help-close", "incident-note", "incident-status", "incident-severity",
     "incident-milestone", "incident-role", "incident-snapshot", "incident-export",
     "incident-comms", "incident-back", "modal-cancel", "modal-close", "pg-modal-close",
+    "incident-record", "comms-copy", "comms-write",
     "pg-confirm-cancel", "pg-confirm-terminate", "pg-explain-anyway", "runbook-picker-open",
     "runbook-picker-down",
     "runbook-picker-up", "runbook-picker-close", "runbook-run", "runbook-skip", "runbook-stop",

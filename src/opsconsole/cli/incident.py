@@ -18,7 +18,6 @@ from typing import Any
 from opsconsole import events as ev
 from opsconsole.config import AppConfig, resolve_data_dir
 from opsconsole.files import os_reason
-from opsconsole.schema import ConfigError
 from opsconsole.fmt import duration, one_line
 from opsconsole.incidents import fields as rf
 from opsconsole.incidents import postmortem
@@ -33,6 +32,7 @@ from opsconsole.incidents.store import (
     open_store,
     worst_first,
 )
+from opsconsole.schema import ConfigError
 from opsconsole.secrets import mask_tokens
 
 EXIT_STORE = 1

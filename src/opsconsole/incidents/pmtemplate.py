@@ -75,15 +75,15 @@ All times UTC, in the order recorded; a runbook step's start and finish are one 
 
 ### What went well
 
-- 
+-\u0020
 
 ### What Could Be Improved
 
-- 
+-\u0020
 
 ### Where we got lucky
 
-- 
+-\u0020
 """
 
 

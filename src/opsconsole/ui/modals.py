@@ -3,10 +3,12 @@ the incident modals: declare, type a value, pick one of a list, read a message d
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -34,6 +36,14 @@ class Modal(ModalScreen[ResultType]):
         self.action_cancel()
 
 
+def severity_names(app: Any) -> tuple[str, ...]:
+    """The configured severities of the console ``app``, worst first (SEV1..SEV4 unless the
+    config names them)."""
+    from opsconsole.ui.console import console_app
+
+    return console_app(app).config.incidents.severity_names()
+
+
 class DeclareModal(Modal[dict[str, Any] | None]):
     """Title, severity, services. Enter declares; escape cancels."""
 
@@ -50,8 +60,9 @@ class DeclareModal(Modal[dict[str, Any] | None]):
             yield Static(Text("Declare an incident", style="bold"))
             yield Static("Title")
             yield Input(placeholder="what is broken, in a few words", id="declare-title")
-            yield Static("Severity (SEV1 worst … SEV4; 1-4)")
-            yield Input(placeholder="SEV3", id="declare-severity")
+            names = severity_names(self.app)
+            yield Static(f"Severity ({names[0]} worst … {names[-1]})")
+            yield Input(placeholder=names[min(2, len(names) - 1)], id="declare-severity")
             yield Static("Affected services (comma-separated)")
             yield Input(placeholder="api, checkout", id="declare-services")
             yield Static("", classes="modal-error", id="declare-error")
@@ -64,7 +75,9 @@ class DeclareModal(Modal[dict[str, Any] | None]):
     def submit(self, event: Input.Submitted) -> None:
         event.stop()
         title = one_line(self.query_one("#declare-title", Input).value)
-        sev_text = self.query_one("#declare-severity", Input).value.strip() or "SEV3"
+        names = severity_names(self.app)
+        sev_text = (self.query_one("#declare-severity", Input).value.strip()
+                    or names[min(2, len(names) - 1)])
         services = [s.strip() for s in self.query_one("#declare-services", Input).value.split(",")
                     if s.strip()]
         err = self.query_one("#declare-error", Static)
@@ -73,7 +86,7 @@ class DeclareModal(Modal[dict[str, Any] | None]):
             self.query_one("#declare-title", Input).focus()
             return
         try:
-            sev = tl.parse_severity(sev_text)
+            sev = tl.parse_severity(sev_text, names)
         except tl.BadInput as exc:
             err.update(rich_text(str(exc)))
             self.query_one("#declare-severity", Input).focus()
@@ -153,26 +166,71 @@ class ChoiceModal(Modal[str | None]):
 
 
 class CommsModal(Modal[None]):
-    """A communication draft to copy (select with the mouse, or from the export)."""
+    """A communication draft: ``y`` copies it (OSC 52, where the terminal allows), ``w``
+    writes it to a private file in the data directory (not in --read-only)."""
 
-    BINDINGS: ClassVar[list[Binding]] = [Binding("escape,enter", "cancel", "close",
-                                                 id="modal-close")]
+    BINDINGS: ClassVar[list[Binding]] = [
+        Binding("escape,enter", "cancel", "close", id="modal-close"),
+        Binding("y", "copy", "copy", id="comms-copy"),
+        Binding("w", "write", "write to a file", id="comms-write"),
+    ]
     DEFAULT_CSS = """
     CommsModal { align: center middle; background: $background 60%; }
     CommsModal > Vertical { width: 90; max-width: 95%; height: auto; max-height: 90%;
                             border: round $primary; background: $surface; padding: 0 1; }
     CommsModal #comms-text { height: auto; }
+    CommsModal #comms-result { height: auto; text-style: bold; }
     """
 
-    def __init__(self, template: str, text: str) -> None:
+    def __init__(self, template: str, text: str, *, out_dir: Path | None = None,
+                 incident_id: str = "incident",
+                 on_shared: Callable[[str, str | None], None] | None = None) -> None:
         super().__init__(id="comms-modal")
         self.template = template
         self.text = text
+        self.out_dir = out_dir  # None: read-only, nothing is written
+        self.incident_id = incident_id
+        self.on_shared = on_shared
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(rich_text(f"Draft: {self.template}", "bold"))
             yield Static(rich_text(self.text, keep_newlines=True), id="comms-text")
-            yield Static(Text("escape closes · same text: opsconsole incident comms ID "
-                              f"--template {self.template}", style="italic"))
+            yield Static("", id="comms-result")
+            write = " · w writes to a file" if self.out_dir is not None else ""
+            yield Static(Text(f"y copies{write} · escape closes · same text: opsconsole "
+                              f"incident comms ID --template {self.template}", style="italic"))
 
+    def _said(self, text: str) -> None:
+        self.query_one("#comms-result", Static).update(rich_text(text))
+
+    def action_copy(self) -> None:
+        self.app.copy_to_clipboard(self.text)  # OSC 52: the terminal decides if it lands
+        self._said("copied to the clipboard (if your terminal allows OSC 52)")
+        if self.on_shared:
+            self.on_shared("copied", None)
+
+    def action_write(self) -> None:
+        if self.out_dir is None:
+            self._said("read-only: nothing is written (y copies)")
+            return
+        self.write_file()
+
+    @work(thread=True, exit_on_error=False)
+    def write_file(self) -> None:
+        from datetime import UTC, datetime
+
+        from opsconsole.files import ensure_private_dir, os_reason
+        from opsconsole.incidents.postmortem import write_export
+
+        assert self.out_dir is not None
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        name = f"{self.incident_id}-{self.template}-{stamp}.txt".replace("/", "_")
+        try:
+            path = write_export(ensure_private_dir(self.out_dir) / name, self.text)
+        except OSError as exc:
+            self.app.call_from_thread(self._said, f"not written: {os_reason(exc)}")
+            return
+        self.app.call_from_thread(self._said, f"written to {path}")
+        if self.on_shared:
+            self.app.call_from_thread(self.on_shared, "written", str(path))

@@ -24,14 +24,16 @@ from opsconsole import events as ev
 from opsconsole.events import Event
 from opsconsole.files import ensure_private_dir
 from opsconsole.fmt import age, one_line
+from opsconsole.incidents import fields as rf
 from opsconsole.incidents import postmortem
 from opsconsole.incidents import timeline as tl
 from opsconsole.secrets import mask_tokens
 from opsconsole.ui import flows
 from opsconsole.ui.actions import ActionSpec, bindings, dangerous_actions
 from opsconsole.ui.console import console_app
-from opsconsole.ui.modals import ChoiceModal, CommsModal, TextModal
+from opsconsole.ui.modals import ChoiceModal, CommsModal, TextModal, severity_names
 from opsconsole.ui.safe import rich_text
+from opsconsole.ui.screens.record import record_flow
 from opsconsole.ui.widgets import PAGE, LineBlock, TimelineView, timeline_width
 
 
@@ -41,8 +43,10 @@ def coarse_clock(state: tl.IncidentState, now: datetime, target: float) -> tuple
     return state.response_clock(now, target, fmt=lambda s: age(s, coarse=True))
 
 
-def summary_lines(state: tl.IncidentState, now: datetime, target: float) -> list[Text]:
-    """The incident screen's head: id/severity/status/title, roles, clocks, milestones."""
+def summary_lines(state: tl.IncidentState, now: datetime, target: float,
+                  cadence: float | None = None) -> list[Text]:
+    """The incident screen's head: id/severity/status/title, roles, clocks (and when the next
+    update is due), milestones (with what is wrong with them), the postmortem record."""
     t1 = Text()
     t1.append(f" {one_line(state.id)} ", style="bold reverse")
     t1.append(f" {one_line(state.severity)} ", style="bold")
@@ -64,7 +68,24 @@ def summary_lines(state: tl.IncidentState, now: datetime, target: float) -> list
     ms = state.milestones
     t4.append(" · ".join(f"{k} {v.astimezone(UTC).strftime('%H:%M')}" for k, v in ms.items())
               or "–")
-    return [t1, t2, t3, t4]
+    out = [t1, t2, t3, t4]
+    if cadence is not None and (nxt := rf.next_update_text(state, now, cadence)):
+        t3.append(" · ")
+        t3.append(nxt, style="bold reverse" if "OVERDUE" in nxt else "bold")
+    for warning in state.order_warnings() + list(state.remarks().values()):
+        out.append(Text("! " + one_line(warning), style="bold"))
+    rec = [(label, text) for label, text in rf.record_lines(state) if text != "–"]
+    if rec or state.actions:
+        t5 = Text()
+        for label, text in rec:
+            t5.append(f"{label.lower()}: ", style="bold")
+            t5.append(one_line(mask_tokens(text), 60) + " · ")
+        if state.actions:
+            n_open = sum(1 for a in state.actions.values() if a.get("status") == "open")
+            t5.append("actions: ", style="bold")
+            t5.append(f"{n_open} open of {len(state.actions)}")
+        out.append(t5)
+    return out
 
 
 class IncidentScreen(Screen[None]):
@@ -85,6 +106,9 @@ class IncidentScreen(Screen[None]):
                    dangerous=True),
         ActionSpec("incident-snapshot", "h", "snapshot", "snapshot",
                    "Record a snapshot of key host figures", dangerous=True),
+        ActionSpec("incident-record", "r", "record", "record",
+                   "Set the postmortem record: impact, root cause, resolution, prevention, "
+                   "action items", dangerous=True),
         ActionSpec("incident-export", "e", "export", "export",
                    "Write the postmortem draft (Markdown) to the data directory"),
         ActionSpec("incident-comms", "c", "comms", "comms",
@@ -174,11 +198,12 @@ class IncidentScreen(Screen[None]):
         return console_app(self).services.clock()
 
     def target(self) -> float:
-        return console_app(self).config.incidents.response_targets.for_severity(
-            self.state.severity)
+        return console_app(self).config.incidents.for_severity(self.state.severity)
 
     def draw_summary(self) -> None:
-        lines = summary_lines(self.state, self.now(), self.target())
+        inc = console_app(self).config.incidents
+        lines = summary_lines(self.state, self.now(), self.target(),
+                              inc.update_cadence(self.state.severity))
         self.query_one("#incident-summary", LineBlock).set_lines(lines)
 
     # ------------------------------------------------------------------ polling
@@ -232,7 +257,16 @@ class IncidentScreen(Screen[None]):
         self.run_worker(work, thread=True, exit_on_error=False, group="incident-page")
 
     def on_incident_screen_comms_drafted(self, message: CommsDrafted) -> None:
-        self.app.push_screen(CommsModal(message.template, message.text))
+        app = console_app(self)
+        out = None if app.read_only else Path(app.data_dir) / "comms"
+
+        def shared(how: str, path: str | None) -> None:
+            self.record(ev.COMMS_SENT, {"template": message.template, "how": how,
+                                        **({"path": path} if path else {})}, "comms")
+
+        self.app.push_screen(CommsModal(message.template, message.text, out_dir=out,
+                                        incident_id=self.incident_id,
+                                        on_shared=None if app.read_only else shared))
 
     def on_incident_screen_page_read(self, message: PageRead) -> None:
         self.query_one(TimelineView).fill(message.events, message.width)
@@ -321,7 +355,8 @@ class IncidentScreen(Screen[None]):
                                                   "previous": self.state.severity}, "severity")
 
         self.app.push_screen(ChoiceModal(f"Severity of {self.incident_id}",
-                                         list(tl.SEVERITIES), current=self.state.severity), done)
+                                         list(severity_names(self.app)),
+                                         current=self.state.severity), done)
 
     def action_milestone(self) -> None:
         def chosen(name: str | None) -> None:
@@ -366,13 +401,16 @@ class IncidentScreen(Screen[None]):
 
         self.app.push_screen(ChoiceModal(f"Role on {self.incident_id}", list(tl.ROLES)), chosen)
 
+    def action_record(self) -> None:
+        record_flow(self, self.state, self.record)
+
     def action_snapshot(self) -> None:
         flows.snapshot_in_worker(console_app(self), self.incident_id)
 
     def action_comms(self) -> None:
         cfg = console_app(self).config
         templates = dict(cfg.incidents.templates)
-        every = float(cfg.incidents.update_every)
+        every = cfg.incidents.update_cadence(self.state.severity)
         names = list(postmortem.DEFAULT_TEMPLATES) + sorted(
             set(templates) - set(postmortem.DEFAULT_TEMPLATES))  # initial, update, resolved…
         store = self.store
