@@ -77,6 +77,10 @@ All times UTC, in the order recorded; a runbook step's start and finish are one 
 
 -\u0020
 
+### What went wrong
+
+-\u0020
+
 ### What Could Be Improved
 
 -\u0020

@@ -70,8 +70,10 @@ def summary_lines(state: tl.IncidentState, now: datetime, target: float,
               or "–")
     out = [t1, t2, t3, t4]
     if cadence is not None and (nxt := rf.next_update_text(state, now, cadence)):
-        t3.append(" · ")
-        t3.append(nxt, style="bold reverse" if "OVERDUE" in nxt else "bold")
+        t6 = Text("updates: ", style="bold")  # its own line: the clocks fill 80 columns
+        t6.append(nxt, style="bold reverse" if "OVERDUE" in nxt else "")
+        t6.append(f" (every {age(cadence, coarse=True)})")
+        out.insert(3, t6)
     for warning in state.order_warnings() + list(state.remarks().values()):
         out.append(Text("! " + one_line(warning), style="bold"))
     rec = [(label, text) for label, text in rf.record_lines(state) if text != "–"]
