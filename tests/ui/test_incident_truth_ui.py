@@ -6,14 +6,23 @@ from __future__ import annotations
 import stat
 from datetime import UTC, datetime, timedelta
 
-from test_incident_ui import ALICE, FixedHost, ready, store, types, until  # noqa: F401
+import pytest
+from test_incident_ui import ALICE, FixedHost, ready, types, until
 
 from opsconsole import events as ev
 from opsconsole.config import parse_config
+from opsconsole.incidents.store import SQLiteStore
 from opsconsole.ui.app import OpsConsoleApp, RunOptions, Services
 from opsconsole.ui.flows import open_incident
 from opsconsole.ui.modals import ChoiceModal, CommsModal, DeclareModal, TextModal
 from opsconsole.ui.screens.incident import IncidentScreen
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = SQLiteStore(tmp_path / "incidents.db")
+    yield s
+    s.close()
 
 
 def app_for(tmp_path, store, read_only=False, config=None):

@@ -275,7 +275,9 @@ def cmd_show(args: argparse.Namespace, cfg: AppConfig, data_dir: Path) -> int:
     for line in rf.action_lines(state):
         print(f"action {mask_tokens(line)}")
     print()
-    for e in map(shown, events):
+    from opsconsole.incidents.steps import fold_steps
+
+    for e in map(shown, fold_steps(events)):  # a step's start and finish: one row
         print(f"{e.seq:>6}  {postmortem.utc(e.ts)}  {postmortem.actor_label(e):<24}  "
               f"{describe(e)}")
     return 0
