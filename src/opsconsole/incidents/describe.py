@@ -115,6 +115,9 @@ def _finished(d: dict[str, Any]) -> str:
     reason = pick(d, "reason", "message")
     if reason:
         s += f" — {one_line(str(reason), 100)}"
+    cmd = pick(d, "command", "sql")
+    if cmd:  # the folded row is the only one: what ran stays on it
+        s += f" — {one_line(str(cmd), 80)}"
     last = pick(d, "output_last", "last_lines", "output_tail")
     if last and str(result) not in ("ok", "dry-run"):
         s += f" — {one_line(last if isinstance(last, str) else ' / '.join(map(str, last)), 80)}"
