@@ -41,6 +41,10 @@ DB_TERMINATE = "db.terminate"
 RUNBOOK_STARTED = "runbook.step_started"
 RUNBOOK_FINISHED = "runbook.step_finished"
 RUNBOOK_SKIPPED = "runbook.step_skipped"
+# runbook control flow (issue 11): a failed step repaired by its on_failure steps; a run
+# ended early with success because a step's stop_when: condition held
+RUNBOOK_RECOVERED = "runbook.step_recovered"
+RUNBOOK_RUN_STOPPED = "runbook.run_stopped"
 
 # The events that shape an incident's state (a fold over these alone gives every field but
 # the counters and the latest note).
