@@ -186,3 +186,22 @@ async def test_markdown_expect_option(tmp_path, pg_cluster):
     page.write_text("# X\n\n```sql expect_rows=x\nselect 1;\n```\n")
     with pytest.raises(ConfigError):
         load_markdown_runbook(page, page.read_text())
+
+
+@pytest.mark.pg
+async def test_the_shipped_lock_runbook_tells_the_truth(tmp_path, pg_cluster):
+    path = Path(__file__).parents[2] / "runbooks" / "pg-lock-contention.yaml"
+    book = load_yaml_runbook(path, path.read_text())
+    cfg = AppConfig(databases=[DatabaseTarget("main", pg_cluster.dsn())])
+    sink = MemorySink()
+    s = RunbookSession(book, resolve_params(book, {"pid": "999999"}), SessionOptions(
+        config=cfg, sink=sink, data_dir=tmp_path, auto_confirm=True))
+    cancel = book.find_step("Cancel its query")
+    out = await s.run_step(cancel)
+    assert out.status == "failed" and "got false" in out.message
+    assert (await s.run_step(book.find_step("still-blocking"))).status == "ok"
+    assert s.values["still_blocked"] == "0"
+    terminate = next(i for i, st in enumerate(book.steps) if st.kind == "sql"
+                     and "pg_terminate_backend" in st.sql)
+    out = await s.run_step(terminate)
+    assert out.status == "skipped" and "still_blocked is '0'" in out.message
