@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from opsconsole.config import AppConfig
+from opsconsole.incidents.describe import describe
 from opsconsole.incidents.sink import MemorySink
 from opsconsole.postgres.config import DatabaseTarget
 from opsconsole.runbooks.markdown import load_markdown_runbook
@@ -93,6 +94,8 @@ async def test_on_failure_repair_marks_the_step_recovered(tmp_path):
     assert out.status == "recovered" and s.states[0] == "recovered"
     rec = events(sink, "runbook.step_recovered")[0]
     assert rec["step"] == 1 and "exit status 1" in rec["reason"]
+    line = describe(next(e for e in sink.events if e.type == "runbook.step_recovered"))
+    assert line.startswith("Runbook t: step check db recovered") and "exit status 1" in line
     # a repair that fails leaves the step failed
     book = rb("id: t\ntitle: T\nsteps:\n  - title: x\n    kind: shell\n    run: exit 2\n"
               "    on_failure:\n      - title: repair\n        kind: shell\n        run: exit 1\n")
@@ -130,6 +133,8 @@ async def test_stop_when_ends_the_run_early_with_success(tmp_path):
     assert s.step_reason(1) == s.finished_early
     assert events(sink, "runbook.step_skipped")[0]["reason"] == s.finished_early
     assert events(sink, "runbook.run_stopped")[0]["step"] == 1
+    line = describe(next(e for e in sink.events if e.type == "runbook.run_stopped"))
+    assert "run ended after step verify recovery — recovered: condition" in line
 
 
 async def test_a_background_process_does_not_hold_the_step(tmp_path):

@@ -19,6 +19,8 @@ from opsconsole.events import (
     NOTE,
     ROLE_ASSIGNED,
     RUNBOOK_FINISHED,
+    RUNBOOK_RECOVERED,
+    RUNBOOK_RUN_STOPPED,
     RUNBOOK_STARTED,
     SERVICES_CHANGED,
     SEVERITY_CHANGED,
@@ -186,6 +188,17 @@ def _describe(e: Event) -> str:
         cmd = pick(d, "command", "sql")
         return f"Runbook {rb}: started step {step}" + (f" — {one_line(str(cmd), 80)}"
                                                          if cmd else "")
+    if t == RUNBOOK_RECOVERED:  # issue 11
+        rb = pick(d, "runbook", "runbook_title", default="?")
+        step = pick(d, "step_title", "step", default="?")
+        why = pick(d, "failure", "reason")
+        return f"Runbook {rb}: step {step} recovered by its on_failure steps" + (
+            f" (it had failed: {one_line(str(why), 120)})" if why else "")
+    if t == RUNBOOK_RUN_STOPPED:  # issue 11
+        rb = pick(d, "runbook", "runbook_title", default="?")
+        step = pick(d, "step_title", "step", default="?")
+        why = pick(d, "reason", default="its stop_when condition held")
+        return f"Runbook {rb}: run ended after step {step} — {one_line(str(why), 120)}"
     if t == RUNBOOK_FINISHED:
         rb = pick(d, "runbook", "runbook_title", default="?")
         step = pick(d, "step_title", "step", "title", default="?")
