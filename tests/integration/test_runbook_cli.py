@@ -335,8 +335,12 @@ def test_shipped_lock_contention_cancels_then_terminates(run_cli, tmp_path, pg_c
     assert r.returncode == 0, r.stdout + r.stderr
     assert "blocked_by" in r.stdout and f"[{pid}]" in r.stdout, r.stdout  # the waiter waits on pid
     fin = [e["data"] for e in journal(tmp_path) if e["type"] == "runbook.step_finished"]
-    assert [d["step"] for d in fin] == [1, 2, 3, 4, 5, 7]
+    # the cancel worked, nothing blocks any more: terminate (step 5) is skipped by its when:
+    assert [d["step"] for d in fin] == [1, 2, 3, 4, 7]
     assert all(d["status"] == "ok" for d in fin)
+    skipped = {e["data"]["step"]: e["data"]["reason"] for e in journal(tmp_path)
+               if e["type"] == "runbook.step_skipped"}
+    assert "still_blocked is '0'" in skipped[5]
 
 
 async def wait_for_backend(cluster, pid: int, condition: str, timeout: float = 10.0) -> None:
