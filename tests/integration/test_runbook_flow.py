@@ -210,3 +210,14 @@ async def test_the_shipped_lock_runbook_tells_the_truth(tmp_path, pg_cluster):
                      and "pg_terminate_backend" in st.sql)
     out = await s.run_step(terminate)
     assert out.status == "skipped" and "still_blocked is '0'" in out.message
+
+
+async def test_read_only_and_dry_run_never_run_a_conditions_command(tmp_path):
+    flag = tmp_path / "ran"
+    book = rb(f"id: t\ntitle: T\nsteps:\n  - title: s\n    kind: shell\n    run: 'true'\n"
+              f"    when: {{shell: 'touch {flag}'}}\n")
+    for kw in ({"read_only": True}, {"dry_run": True}):
+        s = RunbookSession(book, {}, SessionOptions(config=AppConfig(), sink=MemorySink(),
+                                                    data_dir=tmp_path, **kw))
+        await s.run_step(0)
+        assert not flag.exists(), kw

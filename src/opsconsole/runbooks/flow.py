@@ -114,7 +114,10 @@ def expect_problem(expect: Expect, result: dict[str, Any], capture: OutputCaptur
 async def when_skip_reason(self: Any, step: Any) -> str | None:
     """The skip reason when ``step``'s ``when:`` does not hold (else None); ``self`` is
     the :class:`~opsconsole.runbooks.session.RunbookSession`."""
-    if step.when is None:
+    if step.when is None or self.options.read_only:
+        return None  # read-only: nothing runs, not even a condition's command
+    if self.dry_run and step.when.shell is not None:
+        self._note(f"[dry run] would run the step only when {step.when.describe()}")
         return None
     ctx = self._context(OutputCapture(None, self.secret_values))
     try:
