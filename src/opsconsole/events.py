@@ -41,6 +41,10 @@ DB_TERMINATE = "db.terminate"
 RUNBOOK_STARTED = "runbook.step_started"
 RUNBOOK_FINISHED = "runbook.step_finished"
 RUNBOOK_SKIPPED = "runbook.step_skipped"
+# runbook control flow (issue 11): a failed step repaired by its on_failure steps; a run
+# ended early with success because a step's stop_when: condition held
+RUNBOOK_RECOVERED = "runbook.step_recovered"
+RUNBOOK_RUN_STOPPED = "runbook.run_stopped"
 
 # The postmortem record (issue 11): a field set or changed (data: field, value, previous;
 # value None clears it), action items added and their status changed (data: action = the

@@ -336,8 +336,12 @@ def test_shipped_lock_contention_cancels_then_terminates(run_cli, tmp_path, pg_c
     assert r.returncode == 0, r.stdout + r.stderr
     assert "blocked_by" in r.stdout and f"[{pid}]" in r.stdout, r.stdout  # the waiter waits on pid
     fin = [e["data"] for e in journal(tmp_path) if e["type"] == "runbook.step_finished"]
-    assert [d["step"] for d in fin] == [1, 2, 3, 4, 5, 7]
+    # the cancel worked, nothing blocks any more: terminate (step 5) is skipped by its when:
+    assert [d["step"] for d in fin] == [1, 2, 3, 4, 7]
     assert all(d["status"] == "ok" for d in fin)
+    skipped = {e["data"]["step"]: e["data"]["reason"] for e in journal(tmp_path)
+               if e["type"] == "runbook.step_skipped"}
+    assert "still_blocked is '0'" in skipped[5]
 
 
 async def wait_for_backend(cluster, pid: int, condition: str, timeout: float = 10.0) -> None:
@@ -500,3 +504,21 @@ def test_run_with_an_unknown_incident_exits_2_before_running(run_cli, tmp_path):
     assert "Traceback" not in r.stderr and "step 1" not in r.stdout
     assert not marker.exists()
     assert not [e for e in journal(tmp_path) if e["type"].startswith("runbook.")]
+
+
+def test_run_prints_skipped_recovered_and_an_early_end(run_cli, tmp_path):
+    p = tmp_path / "flow.yaml"
+    p.write_text("id: flow\ntitle: Flow\nsteps:\n"
+                 "  - title: only on mondays\n    kind: shell\n    run: echo no\n"
+                 "    when: {shell: 'false'}\n"
+                 "  - title: broken\n    kind: shell\n    run: exit 4\n"
+                 "    on_failure:\n      - title: fix\n        kind: shell\n        run: 'true'\n"
+                 "  - title: verify\n    kind: shell\n    run: 'true'\n"
+                 "    stop_when: {shell: 'true'}\n"
+                 "  - title: escalate\n    kind: shell\n    run: exit 9\n")
+    r = run_cli("runbook", "run", str(p))
+    assert r.returncode == 0, r.stderr
+    assert "→ SKIPPED — when: shell `false` exits 0 did not hold" in r.stdout
+    assert "→ RECOVERED (exit 4)" in r.stdout and "exit status 4" in r.stdout
+    assert "1 later step(s) skipped" in r.stdout
+    assert "runbook flow: done — recovered: condition shell `true` exits 0 held" in r.stdout

@@ -210,7 +210,9 @@ async def test_on_failure_steps_run_when_a_step_fails(tmp_path):
     sink = MemorySink()
     s = session(runbook(text), data_dir=tmp_path, sink=sink)
     out = await s.run_step(0)
-    assert out.status == "failed" and out.exit_code == 3 and "exit status 3" in out.message
+    # the handler succeeded: the step is recovered (not ok, not failed), the failure kept
+    assert out.status == "recovered" and out.exit_code == 3 and "exit status 3" in out.message
+    assert s.states[0] == "recovered"
     recs = finished(sink)
     assert [r["step"] for r in recs] == [1, "1.on_failure.1"]
     assert recs[1]["status"] == "ok" and recs[1]["output_first"] == ["collected"]

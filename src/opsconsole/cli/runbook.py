@@ -392,9 +392,18 @@ async def _run(session: Any, rb: Runbook, steps: list[int], interactive: bool, y
                 break
             confirmation = input(f"   dangerous step: type {step.confirm!r} to run it: ").strip()
         outcome = await session.run_step(i, confirmation)
-        tail = f" — {outcome.message}" if outcome.message else ""
+        tail = f" — {one_line(outcome.message, 300)}" if outcome.message else ""
+        if outcome.status == "skipped":
+            print(f"   → SKIPPED{tail}")
+            continue
         code = f" (exit {outcome.exit_code})" if outcome.exit_code is not None else ""
         print(f"   → {outcome.status.upper()}{code} in {outcome.duration:.2f}s{tail}")
+        if session.finished_early is not None:
+            rest = [j for j in steps if j > i]
+            if rest:
+                print(f"   → the run ends here; {len(rest)} later step(s) skipped")
+            print(f"\nrunbook {rb.id}: done — {one_line(session.finished_early, 300)}")
+            return EXIT_OK
         if not outcome.ok:
             if step.continue_on_failure:
                 continue

@@ -23,6 +23,8 @@ from opsconsole.events import (
     RECORD_SET,
     ROLE_ASSIGNED,
     RUNBOOK_FINISHED,
+    RUNBOOK_RECOVERED,
+    RUNBOOK_RUN_STOPPED,
     RUNBOOK_SKIPPED,
     RUNBOOK_STARTED,
     SERVICES_CHANGED,
@@ -226,6 +228,17 @@ def _describe(e: Event) -> str:
         if isinstance(d.get("attempt"), int) and int(d.get("attempts") or 1) > 1:
             s += f" (attempt {d['attempt']} of {d['attempts']})"
         return s + (f" — {one_line(str(cmd), 80)}" if cmd else "")
+    if t == RUNBOOK_RECOVERED:  # issue 11
+        rb = pick(d, "runbook", "runbook_title", default="?")
+        step = pick(d, "step_title", "step", default="?")
+        why = pick(d, "failure", "reason")
+        return f"Runbook {rb}: step {step} recovered by its on_failure steps" + (
+            f" (it had failed: {one_line(str(why), 120)})" if why else "")
+    if t == RUNBOOK_RUN_STOPPED:  # issue 11
+        rb = pick(d, "runbook", "runbook_title", default="?")
+        step = pick(d, "step_title", "step", default="?")
+        why = pick(d, "reason", default="its stop_when condition held")
+        return f"Runbook {rb}: run ended after step {step} — {one_line(str(why), 120)}"
     if t == RUNBOOK_FINISHED:
         return _finished(d)
     if t == RUNBOOK_SKIPPED:

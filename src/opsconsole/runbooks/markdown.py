@@ -84,7 +84,11 @@ SHELL_LANGS = {"sh", "bash", "shell", "zsh"}
 SESSION_LANGS = {"console", "shell-session", "shellsession", "sh-session", "terminal"}
 SQL_LANGS = {"sql", "postgresql", "postgres", "psql", "pgsql", "plpgsql"}
 OPTION_KEYS = {"timeout", "retries", "confirm", "database", "milestone", "id", "title",
-               "dry_run", "continue_on_failure", "retry_delay"}
+               "dry_run", "continue_on_failure", "retry_delay",
+               "expect", "expect_rows", "expect_matches", "expect_not_matches"}
+# expect=VALUE, expect_rows=N, expect_matches=REGEX: the step's expect: mapping
+EXPECT_OPTIONS = {"expect": "value", "expect_rows": "rows", "expect_matches": "matches",
+                  "expect_not_matches": "not_matches"}
 # options of documentation tools (MkDocs, Docusaurus, Hugo, Pandoc): not runbook options
 DOC_OPTION_KEYS = {"linenums", "hl_lines", "filename", "lang", "highlight", "linenostart",
                    "showlinenumbers", "caption", "name", "class", "style", "anchor"}
@@ -131,6 +135,10 @@ def parse_options(info: str, path: Path, line: int, column: int) -> dict[str, An
             col = column + max(info.find(w.split("=", 1)[0] + "="), 0)
             raise ConfigError(path, line, col, f"unknown fence option {k!r}; expected one of: "
                               f"{', '.join(sorted(OPTION_KEYS))}")
+        if k in EXPECT_OPTIONS:
+            typed = yaml.safe_load(v) if k in ("expect", "expect_rows") else v
+            opts.setdefault("expect", {})[EXPECT_OPTIONS[k]] = typed
+            continue
         opts[k] = yaml.safe_load(v) if k in ("retries", "continue_on_failure") else v
     return opts
 

@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Literal
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from opsconsole.runbooks.conditions import Condition, check_expect
 from opsconsole.runbooks.shellscan import REFUSED, TEMPLATE, Token, scan
 from opsconsole.schema import (
     ConfigError,
@@ -125,6 +126,9 @@ class _StepBase:
     capture: dict[str, str] = field({}, check=_captures)
     milestone: str | None = field(None, check=_name)
     continue_on_failure: bool = False
+    when: Condition | None = None
+    stop_when: Condition | None = None
+    expect: Any = field(None, check=check_expect)
     line: int | None = field(None, metadata={"internal": True})
 
     # fields run by /bin/sh: their placeholders become environment variable references
@@ -392,9 +396,20 @@ def check_references(rb: Runbook, where: Where) -> None:
             fields = list(step.templates())
             if isinstance(step, SqlStep):
                 fields.append(("sql", step.sql))
+            for cname in ("when", "stop_when"):
+                cond = getattr(step, cname)
+                if cond is not None and cond.shell is not None:
+                    fields.append((f"{cname}.shell", cond.shell))
+                if cond is not None and cond.captured is not None:
+                    avail = names if cname == "when" else names | set(step.capture)
+                    if cond.captured not in avail:
+                        raise where.error([*t, cname, "captured"], _undefined(
+                            t, f"{cname}.captured", cond.captured, avail))
             for fname, text in fields:
                 ftrail: list[str | int] = [*t, *fname.split(".")]
-                shell = fname in step.SHELL_FIELDS
+                shell = fname in step.SHELL_FIELDS or fname.endswith(".shell")
+                if fname == "stop_when.shell":
+                    names = names | set(step.capture)
                 tokens = scan(text) if shell else [
                     _plain_token(m) for m in TEMPLATE.finditer(text)]
                 for tok in tokens:

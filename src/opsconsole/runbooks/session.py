@@ -31,6 +31,9 @@ from opsconsole.events import (
     RUNBOOK_STARTED,
     EventSink,
 )
+from opsconsole.runbooks import flow
+from opsconsole.runbooks.conditions import as_expect
+from opsconsole.runbooks.flow import expect_problem, reason_text
 from opsconsole.runbooks.model import Param, Runbook, declared_names
 from opsconsole.runbooks.output import OutputCapture
 from opsconsole.runbooks.params import Substitution
@@ -43,7 +46,7 @@ FIGURES_TIMEOUT = 5.0
 
 @dataclass
 class StepOutcome:
-    status: str  # ok, failed, timeout, stopped, refused, skipped, dry-run
+    status: str  # ok, recovered, failed, timeout, stopped, refused, skipped, dry-run
     exit_code: int | None = None
     message: str = ""
     duration: float = 0.0
@@ -56,7 +59,7 @@ class StepOutcome:
 
     @property
     def ok(self) -> bool:
-        return self.status in ("ok", "dry-run")
+        return self.status in ("ok", "dry-run", "recovered")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -122,6 +125,15 @@ class RunbookSession:
         self.capture: OutputCapture | None = None
         self._stop: asyncio.Event | None = None  # made on the running loop, per step run
         self.stop_reason = "stopped by the operator"  # what a stopped step's record says
+        # set when a step's stop_when: held: the run is over, with success
+        self.finished_early: str | None = None
+        self.started_at: list[datetime | None] = [None] * len(runbook.steps)
+        self._result: dict[str, Any] = {}
+
+    def step_reason(self, index: int) -> str:
+        """Why step ``index`` is where it is (failed, recovered, skipped): '' if ok/pending."""
+        out = self.outcomes[index]
+        return out.message if out is not None and out.status != "ok" else ""
 
     @property
     def dry_run(self) -> bool:
@@ -159,6 +171,8 @@ class RunbookSession:
         return True
 
     def next_pending(self, after: int = -1) -> int | None:
+        if self.finished_early is not None:
+            return None
         for i in range(after + 1, len(self.states)):
             if self.states[i] in ("pending", "failed", "stopped"):
                 return i
@@ -176,7 +190,7 @@ class RunbookSession:
         step = self.runbook.steps[index]
         self.states[index] = "skipped"
         self.outcomes[index] = StepOutcome("skipped", message=reason)
-        return {**self._base(index, step), "reason": reason}
+        return {**self._base(index, step), "reason": reason_text(reason)}
 
     def _base(self, index: int | str, step: Any) -> dict[str, Any]:
         return {
@@ -233,32 +247,54 @@ class RunbookSession:
         step = self.runbook.steps[index]
         if self.running is not None:
             return StepOutcome("refused", message="another step is running")
+        if self.finished_early is not None:
+            return StepOutcome("refused", message=f"the run is over: {self.finished_early}")
         self.states[index] = "running"
         self.running = index
+        self.started_at[index] = datetime.now(UTC)
         self._stop = asyncio.Event()
         try:
+            skip = await self._when_fails(step, index)
+            if skip is not None:
+                self.running = None
+                await self.skip_later(index, skip)
+                return self.outcomes[index] or StepOutcome("skipped", message=skip)
             outcome = await self._run_with_retries(step, index, confirmation)
             if outcome.status in ("failed", "timeout") and step.on_failure:
-                for j, sub in enumerate(step.on_failure):
-                    self._note(f"[opsconsole] on_failure {j + 1}/{len(step.on_failure)}: "
-                               f"{self.text(sub.title)}")
-                    label = f"{index + 1}.on_failure.{j + 1}"
-                    sub_outcome = await self._run_with_retries(
-                        sub, label, confirmation if sub.confirm else None)
-                    if sub_outcome.status == "stopped":
-                        break
+                outcome = await self._repair(step, index, outcome, confirmation)
+            if outcome.ok and not self.dry_run and step.stop_when is not None:
+                await self._stop_when(step, index)
         finally:
             self.running = None
         if outcome.status == "refused":
             self.states[index] = "pending"
         elif outcome.status in ("ok", "dry-run"):
             self.states[index] = "ok"
-        elif outcome.status == "stopped":
-            self.states[index] = "stopped"
+        elif outcome.status in ("stopped", "recovered"):
+            self.states[index] = outcome.status
         else:
             self.states[index] = "failed"
         self.outcomes[index] = outcome
+        if self.finished_early is not None:
+            for j in range(index + 1, len(self.states)):
+                if self.states[j] in ("pending", "failed", "stopped"):
+                    await self.skip_later(j, self.finished_early)
         return outcome
+
+    def _context(self, capture: OutputCapture) -> StepContext:
+        return StepContext(config=self.options.config, databases=self.databases,
+                           subst=self.subst, capture=capture, runbook_id=self.runbook.id,
+                           kill_grace=self.options.kill_grace)
+
+    async def _when_fails(self, step: Any, index: int) -> str | None:
+        return await flow.when_skip_reason(self, step)
+
+    async def _stop_when(self, step: Any, index: int) -> None:
+        await flow.stop_when(self, step, index)
+
+    async def _repair(self, step: Any, index: int, outcome: StepOutcome,
+                      confirmation: str | None) -> StepOutcome:
+        return await flow.repair(self, step, index, outcome, confirmation)
 
     async def _run_with_retries(self, step: Any, index: int | str,
                                 confirmation: str | None) -> StepOutcome:
@@ -345,6 +381,12 @@ class RunbookSession:
                 status, code, message = await self._execute(executor, step, rendered, capture)
                 if dry and status == "ok" and step.runs_something:
                     status = "dry-run"
+                expect = as_expect(step.expect)
+                if status == "ok" and expect is not None:
+                    problem = expect_problem(expect, self._result, capture)
+                    if problem:
+                        capture.note(f"[opsconsole] {problem}")
+                        status, message = "failed", problem
         except asyncio.CancelledError:
             # the whole run is being stopped (Ctrl+C, app closing): the step's processes are
             # already gone (see _execute); record it, then let the cancellation go on
@@ -386,6 +428,8 @@ class RunbookSession:
             "status": status,
             "exit_status": code,
             "message": message,
+            **({"reason": reason_text(message or status)} if status not in ("ok", "dry-run")
+               else {}),
             "output_first": outcome.output_first,
             "output_last": outcome.output_last,
             "output_lines": capture.lines,
@@ -403,9 +447,8 @@ class RunbookSession:
                        capture: OutputCapture) -> tuple[str, int | None, str]:
         """Run the step's work as a task; stop it at its timeout or when asked."""
         assert self._stop is not None
-        ctx = StepContext(config=self.options.config, databases=self.databases, subst=self.subst,
-                          capture=capture, runbook_id=self.runbook.id,
-                          kill_grace=self.options.kill_grace)
+        ctx = self._context(capture)
+        self._result = ctx.result
         task = asyncio.ensure_future(executor.execute(step, rendered, ctx))
         stopper = asyncio.ensure_future(self._stop.wait())
         timeout = float(step.timeout)

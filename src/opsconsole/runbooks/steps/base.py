@@ -36,6 +36,8 @@ class StepContext:
     capture: OutputCapture
     runbook_id: str
     kill_grace: float
+    # what the step left for ``expect:`` (a SQL step: ``rows`` count, ``first`` value)
+    result: dict[str, Any] = field(default_factory=dict)
 
 
 class StepExecutor:

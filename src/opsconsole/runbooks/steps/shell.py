@@ -34,6 +34,8 @@ TTY_MESSAGE = (
 
 # what a step inherits from the console's environment; nothing else (PGPASSWORD, AWS_*,
 # SSH_AUTH_SOCK … of the console never reach a step)
+AFTER_EXIT_READ = 1.0  # seconds the output is still read once the shell has exited
+
 INHERITED = ("PATH", "HOME", "LANG", "LANGUAGE", "TERM", "USER", "LOGNAME", "TZ")
 
 
@@ -57,11 +59,15 @@ async def run_shell(command: str, param_env: dict[str, str], cwd: str | None,
     the command's whole process group."""
     capture = ctx.capture
     env = step_environment(param_env, step_env, ctx)
+    # our own pipe, not asyncio's: asyncio's Process.wait() waits for its pipes to close
+    # too, so a background child (``npm run dev &``) holding the output would keep the step
+    # "running" until its timeout. With our pipe the shell's exit ends the step.
+    rfd, wfd = os.pipe()
     spawn = asyncio.ensure_future(asyncio.create_subprocess_exec(
         "/bin/sh", "-c", command,
         stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
+        stdout=wfd,
+        stderr=wfd,
         start_new_session=True,
         env=env,
         cwd=os.path.expanduser(cwd) if cwd else None,
@@ -69,15 +75,18 @@ async def run_shell(command: str, param_env: dict[str, str], cwd: str | None,
     try:
         proc = await asyncio.shield(spawn)
     except OSError as exc:
+        os.close(rfd)
         return "failed", None, f"could not start /bin/sh: {exc}"
     except asyncio.CancelledError:
         # stopped while the shell was starting: it may already run (and have children);
         # let the start finish, then stop its whole process group
+        os.close(rfd)
         with contextlib.suppress(Exception):
             await terminate(await spawn, ctx.kill_grace)
         raise
-    assert proc.stdout is not None
-    reader = asyncio.ensure_future(_pump(proc.stdout, capture))
+    finally:
+        os.close(wfd)  # only the shell (and its children) hold the write end now
+    reader = asyncio.ensure_future(_pump_fd(rfd, capture))
     try:
         code = await proc.wait()
     except asyncio.CancelledError:
@@ -87,11 +96,17 @@ async def run_shell(command: str, param_env: dict[str, str], cwd: str | None,
             await reader
         raise
     # the shell is gone; a background child may still hold the pipe: read what is there
+    # for a moment, then stop reading. The child keeps running (it was started in the
+    # background on purpose, in the step's own session, without a terminal); what it
+    # writes later is not captured.
     try:
-        await asyncio.wait_for(asyncio.shield(reader), 2.0)
+        await asyncio.wait_for(asyncio.shield(reader), AFTER_EXIT_READ)
     except TimeoutError:
         reader.cancel()
-        capture.note("[opsconsole] stopped reading: a background process still holds the output")
+        with contextlib.suppress(BaseException):
+            await reader
+        capture.note("[opsconsole] the shell exited; a background process still holds the "
+                     "output and keeps running (its later output is not captured)")
     if code == 0:
         return "ok", 0, ""
     if code < 0:
@@ -99,13 +114,21 @@ async def run_shell(command: str, param_env: dict[str, str], cwd: str | None,
     return "failed", code, f"exit status {code}"
 
 
-async def _pump(stream: asyncio.StreamReader, capture: OutputCapture) -> None:
-    while True:
-        chunk = await stream.read(65536)
-        if not chunk:
-            return
-        capture.feed(chunk)
-        await asyncio.sleep(0)  # let the UI breathe during a flood
+async def _pump_fd(fd: int, capture: OutputCapture) -> None:
+    """Read the pipe ``fd`` into ``capture`` until its end (or cancellation); closes it."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=2**20)
+    transport, _ = await loop.connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", buffering=0))
+    try:
+        while True:
+            chunk = await reader.read(65536)
+            if not chunk:
+                return
+            capture.feed(chunk)
+            await asyncio.sleep(0)  # let the UI breathe during a flood
+    finally:
+        transport.close()
 
 
 async def terminate(proc: asyncio.subprocess.Process, grace: float) -> None:

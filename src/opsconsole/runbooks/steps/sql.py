@@ -39,13 +39,26 @@ def _coerce(value: Any, pg_type: Any) -> Any:
         return Decimal(value)
     if name == "bool":
         return value.strip().lower() in ("1", "t", "true", "yes", "on")
-    if name == "interval":
+    return value
+
+
+async def server_interval(conn: Any, value: str) -> Any:
+    """``value`` read as an interval by the server itself, bound (``$1::text::interval``):
+    PostgreSQL's own syntax ('5 minutes', '1 hour 30 mins', '00:05:00', 'P1D'), plus
+    opsconsole's durations ('5m', '90s') the server does not know."""
+    import asyncpg
+
+    try:
+        return await conn.fetchval("select $1::text::interval", value)
+    except asyncpg.DataError as exc:
         from datetime import timedelta
 
         from opsconsole.schema import Duration
 
-        return timedelta(seconds=float(Duration.parse(value)))
-    return value
+        try:
+            return timedelta(seconds=float(Duration.parse(value)))
+        except ValueError:
+            raise ValueError(f"{value!r} is not an interval: {exc}") from None
 
 
 def format_rows(rows: list[Any], max_rows: int) -> list[str]:
@@ -126,6 +139,10 @@ class SqlExecutor(StepExecutor):
                 try:
                     args = [_coerce(v, types[i] if i < len(types) else None)
                             for i, v in enumerate(rendered.args)]
+                    for i, v in enumerate(args):
+                        if (isinstance(v, str) and i < len(types)
+                                and getattr(types[i], "name", "") == "interval"):
+                            args[i] = await server_interval(conn, v)
                 except ValueError as exc:
                     return "failed", None, f"a parameter does not fit its SQL type: {exc}"
                 rows = await stmt.fetch(*args)
@@ -138,6 +155,9 @@ class SqlExecutor(StepExecutor):
                     status = await conn.execute(sql)  # a script: no rows, its last status
                     capture.note(status)
                     return "ok", 0, ""
+            ctx.result["rows"] = len(rows)
+            if rows and len(rows[0]) > 0:
+                ctx.result["first"] = rows[0][0]
             for line in format_rows(list(rows), step.max_rows):
                 capture.note(line)
             return "ok", 0, ""

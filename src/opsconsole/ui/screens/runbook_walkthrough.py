@@ -42,9 +42,10 @@ STATE_MARK = {
     "failed": "✗ failed",
     "skipped": "↷ skipped",
     "stopped": "■ stopped",
+    "recovered": "↺ recovered",
 }
 STATE_STYLE = {"running": "bold", "ok": "", "failed": "bold reverse", "stopped": "bold",
-               "skipped": "dim", "pending": ""}
+               "skipped": "dim", "pending": "", "recovered": "bold"}
 
 WALK_ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("runbook-run", "enter", "run_step", "run", "Run the current step (or mark a manual step done)",
