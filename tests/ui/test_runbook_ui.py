@@ -147,11 +147,23 @@ async def test_walkthrough_runs_steps_confirms_and_streams_output(tmp_path):
         await pilot.press("enter")
         await wait_for(pilot, lambda: screen.session.running == 3 and "hanging" in log_text(app))
         assert "running step 4" in str(screen.query_one("#runbook-status", Static).render())
-        await pilot.press("escape")  # cannot close while running
-        await pilot.pause()
-        assert app.screen is screen
+        # escape closes the screen, not the walk: the step keeps running, the header says so
+        session = screen.session
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunbookPickerScreen))
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: "▶ runbook walk step 4/5 'Hang'" in app.header_text(200).plain)
+        assert session.running == 3
+        # reopening comes back to it (no parameters asked again), and x stops it
+        await pilot.press("r")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunbookPickerScreen) and bool(app.screen.shown))
+        await pilot.press(*"walk test", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunbookScreen))
+        screen = app.screen
+        assert screen.session is session and screen.current == 3 and "hanging" in log_text(app)
         await pilot.press("x")
         await wait_for(pilot, lambda: screen.session.states[3] == "stopped", timeout=15)
+        await wait_for(pilot, lambda: "▶ runbook" not in app.header_text(200).plain)
         events = [e.type for e in app.sink.events]
         assert events.count("runbook.step_finished") == 4 and "runbook.step_skipped" in events
         assert all("hunter2" not in str(e.data) for e in app.sink.events)
