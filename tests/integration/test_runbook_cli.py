@@ -498,3 +498,15 @@ def test_run_with_an_unknown_incident_exits_2_before_running(run_cli, tmp_path):
     assert "Traceback" not in r.stderr and "step 1" not in r.stdout
     assert not marker.exists()
     assert not [e for e in journal(tmp_path) if e["type"].startswith("runbook.")]
+
+
+@pytest.mark.pg
+def test_a_database_parameter_defaults_to_the_configured_target(run_cli, tmp_path, pg_cluster):
+    """The shipped lock runbook says `default: main`; a console whose only target is called
+    `orders` runs it on `orders`, not on a `main` it does not have."""
+    cfg = config(tmp_path, f"databases:\n  - name: orders\n    dsn: {pg_cluster.dsn()}\n")
+    r = run_cli("runbook", "run", "pg-lock-contention", "--config", cfg, "-p", "pid=1",
+                "--step", "1")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "[orders] select w.pid" in r.stdout, r.stdout
+    assert "not in the config" not in r.stdout + r.stderr

@@ -213,6 +213,7 @@ class RunbookScreen(Screen[None]):
         self._shown = run.written - len(run.transcript) if run is not None else 0
         self._last_running: tuple[Any, ...] = ()
         self._last_elapsed = ""
+        self._resumed: tuple[str, str] | None = None
 
     # ------------------------------------------------------------------ setup
     @property
@@ -278,8 +279,7 @@ class RunbookScreen(Screen[None]):
             runs_of(self.app).keep(self._run_state)
         else:
             done = sum(1 for st in self.session.states if st != "pending")
-            if done and not self.last_status:
-                self.last_status = f"resumed: {done} of {len(self.runbook.steps)} steps done"
+            self._resumed = (f"resumed: {done} of {len(self.runbook.steps)} steps done", self.last_status)
         self.draw()
         self._pump_output()
         self.set_interval(self.POLL, self._pump_output)
@@ -381,6 +381,8 @@ class RunbookScreen(Screen[None]):
         elapsed = self.run.elapsed()
         if self.session.running is not None and elapsed is not None:
             return f"▶ running step {self.session.running + 1} · {age(elapsed)} · x stops it"
+        if self._resumed and self._resumed[1] == self.last_status:  # until something new
+            return " · ".join(x for x in self._resumed if x)
         return self.last_status
 
     def _tick_elapsed(self) -> None:
