@@ -311,18 +311,17 @@ def test_confirm_snapshot(snap_compare, tmp_path):
     assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)
 
 
-async def test_parameters_are_prefilled_from_the_focused_pane(tmp_path):
+async def test_a_parameter_that_does_not_fit_is_refused_in_the_form(tmp_path):
     app = make_app(cfg_for(ui_runbooks(tmp_path)), data_dir=tmp_path / "data")
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("4")
-        await pilot.pause()
-        app.pane("locks").runbook_context = lambda: {"pid": "4242", "database": "main"}
         await pilot.press("r")
         await wait_for(pilot, lambda: isinstance(app.screen, RunbookPickerScreen) and bool(app.screen.shown))
         await pilot.press(*"lock contention", "enter")
         await wait_for(pilot, lambda: isinstance(app.screen, RunbookParamsScreen))
-        assert app.screen.query_one("#param-pid", Input).value == "4242"
-        # a value that does not fit is refused with the reason, in the form
+        # no PostgreSQL configured: nothing offers a pid (not the resources pane's process)
+        assert app.screen.query_one("#param-pid", Input).value == ""
+        assert app.screen.source_text("database") == "↳ default"
         app.screen.query_one("#param-pid", Input).value = "42; drop"
         app.screen.query_one("#param-database", Input).focus()
         await pilot.press("enter")

@@ -7,7 +7,8 @@ blocker a lock runbook wants is gone, the field says so: ``no blocking session n
 
 Which pane is most relevant depends on the runbook (its tags and id): a lock runbook asks
 the locks pane first, a PostgreSQL one the PostgreSQL panes, a CPU/memory one the
-resources pane; then the focused pane; then the others.
+resources pane (and only those); a runbook about none of them, the focused pane first, then
+the others.
 """
 
 from __future__ import annotations
@@ -143,7 +144,8 @@ def watched_target(app: OpsConsoleApp) -> str | None:
 def prefill(app: OpsConsoleApp, rb: Runbook) -> dict[str, Prefill]:
     """Every parameter's first value with its source (secret ones get none)."""
     relevant = relevant_panes(rb)
-    order = list(dict.fromkeys([*relevant, app.current_pane, *PANE_ORDER]))
+    # a lock runbook's pid is a blocking session, never the process the resources pane shows
+    order = relevant or list(dict.fromkeys([app.current_pane, *PANE_ORDER]))
     offers: dict[str, Prefill] = {}
     wanted = {p.name for p in rb.params if not p.secret}
     for pane_id in order:

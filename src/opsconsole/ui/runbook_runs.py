@@ -227,7 +227,8 @@ def start_ticking(app: OpsConsoleApp) -> None:
     app.set_timer(1.0, tick)
 
 
-def running_step_suffix(app: App[Any]) -> str:
-    """`` · ▶ runbook … step 2/7 '…' 42s`` for a pane's summary ("" when no step runs)."""
+def with_running_step_first(app: App[Any], summary: str) -> str:
+    """A pane's summary with the running step in front (a narrow pane header keeps it):
+    ``▶ runbook … step 2/7 '…' 42s · 1 open``."""
     step = running_step_text(app)
-    return f" · {step.plain}" if step is not None else ""
+    return f"{step.plain} · {summary}" if step is not None else summary
