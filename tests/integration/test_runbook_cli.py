@@ -522,3 +522,15 @@ def test_run_prints_skipped_recovered_and_an_early_end(run_cli, tmp_path):
     assert "→ RECOVERED (exit 4)" in r.stdout and "exit status 4" in r.stdout
     assert "1 later step(s) skipped" in r.stdout
     assert "runbook flow: done — recovered: condition shell `true` exits 0 held" in r.stdout
+
+
+@pytest.mark.pg
+def test_a_database_parameter_defaults_to_the_configured_target(run_cli, tmp_path, pg_cluster):
+    """The shipped lock runbook says `default: main`; a console whose only target is called
+    `orders` runs it on `orders`, not on a `main` it does not have."""
+    cfg = config(tmp_path, f"databases:\n  - name: orders\n    dsn: {pg_cluster.dsn()}\n")
+    r = run_cli("runbook", "run", "pg-lock-contention", "--config", cfg, "-p", "pid=1",
+                "--step", "1")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "[orders] select w.pid" in r.stdout, r.stdout
+    assert "not in the config" not in r.stdout + r.stderr

@@ -291,6 +291,10 @@ async def test_runbook_picker_prefills_the_selected_process_pid():
         await wait_for(pilot, resources_ready(app))
         await pilot.press("2", "down")  # second row by CPU: gunicorn, pid 1337
         assert context_of(app) == {"pid": "1337"}
-        await pilot.press("r", *"high cpu", "enter")  # the shipped high-cpu runbook asks a pid
+        await pilot.press("r", *"high cpu")  # the shipped high-cpu runbook asks a pid
+        # the runbooks load in a child process: enter once they are listed
+        await wait_for(pilot, lambda: bool(getattr(app.screen, "shown", None))
+                       and app.screen.shown[0].runbook.id == "high-cpu")
+        await pilot.press("enter")
         await wait_for(pilot, lambda: bool(app.screen.query("#param-pid")))
         assert app.screen.query_one("#param-pid").value == "1337"

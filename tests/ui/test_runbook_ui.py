@@ -147,11 +147,23 @@ async def test_walkthrough_runs_steps_confirms_and_streams_output(tmp_path):
         await pilot.press("enter")
         await wait_for(pilot, lambda: screen.session.running == 3 and "hanging" in log_text(app))
         assert "running step 4" in str(screen.query_one("#runbook-status", Static).render())
-        await pilot.press("escape")  # cannot close while running
-        await pilot.pause()
-        assert app.screen is screen
+        # escape closes the screen, not the walk: the step keeps running, the header says so
+        session = screen.session
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunbookPickerScreen))
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: "▶ runbook walk step 4/5 'Hang'" in app.header_text(200).plain)
+        assert session.running == 3
+        # reopening comes back to it (no parameters asked again), and x stops it
+        await pilot.press("r")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunbookPickerScreen) and bool(app.screen.shown))
+        await pilot.press(*"walk test", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunbookScreen))
+        screen = app.screen
+        assert screen.session is session and screen.current == 3 and "hanging" in log_text(app)
         await pilot.press("x")
         await wait_for(pilot, lambda: screen.session.states[3] == "stopped", timeout=15)
+        await wait_for(pilot, lambda: "▶ runbook" not in app.header_text(200).plain)
         events = [e.type for e in app.sink.events]
         assert events.count("runbook.step_finished") == 4 and "runbook.step_skipped" in events
         assert all("hunter2" not in str(e.data) for e in app.sink.events)
@@ -299,18 +311,17 @@ def test_confirm_snapshot(snap_compare, tmp_path):
     assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)
 
 
-async def test_parameters_are_prefilled_from_the_focused_pane(tmp_path):
+async def test_a_parameter_that_does_not_fit_is_refused_in_the_form(tmp_path):
     app = make_app(cfg_for(ui_runbooks(tmp_path)), data_dir=tmp_path / "data")
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("4")
-        await pilot.pause()
-        app.pane("locks").runbook_context = lambda: {"pid": "4242", "database": "main"}
         await pilot.press("r")
         await wait_for(pilot, lambda: isinstance(app.screen, RunbookPickerScreen) and bool(app.screen.shown))
         await pilot.press(*"lock contention", "enter")
         await wait_for(pilot, lambda: isinstance(app.screen, RunbookParamsScreen))
-        assert app.screen.query_one("#param-pid", Input).value == "4242"
-        # a value that does not fit is refused with the reason, in the form
+        # no PostgreSQL configured: nothing offers a pid (not the resources pane's process)
+        assert app.screen.query_one("#param-pid", Input).value == ""
+        assert app.screen.source_text("database") == "↳ default"
         app.screen.query_one("#param-pid", Input).value = "42; drop"
         app.screen.query_one("#param-database", Input).focus()
         await pilot.press("enter")

@@ -260,6 +260,8 @@ def _open_sink(cfg: Any, data_dir: Path, incident: str | None) -> tuple[Any, str
 
 def _run_with_sink(args: argparse.Namespace, cfg: Any, rb: Runbook, read_only: bool,
                    data_dir: Path, sink: Any, incident_id: str | None) -> int:
+    from opsconsole.config import database_targets
+    from opsconsole.runbooks.dbparams import default_databases
     from opsconsole.runbooks.params import ParamError, resolve_params
     from opsconsole.runbooks.session import RunbookSession, SessionOptions, host_figures_default
 
@@ -272,6 +274,8 @@ def _run_with_sink(args: argparse.Namespace, cfg: Any, rb: Runbook, read_only: b
         env_name = f"OPSCONSOLE_PARAM_{p.name.upper()}"
         if p.name not in given and env_name in os.environ:
             given[p.name] = os.environ[env_name]
+    # a database parameter defaults to the configured (watched) target, not the file's 'main'
+    given.update(default_databases(rb, given, database_targets(cfg, None)))
     interactive = _interactive()
     if interactive:
         for p in rb.params:

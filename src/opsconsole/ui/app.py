@@ -236,8 +236,8 @@ class OpsConsoleApp(DiffDisplay, App[None]):
     async def _stop_steps_and_exit(self) -> None:
         """Stop every running runbook step like ``x`` does, recorded as "stopped: terminal
         closed", wait (bounded) for their records, then exit."""
-        sessions = [s for s in (getattr(scr, "session", None) for scr in self.screen_stack)
-                    if s is not None and getattr(s, "running", None) is not None]
+        from opsconsole.ui.runbook_runs import running_sessions  # walks open or closed
+        sessions = running_sessions(self)
         for session in sessions:
             session.stop("stopped: terminal closed")
         deadline = time.monotonic() + HANGUP_GRACE

@@ -11,6 +11,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from opsconsole.fmt import age
+from opsconsole.ui.runbook_runs import with_running_step
 
 if TYPE_CHECKING:
     from opsconsole.ui.app import OpsConsoleApp
@@ -62,7 +63,7 @@ def header_text(app: OpsConsoleApp, width: int) -> Text:
     first, then words, then the host and incident are cut with an ellipsis."""
     now = app.services.clock().astimezone(UTC)
     clock = now.strftime("%H:%M:%S" if app.config.clock_seconds else "%H:%M")
-    extra = header_extra(app)
+    extra = with_running_step(app, header_extra(app))  # ▶ runbook … step 2/7 … 42s
 
     def right(long: bool) -> Text:
         r = Text()

@@ -24,6 +24,7 @@ from opsconsole.ui.actions import ActionSpec
 from opsconsole.ui.console import console_app
 from opsconsole.ui.flows import open_incident
 from opsconsole.ui.panes.base import PolledPane
+from opsconsole.ui.runbook_runs import with_running_step_first
 from opsconsole.ui.screens.incident import coarse_clock
 from opsconsole.ui.widgets import selected_key, sync_table
 
@@ -138,6 +139,7 @@ class IncidentsPane(PolledPane):
         if not rows:
             self.summary = "no open incidents · i declares one" if not self.filter_text \
                 else f"{open_n} open, none match"
+        self.summary = with_running_step_first(self.app, self.summary)  # ▶ runbook … 42s · …
         self.update_header()
 
     def apply_filter(self, text: str) -> None:

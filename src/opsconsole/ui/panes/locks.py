@@ -12,7 +12,9 @@ from opsconsole.fmt import duration
 from opsconsole.postgres.model import Backend, LockNode, LocksSnapshot
 from opsconsole.postgres.view import LOCK_COLUMNS, backend_details, lock_rows, locks_summary
 from opsconsole.ui.actions import ActionSpec, bindings
+from opsconsole.ui.console import console_app
 from opsconsole.ui.panes.pg_common import PgPane, preview_line
+from opsconsole.ui.runbook_prefill import note_root_blocker
 
 
 class LocksPane(PgPane):
@@ -38,6 +40,7 @@ class LocksPane(PgPane):
 
     def show(self, snap: LocksSnapshot) -> None:
         self._lock_nodes = {str(n.pid): n for n in snap.nodes}
+        note_root_blocker(self, snap, console_app(self).services.clock())  # "(was 4242 at 03:12)"
         self.summary = f"{self.target_name} · {locks_summary(snap)}"
         hints = []
         if not snap.server.read_all_stats:

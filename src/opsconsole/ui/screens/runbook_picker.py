@@ -22,6 +22,8 @@ from opsconsole.runbooks.model import Loaded, Runbook
 from opsconsole.runbooks.search import search
 from opsconsole.text import for_terminal, one_line
 from opsconsole.ui.actions import ActionSpec, bindings
+from opsconsole.ui.runbook_prefill import Prefill, prefill
+from opsconsole.ui.runbook_runs import runs_of
 from opsconsole.ui.screens.help import HelpRow
 from opsconsole.ui.screens.runbook_walkthrough import RunbookParamsScreen, RunbookScreen
 
@@ -196,21 +198,36 @@ class RunbookPickerScreen(Screen[None]):
         if item.runbook is None:
             self.notify(str(item.error), title="broken runbook", severity="error", timeout=10)
             return
-        open_runbook(self.app, item.runbook, context=self.context)
+        open_runbook(self.app, item.runbook)
 
 
 def open_runbook(app: Any, rb: Runbook, *, start: int = 0, autorun: bool = False,
                  context: dict[str, str] | None = None) -> None:
-    """Ask for parameters when the runbook has any, then push the walkthrough."""
+    """Resume the walk of ``rb`` for the active incident when there is one (the steps run so
+    far shown as such, the cursor on the next); else ask for parameters (pre-filled from
+    the panes, see :mod:`opsconsole.ui.runbook_prefill`) and push a new walkthrough."""
+    incident = getattr(app, "active_incident", None)
+    run = runs_of(app).get(rb.id, incident)
+    if run is not None and run.complete and not autorun:
+        runs_of(app).forget(run)  # done: opening it again is a new walk
+        run = None
+    if run is not None:
+        if autorun:
+            run.current = start
+        app.push_screen(RunbookScreen(rb, run.values, autorun=autorun, incident_id=incident, run=run))
+        return
     if not rb.params:
-        app.push_screen(RunbookScreen(rb, {}, start=start, autorun=autorun))
+        app.push_screen(RunbookScreen(rb, {}, start=start, autorun=autorun, incident_id=incident))
         return
 
     def got(values: dict[str, str] | None) -> None:
         if values is not None:
-            app.push_screen(RunbookScreen(rb, values, start=start, autorun=autorun))
+            app.push_screen(RunbookScreen(rb, values, start=start, autorun=autorun, incident_id=incident))
 
-    app.push_screen(RunbookParamsScreen(rb, prefill=context), got)
+    values = prefill(app, rb)
+    for k, v in (context or {}).items():
+        values.setdefault(k, Prefill(v, "from the focused pane"))
+    app.push_screen(RunbookParamsScreen(rb, prefill=values), got)
 
 
 def context_of(app: Any) -> dict[str, str]:
@@ -282,4 +299,4 @@ async def launch_hotkey(app: Any, n: int) -> None:
         except LookupError as exc:
             app.notify(f"{hk.key}: {exc.args[0]}", title="hotkey", severity="error", timeout=10)
             return
-    open_runbook(app, rb, start=start, autorun=hk.step is not None, context=context_of(app))
+    open_runbook(app, rb, start=start, autorun=hk.step is not None)

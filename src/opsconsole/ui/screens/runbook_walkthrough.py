@@ -19,6 +19,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Input, RichLog, Static
 
+from opsconsole.fmt import age
 from opsconsole.runbooks.model import ManualStep, Runbook
 from opsconsole.runbooks.output import LIVE_LINES
 from opsconsole.runbooks.params import ParamError, resolve_params
@@ -26,6 +27,17 @@ from opsconsole.runbooks.session import RunbookSession, SessionOptions, host_fig
 from opsconsole.secrets import mask_command_line
 from opsconsole.text import for_terminal, for_textual, one_line
 from opsconsole.ui.actions import ActionSpec, bindings, dangerous_actions
+from opsconsole.ui.console import console_app
+from opsconsole.ui.runbook_prefill import Prefill
+from opsconsole.ui.runbook_runs import (
+    STATE_MARK,
+    STATE_STYLE,
+    RunbookRun,
+    database_targets,
+    run_step,
+    runs_of,
+    start_ticking,
+)
 from opsconsole.ui.safe import rich_text
 from opsconsole.ui.widgets import LineBlock
 
@@ -34,18 +46,6 @@ def _multi(s: str) -> str:
     """Runbook prose or a command shown on several lines: controls visible, lines kept."""
     return for_terminal(s, keep_newlines=True, keep_tabs=True)
 
-
-STATE_MARK = {
-    "pending": "○ pending",
-    "running": "▶ running",
-    "ok": "✓ ok",
-    "failed": "✗ failed",
-    "skipped": "↷ skipped",
-    "stopped": "■ stopped",
-    "recovered": "↺ recovered",
-}
-STATE_STYLE = {"running": "bold", "ok": "", "failed": "bold reverse", "stopped": "bold",
-               "skipped": "dim", "pending": "", "recovered": "bold"}
 
 WALK_ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("runbook-run", "enter", "run_step", "run", "Run the current step (or mark a manual step done)",
@@ -98,7 +98,9 @@ class ConfirmStepScreen(ModalScreen[str | None]):
 
 
 class RunbookParamsScreen(ModalScreen[dict[str, str] | None]):
-    """Ask for the runbook's parameters (pre-filled from context and defaults)."""
+    """Ask for the runbook's parameters, pre-filled from context and defaults; under each
+    field, where its value came from (the locks pane's root blocker, the selected session,
+    the watched database target, the default) or why it is empty."""
 
     BINDINGS = [Binding("escape", "cancel", "cancel", id="runbook-params-cancel")]
     DEFAULT_CSS = """
@@ -110,10 +112,13 @@ class RunbookParamsScreen(ModalScreen[dict[str, str] | None]):
     .runbook-hint { color: $text-muted; }
     """
 
-    def __init__(self, runbook: Runbook, prefill: dict[str, str] | None = None) -> None:
+    def __init__(self, runbook: Runbook, prefill: dict[str, Prefill] | dict[str, str] | None = None
+                 ) -> None:
         super().__init__(id="runbook-params")
         self.runbook = runbook
-        self.prefill = prefill or {}
+        self.prefill: dict[str, Prefill] = {
+            k: v if isinstance(v, Prefill) else Prefill(str(v), "from the focused pane")
+            for k, v in (prefill or {}).items()}
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="runbook-params-box"):
@@ -131,13 +136,22 @@ class RunbookParamsScreen(ModalScreen[dict[str, str] | None]):
                 label = p.label + (f"  ({'; '.join(hint)})" if hint else "")
                 # a Text: a pattern like ^[0-9]+[KMG]$ is not markup
                 yield Static(rich_text(label), classes="runbook-param-label")
-                value = self.prefill.get(p.name) if not p.secret else None
-                if value is None:
-                    value = p.default or ""
+                got = self.prefill.get(p.name) if not p.secret else None
+                if got is None and p.default is not None and not p.secret:
+                    got = Prefill(str(p.default), "default")
+                value = got.value if got is not None else (p.default or "")
                 yield Input(value=str(value), password=p.secret, id=f"param-{p.name}",
                             placeholder=one_line(p.help or p.name))
+                if got is not None and got.source:
+                    yield Static(rich_text(("↳ " if got.value else "⚠ ") + got.source, "italic"),
+                                 id=f"param-{p.name}-source", classes="runbook-hint")
             yield Static("", id="runbook-params-error")
             yield Static("enter: next field / start · escape: cancel", classes="runbook-hint")
+
+    def source_text(self, name: str) -> str:
+        """What the field ``name`` says about where its value came from ("" if nothing)."""
+        found = self.query(f"#param-{name}-source")
+        return str(found.first(Static).render()) if found else ""
 
     def on_mount(self) -> None:
         inputs = list(self.query(Input))
@@ -166,17 +180,10 @@ class RunbookParamsScreen(ModalScreen[dict[str, str] | None]):
         self.dismiss(None)
 
 
-def database_targets(app: Any) -> list[Any]:
-    """The targets a runbook's sql steps may name in the console: the server ``--dsn``
-    watches (named as the PostgreSQL panes name it) and the config's databases."""
-    from opsconsole import config
-
-    cfg = getattr(app, "config", None) or config.AppConfig()
-    return config.database_targets(cfg, getattr(getattr(app, "options", None), "dsn", None))
-
-
 class RunbookScreen(Screen[None]):
-    """A guided walkthrough of one runbook."""
+    """A guided walkthrough of one runbook. The walk itself (a :class:`RunbookRun`) belongs
+    to the app: ``escape`` closes the screen, a running step keeps running, and opening the
+    runbook again resumes where it was left."""
 
     ACTIONS: ClassVar[tuple[ActionSpec, ...]] = WALK_ACTIONS
     BINDINGS = bindings(WALK_ACTIONS)
@@ -195,25 +202,44 @@ class RunbookScreen(Screen[None]):
 
     def __init__(self, runbook: Runbook, values: dict[str, str], *, start: int = 0,
                  autorun: bool = False, incident_id: str | None = None,
-                 session: RunbookSession | None = None) -> None:
+                 run: RunbookRun | None = None) -> None:
         super().__init__(id="runbook-screen")
         self.runbook = runbook
         self.values = values
-        self.current = max(0, min(start, len(runbook.steps) - 1))
+        self._start_at = max(0, min(start, len(runbook.steps) - 1))
         self.autorun = autorun
         self.incident_id = incident_id
-        self._session = session
-        self._seen_lines = 0
-        self._seen_capture: Any = None
-        self._notes: list[str] = []
-        self.last_status = ""
-        self._last_running: int | None = None
+        self._run_state = run
+        self._shown = run.written - len(run.transcript) if run is not None else 0
+        self._last_running: tuple[Any, ...] = ()
+        self._last_elapsed = ""
+        self._resumed: tuple[str, str] | None = None
 
     # ------------------------------------------------------------------ setup
     @property
+    def run(self) -> RunbookRun:
+        assert self._run_state is not None
+        return self._run_state
+
+    @property
     def session(self) -> RunbookSession:
-        assert self._session is not None
-        return self._session
+        return self.run.session
+
+    @property
+    def current(self) -> int:
+        return self.run.current if self._run_state is not None else self._start_at
+
+    @current.setter
+    def current(self, value: int) -> None:
+        self.run.current = value
+
+    @property
+    def last_status(self) -> str:
+        return self.run.last_status
+
+    @last_status.setter
+    def last_status(self, value: str) -> None:
+        self.run.last_status = value
 
     @property
     def read_only(self) -> bool:
@@ -229,25 +255,35 @@ class RunbookScreen(Screen[None]):
                 detail.can_focus = False  # up/down move between steps
                 with detail:
                     yield Static("", id="runbook-detail")
-                log = RichLog(id="runbook-output", max_lines=LIVE_LINES, wrap=True, markup=False, min_width=20)
+                log = RichLog(id="runbook-output", max_lines=LIVE_LINES, wrap=True, markup=False,
+                              min_width=20, auto_scroll=False)
                 log.can_focus = False
                 yield log
         yield Static("", id="runbook-status")
         yield Footer()
 
     def on_mount(self) -> None:
-        if self._session is None:
+        if self._run_state is None:
             app: Any = self.app
             services = getattr(app, "services", None)
             source = getattr(services, "host_collector", None) if services is not None else None
-            self._session = RunbookSession(self.runbook, self.values, SessionOptions(
+            notes: list[str] = []
+            session = RunbookSession(self.runbook, self.values, SessionOptions(
                 config=app.config, sink=app.sink, data_dir=app.data_dir,
                 incident_id=self.incident_id, host_figures=host_figures_default(source),
-                read_only=self.read_only, on_note=self._notes.append,
+                read_only=self.read_only, on_note=notes.append,
                 databases=database_targets(app), record_in_thread=True,
             ))
+            self._run_state = RunbookRun(self.runbook, self.values, session, incident_id=self.incident_id,
+                                         current=self._start_at, notes=notes)
+            runs_of(self.app).keep(self._run_state)
+        else:
+            done = sum(1 for st in self.session.states if st != "pending")
+            self._resumed = (f"resumed: {done} of {len(self.runbook.steps)} steps done", self.last_status)
         self.draw()
+        self._pump_output()
         self.set_interval(self.POLL, self._pump_output)
+        self.set_interval(1.0, self._tick_elapsed)
         if self.autorun:
             self.call_after_refresh(self.action_run_step)
 
@@ -332,55 +368,67 @@ class RunbookScreen(Screen[None]):
         return t
 
     def draw(self) -> None:
-        if self._session is None:
+        if self._run_state is None:
             return
         self.query_one("#runbook-title", Static).update(self.title_text())
         box = self.query_one("#runbook-steps-box")
         self.query_one("#runbook-steps", LineBlock).set_lines(self.step_lines(box.size.height or None))
         self.query_one("#runbook-detail", Static).update(self.detail_text())
-        status = self.last_status
-        if self.session.running is not None:
-            status = f"▶ running step {self.session.running + 1} · x stops it"
-        self.query_one("#runbook-status", Static).update(rich_text(status))
+        self.query_one("#runbook-status", Static).update(rich_text(self.status_text()))
+
+    def status_text(self) -> str:
+        """The status line: the running step with its elapsed time, else the last news."""
+        elapsed = self.run.elapsed()
+        if self.session.running is not None and elapsed is not None:
+            return f"▶ running step {self.session.running + 1} · {age(elapsed)} · x stops it"
+        if self._resumed and self._resumed[1] == self.last_status:  # until something new
+            return " · ".join(x for x in self._resumed if x)
+        return self.last_status
+
+    def _tick_elapsed(self) -> None:
+        """Every second while a step runs: only the status line changes."""
+        if self.session.running is None:
+            return
+        text = self.status_text()
+        if text != self._last_elapsed:
+            self._last_elapsed = text
+            self.query_one("#runbook-status", Static).update(rich_text(text))
 
     def on_resize(self) -> None:
         self.draw()
 
     def _pump_output(self) -> None:
-        """Move new output lines to the screen, at most LIVE_LINES per tick (floods stay cheap)."""
+        """Move new output to the log (the run keeps a transcript, so a reopened screen shows
+        what ran before). The log follows its end unless the operator scrolled up."""
+        if self._run_state is None:
+            return
         log = self.query_one("#runbook-output", RichLog)
-        if self.session.running != self._last_running:
-            self._last_running = self.session.running
+        seen = (self.session.running, self.current, self.last_status, tuple(self.session.states))
+        if seen != self._last_running:  # a step started or ended (here or in the app's worker)
+            self._last_running = seen
             self.draw()
             self.refresh_bindings()
-        for note in self._notes:
-            log.write(rich_text(note, "italic"))
-        self._notes.clear()
-        cap = self.session.capture
-        if cap is None:
-            return
-        if cap is not self._seen_capture:
-            self._seen_capture = cap
-            self._seen_lines = 0
-        new = cap.lines - self._seen_lines
+        self.run.pump()
+        new = self.run.written - self._shown
         if new <= 0:
             return
-        take = list(cap.live)[-min(new, len(cap.live)):] if cap.live else []
-        if new > len(take):
-            log.write(Text(f"… {new - len(take)} lines not shown here (all kept in the output file)",
-                           style="italic"))
-        for line in take:
-            log.write(rich_text(line, keep_tabs=True))  # step output: anyone's bytes
-        self._seen_lines = cap.lines
+        follow = log.scroll_y >= log.max_scroll_y - 1 or log.max_scroll_y == 0
+        lines = list(self.run.transcript)[-min(new, len(self.run.transcript)):]
+        for line in lines:
+            log.write(line, scroll_end=False)
+        self._shown = self.run.written
+        if follow:
+            # after the lines are laid out (wrapping at this width), not before
+            self.call_after_refresh(log.scroll_end, animate=False, immediate=True)
 
     # ------------------------------------------------------------------ actions
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if self.read_only and action in dangerous_actions(WALK_ACTIONS):
             return False
         if action == "stop_step":
-            return self._session is not None and self.session.running is not None
+            return self._run_state is not None and self.session.running is not None
         if action in ("run_step", "skip_step"):
-            return self._session is None or self.session.running is None
+            return self._run_state is None or self.session.running is None
         return True
 
     def action_move(self, step: int) -> None:
@@ -391,9 +439,9 @@ class RunbookScreen(Screen[None]):
         self.action_move(-1)
 
     def action_close(self) -> None:
-        if self._session is not None and self.session.running is not None:
-            self.notify("A step is running: press x to stop it first.", title="runbook")
-            return
+        if self._run_state is not None and self.session.running is not None:
+            self.notify(f"Step {self.session.running + 1} keeps running (the header shows it); "
+                        "r and this runbook come back to it.", title="runbook")
         self.dismiss(None)
 
     def action_skip_step(self) -> None:
@@ -402,7 +450,8 @@ class RunbookScreen(Screen[None]):
         self.run_worker(self.session.skip_later(self.current, "skipped by the operator"),
                         group="runbook-record", exit_on_error=False)
         self.last_status = f"↷ step {self.current + 1} skipped"
-        self._advance()
+        self.run.advance()
+        self.draw()
 
     def action_stop_step(self) -> None:
         if self.session.stop():
@@ -444,31 +493,11 @@ class RunbookScreen(Screen[None]):
         self._start(index, None)
 
     def _start(self, index: int, confirmation: str | None) -> None:
-        log = self.query_one("#runbook-output", RichLog)
         step = self.runbook.steps[index]
-        log.write(Text(f"── step {index + 1}: {one_line(self.session.text(step.title))}", style="bold"))
-        self.run_worker(self._run(index, confirmation), group="runbook-step", exclusive=False)
-
-    async def _run(self, index: int, confirmation: str | None) -> None:
-        outcome = await self.session.run_step(index, confirmation)
+        self.run.add(Text(f"── step {index + 1}: {one_line(self.session.text(step.title))}", style="bold"))
+        # an app worker: closing the screen does not stop the step
+        self.app.run_worker(run_step(self.app, self.run, index, confirmation), group="runbook-step",
+                            exclusive=False)
+        start_ticking(console_app(self))
         self._pump_output()
-        code = f" exit {outcome.exit_code}" if outcome.exit_code is not None else ""
-        self.last_status = (f"{STATE_MARK.get(self.session.states[index], outcome.status)} · step {index + 1}"
-                            f"{code} · {outcome.duration:.1f}s" + (f" · {outcome.message}" if outcome.message else ""))
-        self.refresh_bindings()
-        if outcome.ok and index == self.current:
-            self._advance()
-        else:
-            self.draw()
-        if not outcome.ok:
-            self.notify(f"Step {index + 1} {outcome.status}: {outcome.message}"[:300], title="runbook",
-                        severity="error" if outcome.status != "refused" else "warning")
-
-    def _advance(self) -> None:
-        nxt = self.session.next_pending(self.current)
-        if nxt is not None:
-            self.current = nxt
-        elif all(s in ("ok", "skipped") for s in self.session.states):
-            self.last_status += " · runbook complete"
-        self.draw()
 
