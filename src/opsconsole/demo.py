@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -208,7 +209,7 @@ class Demo:
         cluster trusts the ``postgres`` superuser on 127.0.0.1 and its socket: no password."""
         assert self.cluster is not None
         c = self.cluster
-        return [f"demo server: {c.dsn()}  (no password: trust on 127.0.0.1)",
+        return [f"demo server: {c.dsn()} (no password)",
                 f"  psql \"host=127.0.0.1 port={c.port} user=postgres dbname=postgres\"",
                 f"  pg_activity -h 127.0.0.1 -p {c.port} -U postgres  (or host={c.base})"]
 
@@ -223,7 +224,8 @@ class Demo:
         if self.reaper is not None:  # nothing left for it: let it go now
             try:
                 os.close(self.reaper._reaper_pipe)
-            except OSError:
+                self.reaper.wait(timeout=5)
+            except (OSError, subprocess.TimeoutExpired):
                 pass
             self.reaper = None
 

@@ -121,6 +121,8 @@ def run(args: argparse.Namespace) -> int:
         return 130
     finally:
         _teardown(demo)
+        if not args.check:
+            say(f"kept: the demo's incidents, runbook outputs and exports in {data_dir}")
         for sig, handler in old.items():
             signal.signal(sig, handler)
 
