@@ -12,6 +12,8 @@ and exits 0 when the demo scene was complete (used by the tests and for a quick 
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -175,16 +177,21 @@ class Workload:
 
 
 class Demo:
-    """Cluster + workload; a context manager that always cleans up."""
+    """Cluster + workload; a context manager that always cleans up. Only the cluster (its
+    PGDATA, socket and log, all under one temp directory) is removed: what the console
+    records (incidents, runbook outputs, exports) lives in the data directory and stays."""
 
     def __init__(self, log: Callable[[str], None] = print) -> None:
         self.cluster: LocalCluster | None = None
         self.workload: Workload | None = None
+        self.reaper: Any = None
         self.log = log
 
     def start(self) -> Demo:
         self.log("opsconsole demo: starting a throwaway PostgreSQL cluster…")
         self.cluster = LocalCluster()
+        # from here on the cluster is removed even if this process dies without cleaning up
+        self.reaper = self.cluster.reaper()
         self.log(f"cluster: {self.cluster.base} (port {self.cluster.port})")
         self.cluster.init().start()
         self.cluster.psql(SETUP_SQL)
@@ -197,14 +204,30 @@ class Demo:
         assert self.cluster is not None
         return self.cluster.dsn()
 
+    def connect_lines(self) -> list[str]:
+        """How to point another tool (psql, pg_activity…) at the demo's server. The demo
+        cluster trusts the ``postgres`` superuser on 127.0.0.1 and its socket: no password."""
+        assert self.cluster is not None
+        c = self.cluster
+        return [f"demo server: {c.dsn()} (no password)",
+                f"  psql \"host=127.0.0.1 port={c.port} user=postgres dbname=postgres\"",
+                f"  pg_activity -h 127.0.0.1 -p {c.port} -U postgres  (or host={c.base})"]
+
     def stop(self) -> None:
         if self.workload is not None:
+            self.log("stopping the demo workload…")
             self.workload.stop()
             self.workload = None
         if self.cluster is not None:
-            self.cluster.destroy()
-            self.log(f"removed {self.cluster.base}")
+            self.cluster.teardown(self.log)
             self.cluster = None
+        if self.reaper is not None:  # nothing left for it: let it go now
+            try:
+                os.close(self.reaper._reaper_pipe)
+                self.reaper.wait(timeout=5)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+            self.reaper = None
 
     def __enter__(self) -> Demo:
         try:

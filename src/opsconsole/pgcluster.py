@@ -12,10 +12,13 @@ import glob
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -129,12 +132,76 @@ class LocalCluster:
         self.wait_ready()
         return self
 
-    def stop(self, mode: str = "fast") -> None:
-        if self.data.exists():
-            try:
-                self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
-            except ClusterError:
-                pass
+    def stop(self, mode: str = "fast", timeout: float = 60) -> bool:
+        """``pg_ctl stop``; False when it failed or did not finish within ``timeout``."""
+        if not self.data.exists():
+            return True
+        try:
+            self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t",
+                      str(max(1, int(timeout))), "stop", timeout=timeout + 5)
+            return True
+        except (ClusterError, subprocess.TimeoutExpired, OSError):
+            return not self.server_alive()
+
+    def server_pid(self) -> int | None:
+        """The postmaster's pid from ``postmaster.pid`` (None when there is none)."""
+        try:
+            return int((self.data / "postmaster.pid").read_text().split("\n", 1)[0])
+        except (OSError, ValueError):
+            return None
+
+    def server_alive(self) -> bool:
+        pid = self.server_pid()
+        if pid is None:
+            return False
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    def teardown(self, log: Callable[[str], None] = lambda s: None) -> None:
+        """Stop the server and remove the cluster's directory, bounded in time whatever the
+        server does: a fast stop (10 s), else an immediate one (5 s), else SIGKILL."""
+        pid = self.server_pid()
+        if pid is not None and self.server_alive():
+            log(f"stopping the demo PostgreSQL (pid {pid})…")
+            if not self.stop("fast", timeout=10) and not self.stop("immediate", timeout=5):
+                log(f"PostgreSQL did not stop: killing pid {pid}")
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+                deadline = time.monotonic() + 5
+                while self.server_alive() and time.monotonic() < deadline:
+                    time.sleep(0.05)
+        if self.base is not None and self.base.exists():
+            shutil.rmtree(self.base, ignore_errors=True)
+            log(f"removed {self.base}")
+
+    def reaper(self) -> subprocess.Popen[bytes]:
+        """A watcher in its own session that tears the cluster down once this process is gone,
+        however it went (a hard exit after a hang-up, SIGKILL, a crash). It waits for EOF on a
+        pipe whose write end only this process holds; when the cluster is already removed
+        by then, it has nothing to do."""
+        import opsconsole
+
+        r, w = os.pipe()  # both ends non-inheritable: servers and steps never hold ``w``
+        env = dict(os.environ)
+        src = str(Path(opsconsole.__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "opsconsole.pgcluster", "--reap", str(self.base),
+                 str(self.bindir), self._run_as or ""],
+                stdin=r, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+                start_new_session=True, cwd="/")
+        finally:
+            os.close(r)
+        proc._reaper_pipe = w  # type: ignore[attr-defined]  # kept open for our lifetime
+        return proc
 
     def restart(self) -> None:
         self.stop()
@@ -177,3 +244,27 @@ class LocalCluster:
 
     def __exit__(self, *exc: object) -> None:
         self.destroy()
+
+
+def _reap(argv: list[str]) -> int:
+    """``python -m opsconsole.pgcluster --reap BASE BINDIR RUN_AS``: see :meth:`reaper`."""
+    for sig in (signal.SIGHUP, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
+        signal.signal(sig, signal.SIG_IGN)
+    base, bindir, run_as = Path(argv[0]), Path(argv[1]), argv[2] or None
+    while True:
+        try:
+            if not os.read(0, 4096):
+                break
+        except InterruptedError:
+            continue
+        except OSError:
+            break
+    if base.exists():
+        cluster = LocalCluster.__new__(LocalCluster)
+        cluster.base, cluster.bindir, cluster._run_as = base, bindir, run_as
+        cluster.teardown()
+    return 0
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["--reap"]:
+    raise SystemExit(_reap(sys.argv[2:]))
