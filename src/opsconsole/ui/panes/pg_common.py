@@ -65,7 +65,7 @@ class PgPane(PolledPane):
     COLUMNS: ClassVar[tuple[str, ...]] = ()
     # narrow panes drop these first (left to right) so the QUERY column keeps ≥30 cells
     DROP: ClassVar[tuple[str, ...]] = ("CLIENT", "APP", "XACT", "WAIT", "CALLS Σ", "TIME Σ",
-                                       "MEAN Σ", "ROWS", "WAITED", "BLOCKS", "DB", "USER")
+                                       "MEAN Σ", "ROWS", "WAITED", "BLOCKS", "DB", "USER", "WAITS FOR")
 
     def __init__(self, source: Any = None, target_name: str = "", redact: bool = False) -> None:
         super().__init__()
