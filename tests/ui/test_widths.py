@@ -207,3 +207,21 @@ async def test_a_long_timeline_sentence_is_wrapped_not_cut(tmp_path, size):
             assert all(w in shown for w in words), "\n".join(screen_lines(app))
     finally:
         store.close()
+
+
+async def test_keys_typed_right_after_slash_never_reach_the_pane():
+    """Over a laggy link "/" and the next keys arrive together: "c" must not mean cancel."""
+    from textual import events
+
+    from opsconsole.ui.panes.base import FilterInput
+
+    app = fixed_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _ready(pilot, "slow")
+        for key in ("slash", "c", "c"):  # queued at once, as one read from the terminal
+            app.post_message(events.Key(key, "/" if key == "slash" else key))
+        await until(pilot, lambda: isinstance(app.focused, FilterInput), "filter focused")
+        await pilot.pause(0.2)
+        assert app.screen.id == "main"  # no confirmation modal: "c" did not cancel
+        await pilot.press("x")
+        await until(pilot, lambda: app.pane("slow").filter_text.endswith("x"), "typed")

@@ -134,7 +134,9 @@ class Pane(Vertical):
         f.value = self.filter_text
         f.disabled = False
         f.display = True
-        f.focus()
+        # focused now, not after the queued keys: "/" then a fast "c" types "c" (focus()
+        # would defer, and the "c" would reach the pane: cancel)
+        self.screen.set_focus(f)
 
     def close_filter(self, keep: bool) -> None:
         f = self.query_one(FilterInput)
