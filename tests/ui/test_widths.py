@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import sys
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
+from conftest import cli_env
 from opsconsole import events as ev
 from opsconsole.config import AppConfig
 from opsconsole.incidents.sink import MemorySink
@@ -22,6 +24,7 @@ from opsconsole.ui.screens.pg import TextScreen
 from opsconsole.ui.widgets import TimelineView
 from opsconsole.ui.widgets.columns import fit_columns
 from screentext import screen_lines
+from ui.test_cli_shell import TMUX, Tmux
 from ui.test_health_pane import (
     SPECS,
     FixedHost,
@@ -225,3 +228,22 @@ async def test_keys_typed_right_after_slash_never_reach_the_pane():
         assert app.screen.id == "main"  # no confirmation modal: "c" did not cancel
         await pilot.press("x")
         await until(pilot, lambda: app.pane("slow").filter_text.endswith("x"), "typed")
+
+
+@pytest.mark.tmux
+@pytest.mark.skipif(TMUX is None, reason="tmux is not installed")
+@pytest.mark.parametrize("size", SIZES)
+def test_filter_text_is_visible_in_a_real_terminal(tmp_path, size):
+    env = cli_env({"TERM": "xterm-256color", "OPSCONSOLE_DATA_DIR": str(tmp_path / "d"),
+                   "XDG_CONFIG_HOME": str(tmp_path / "xdg")})
+    t = Tmux(*size, env, f"{sys.executable} -m opsconsole --refresh 1; sleep 30")
+    try:
+        t.keys("2")
+        t.wait_for("▶ 2 RESOURCES")
+        t.keys("/")
+        t.wait_for("filter… (enter keeps")
+        t.keys("z", "z", "9")
+        t.wait_for("filter: zz9")  # the header says it; the box's own row shows it too
+        assert re.search(r"^\s*zz9(\s|$)", t.capture(), re.M), t.capture()
+    finally:
+        t.kill()
