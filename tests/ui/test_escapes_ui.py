@@ -69,7 +69,7 @@ async def test_hostile_query_text_in_the_slow_pane_and_its_details(pg_cluster, t
     try:
         async with app.run_test(size=(160, 48)) as pilot:
             await pilot.pause(0.2)
-            await pilot.press("3")
+            await pilot.press("3", "z")  # zoomed: the QUERY column is wide enough
             pane = app.pane("slow")
             table = pane.query_one("DataTable")
 

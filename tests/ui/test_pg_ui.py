@@ -39,6 +39,13 @@ def table_rows(pane) -> list[list[str]]:
     return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
 
 
+def named_rows(pane) -> list[dict[str, str]]:
+    """Rows as {column: text} (narrow panes drop columns: positions move)."""
+    table = pane.query_one(DataTable)
+    names = [str(c.key.value) for c in table.ordered_columns]
+    return [dict(zip(names, r, strict=True)) for r in table_rows(pane)]
+
+
 async def test_locks_pane_tree_and_terminate_root_through_confirmation(pg_cluster, tmp_path):
     dsn = pg_cluster.dsn()
     tbl = f"ui_{uuid.uuid4().hex[:6]}"
@@ -53,7 +60,7 @@ async def test_locks_pane_tree_and_terminate_root_through_confirmation(pg_cluste
     try:
         async with app.run_test(size=(160, 48)) as pilot:
             await pilot.pause(0.2)  # the first frame sets the initial focus
-            await pilot.press("4")
+            await pilot.press("4", "z")  # zoomed: every column fits
             locks = app.pane("locks")
 
             def chain_shown():
@@ -61,11 +68,11 @@ async def test_locks_pane_tree_and_terminate_root_through_confirmation(pg_cluste
                 return len(rows) >= 3 and rows[0][0].strip() == f"● {root.get_server_pid()}"
 
             await wait_for(pilot, chain_shown, what="the lock chain")
-            rows = table_rows(locks)
-            assert rows[0][1].startswith("idle in xact") and rows[0][2] == "2"
-            assert rows[1][0].strip() == f"└ {w1.get_server_pid()}"
-            assert rows[2][0].strip() == f"└ {w2.get_server_pid()}"
-            assert rows[2][4] == f"AccessExclusiveLock {tbl}"
+            rows = named_rows(locks)
+            assert rows[0]["STATE"].startswith("idle in xact") and rows[0]["BLOCKS"] == "2"
+            assert rows[1]["PID"].strip() == f"└ {w1.get_server_pid()}"
+            assert rows[2]["PID"].strip() == f"└ {w2.get_server_pid()}"
+            assert rows[2]["WAITS FOR"] == f"AccessExclusiveLock {tbl}"
             assert "1 root blocker(s) · 2 waiting" in locks.header_text().plain
             assert "LIVE" in locks.header_text().plain
             # details of the root (cursor starts on it)
@@ -127,14 +134,14 @@ async def test_slow_pane_running_now_cancel_and_views(pg_cluster, tmp_path):
     try:
         async with app.run_test(size=(160, 48)) as pilot:
             await pilot.pause(0.2)  # the first frame sets the initial focus
-            await pilot.press("3")
+            await pilot.press("3", "z")  # zoomed: every column fits
             slow = app.pane("slow")
             key = str(victim.get_server_pid())
             await wait_for(pilot, lambda: any(r[0] == key for r in table_rows(slow)),
                            what="the slow query")
-            row = next(r for r in table_rows(slow) if r[0] == key)
-            assert row[3] == "active" and row[6] == "Timeout:PgSleep"
-            assert "pg_sleep(?)" in row[7]  # --redact-queries masks the literal
+            row = next(r for r in named_rows(slow) if r["PID"] == key)
+            assert row["STATE"] == "active" and row["WAIT"] == "Timeout:PgSleep"
+            assert "pg_sleep(?)" in row["QUERY"]  # --redact-queries masks the literal
             assert slow.target_name == f"postgres@127.0.0.1:{pg_cluster.port}"
             # move the cursor to the victim and cancel it
             table = slow.query_one(DataTable)

@@ -87,7 +87,7 @@ def running_rows(snap: ActivitySnapshot, filter_text: str = "", redact: bool = F
         out.append((str(b.pid), (
             str(b.pid), one_line(b.user or "", 12), one_line(b.database or "", 12),
             state_label(b), duration(b.age), duration(b.xact_age), wait_label(b),
-            query_text(b.query, redact, 100), one_line(b.application, 16), b.client or "local",
+            query_text(b.query, redact, 400), one_line(b.application, 16), b.client or "local",
         )))
     return out
 
@@ -144,7 +144,7 @@ def statement_cells(s: Statement, redact: bool) -> tuple[str, ...]:
         _rate(s.calls_per_s), _ms(s.d_mean_ms), _ms(s.d_total_ms),
         "–" if s.d_rows is None else f"{s.d_rows:,}",
         f"{s.calls:,}", _ms(s.total_ms), _ms(s.mean_ms),
-        one_line(s.user, 12), one_line(s.database, 12), query_text(s.query or "…", redact),
+        one_line(s.user, 12), one_line(s.database, 12), query_text(s.query or "…", redact, 400),
     )
 
 

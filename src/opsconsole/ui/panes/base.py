@@ -39,7 +39,15 @@ class PaneHeader(Static):
 
 
 class FilterInput(Input):
-    DEFAULT_CSS = "FilterInput { display: none; height: 1; border: none; padding: 0 1; }"
+    """The ``/`` filter: one row, the typed text on it. Compact: Input's ``:focus`` rule
+    would otherwise bring back its tall border and leave no row for the text."""
+
+    DEFAULT_CSS = """
+    FilterInput, FilterInput:focus { display: none; height: 1; border: none; padding: 0 1; }
+    """
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(compact=True, **kw)
 
 
 class Pane(Vertical):
@@ -126,7 +134,9 @@ class Pane(Vertical):
         f.value = self.filter_text
         f.disabled = False
         f.display = True
-        f.focus()
+        # focused now, not after the queued keys: "/" then a fast "c" types "c" (focus()
+        # would defer, and the "c" would reach the pane: cancel)
+        self.screen.set_focus(f)
 
     def close_filter(self, keep: bool) -> None:
         f = self.query_one(FilterInput)

@@ -225,7 +225,6 @@ def details_text(s: CheckStatus, now: datetime, styles: dict[str, str] | None = 
         t.append(f"{old} → ")
         t.append(WORD.get(c.new, c.new), style=st.get(c.new, "bold"))
         t.append(f"  {one_line(mask_tokens(str(c.message)), 100)}\n")
-    t.append("\nescape closes", style="italic")
     return t
 
 
@@ -238,7 +237,8 @@ class HealthDetailsScreen(Screen[None]):
     ]
     DEFAULT_CSS = """
     HealthDetailsScreen { background: $surface; }
-    #health-details-box { padding: 0 1; }
+    #health-details-box { padding: 0 1; height: 1fr; }
+    #health-details-foot { height: 1; padding: 0 1; }
     """
 
     def __init__(self, tracker: CheckTracker, name: str, clock: Callable[[], datetime],
@@ -254,6 +254,8 @@ class HealthDetailsScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="health-details-box"):
             yield Static(self._text(), id="health-details-text")
+        yield Static(Text("escape closes · ↑↓ pgup pgdn home end scroll", style="italic"),
+                     id="health-details-foot")  # fixed: never scrolls away
         yield Footer()
 
     def _text(self) -> Text:
@@ -261,6 +263,7 @@ class HealthDetailsScreen(Screen[None]):
                             self.full_output)
 
     def on_mount(self) -> None:
+        self.query_one("#health-details-box", VerticalScroll).focus()  # the keys scroll it
         self.set_interval(1.0, self.redraw)
 
     def redraw(self) -> None:

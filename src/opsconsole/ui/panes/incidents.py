@@ -27,8 +27,33 @@ from opsconsole.ui.panes.base import PolledPane
 from opsconsole.ui.runbook_runs import with_running_step_first
 from opsconsole.ui.screens.incident import coarse_clock
 from opsconsole.ui.widgets import selected_key, sync_table
+from opsconsole.ui.widgets.columns import ellipsised, fit_columns
 
 COLUMNS = ("ID", "SEV", "STATUS", "AGE", "CMDR", "RESPONSE", "TITLE")
+CMDR, TITLE = COLUMNS.index("CMDR"), COLUMNS.index("TITLE")
+MIN_TITLE = 24  # below this the CMDR column goes and the title starts with the commander
+
+
+def incident_layout(rows: list[tuple[str, tuple[Any, ...]]], available: int
+                    ) -> list[tuple[str, int]]:
+    """[(column, width)]: each narrow column as wide as its widest value (a commander's name
+    is never cut), TITLE the rest; CMDR is dropped when the title would get < MIN_TITLE."""
+    widths = {c: max([len(c)] + [len(str(cells[i])) for _k, cells in rows])
+              for i, c in enumerate(COLUMNS)}
+    return fit_columns(COLUMNS, widths, available, "TITLE", ("CMDR",), MIN_TITLE)
+
+
+def shown_cells(cells: tuple[Any, ...], layout: list[tuple[str, int]]) -> tuple[Any, ...]:
+    """``cells`` for the columns in ``layout``: the title cut at its end only, led by the
+    commander when the CMDR column was dropped."""
+    title = cells[TITLE]
+    if "CMDR" not in dict(layout) and str(cells[CMDR]) != "–":
+        title = f"cmdr {cells[CMDR]} · {title}"
+    out = []
+    for col, width in layout:
+        i = COLUMNS.index(col)
+        out.append(ellipsised(title, width) if col == "TITLE" else cells[i])
+    return tuple(out)
 
 
 def incident_rows(states: list[tl.IncidentState], now: datetime,
@@ -53,9 +78,9 @@ def incident_rows(states: list[tl.IncidentState], now: datetime,
             Text(one_line(s.severity), style=sev_style),
             s.status,
             age,
-            one_line(s.roles.get("commander", "–"), 10),
+            one_line(s.roles.get("commander", "–")),  # whole: never cut mid-name
             Text(("! " if overdue else "") + clock, style="bold reverse" if overdue else ""),
-            one_line(s.title, 80),
+            one_line(s.title),  # cut to the column's width when drawn
         )))
     return rows
 
@@ -86,10 +111,12 @@ class IncidentsPane(PolledPane):
                                           zebra_stripes=False)
         yield table
 
+    _layout: list[tuple[str, int]] = []
+
+    def on_resize(self) -> None:
+        self.draw()
+
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        for col in COLUMNS:
-            table.add_column(col, key=col)
         self._app_ref = console_app(self)  # collect() runs in a thread, where self.app is not set
         super().on_mount()
 
@@ -131,8 +158,19 @@ class IncidentsPane(PolledPane):
         targets = console_app(self).config.incidents
         rows = incident_rows(list(self.states.values()), self.now(), targets, self.filter_text)
         table = self.query_one(DataTable)
+        layout = incident_layout(rows, self.size.width - 2)  # less a vertical scrollbar
+        keep = None
         with self.app.batch_update():
-            sync_table(table, rows, COLUMNS)
+            if layout != self._layout:  # the widths follow the pane's width and the values
+                keep = selected_key(table)
+                table.clear(columns=True)
+                for col, width in layout:
+                    table.add_column(col, key=col, width=width)
+                self._layout = layout
+            sync_table(table, [(k, shown_cells(c, layout)) for k, c in rows],
+                       [c for c, _w in layout])
+            if keep is not None and keep in {k for k, _c in rows}:
+                table.move_cursor(row=[k for k, _c in rows].index(keep), animate=False)
         open_n = sum(1 for s in self.states.values() if s.is_open)
         overdue = sum(1 for _k, cells in rows if "OVERDUE" in str(cells[5]))
         self.summary = f"{open_n} open" + (f" · {overdue} OVERDUE" if overdue else "")

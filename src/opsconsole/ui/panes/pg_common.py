@@ -22,6 +22,7 @@ from opsconsole.ui.console import console_app
 from opsconsole.ui.panes.base import PolledPane
 from opsconsole.ui.screens.pg import ConfirmSignalScreen, TextScreen
 from opsconsole.ui.widgets import LineBlock, selected_key, sync_table
+from opsconsole.ui.widgets.columns import ellipsised, fit_columns
 
 if TYPE_CHECKING:
     from opsconsole.ui.app import OpsConsoleApp
@@ -62,6 +63,9 @@ class PgPane(PolledPane):
     thread_collect: ClassVar[bool] = False
     poll_timeout: ClassVar[float] = 8.0
     COLUMNS: ClassVar[tuple[str, ...]] = ()
+    # narrow panes drop these first (left to right) so the QUERY column keeps ≥30 cells
+    DROP: ClassVar[tuple[str, ...]] = ("CLIENT", "APP", "XACT", "WAIT", "CALLS Σ", "TIME Σ",
+                                       "MEAN Σ", "ROWS", "WAITED", "BLOCKS", "DB", "USER", "WAITS FOR")
 
     def __init__(self, source: Any = None, target_name: str = "", redact: bool = False) -> None:
         super().__init__()
@@ -144,13 +148,25 @@ class PgPane(PolledPane):
             except Exception:
                 pass
 
+    def _fit(self, columns: tuple[str, ...]) -> list[tuple[str, int]]:
+        view = "locks" if self.pane_id == "locks" else ""
+        widths = {c: column_width(c, view) for c in columns}
+        # the pane's width less a vertical scrollbar's
+        return fit_columns(columns, widths, self.size.width - 2, "QUERY", self.DROP)
+
     def _set_columns(self, columns: tuple[str, ...]) -> None:
         table = self.query_one(DataTable)
         table.clear(columns=True)
-        view = "locks" if self.pane_id == "locks" else ""
-        for col in columns:
-            table.add_column(col, key=col, width=column_width(col, view))
-        self.columns = columns
+        self.all_columns = columns
+        self._fitted = self._fit(columns)
+        for col, width in self._fitted:
+            table.add_column(col, key=col, width=width)
+        self.columns = tuple(c for c, _w in self._fitted)
+
+    def on_resize(self) -> None:
+        if self.source is not None and self._fit(self.all_columns) != self._fitted:
+            self._set_columns(self.all_columns)
+            self.fill(self._rows)
 
     @property
     def table(self) -> DataTable[str]:
@@ -164,9 +180,18 @@ class PgPane(PolledPane):
             return
         block.set_lines([Text("ⓘ " + one_line(h), style="italic") for h in hints[:3]])
 
+    all_columns: tuple[str, ...] = ()
+    _fitted: list[tuple[str, int]] = []
+    _rows: list[tuple[str, tuple[str, ...]]] = []
+
     def fill(self, rows: list[tuple[str, tuple[str, ...]]]) -> None:
+        """Show ``rows`` (cells for ``all_columns``) in the columns that fit."""
+        self._rows = rows
+        index = {c: i for i, c in enumerate(self.all_columns)}
+        shown = [(k, tuple(ellipsised(cells[index[c]], w) if c == "QUERY" else cells[index[c]]
+                           for c, w in self._fitted)) for k, cells in rows]
         with self.app.batch_update():
-            sync_table(self.table, rows, self.columns)
+            sync_table(self.table, shown, self.columns)
             self.update_preview()
 
     def preview(self, key: str) -> Text | None:

@@ -32,6 +32,9 @@ PgModal .pg-modal-buttons { height: 1; margin-top: 1; }
 PgModal Button { margin-right: 2; }
 PgModal.-danger > .pg-modal-box { height: 90%; max-height: 26; }
 PgModal.-danger .pg-modal-scroll { height: 1fr; max-height: 100%; }
+PgModal.-text > .pg-modal-box { height: 90%; }
+PgModal.-text .pg-modal-scroll { height: 1fr; max-height: 100%; }
+PgModal .pg-modal-foot { height: 1; }
 """
 
 
@@ -132,10 +135,12 @@ class ConfirmSignalScreen(PgModal):
 
 
 class TextScreen(PgModal):
-    """Full details of a backend or a statement (scrollable)."""
+    """Full details of a backend or a statement: the body (the whole query, wrapped) scrolls
+    with up/down/pgup/pgdn/home/end between a fixed title line and a fixed bottom line
+    "escape closes", at any terminal size."""
 
     def __init__(self, title: str, body: str, id: str = "pg-details") -> None:
-        super().__init__(id=id)
+        super().__init__(id=id, classes="-text")
         self.title_text = title
         self.body = body
 
@@ -145,7 +150,11 @@ class TextScreen(PgModal):
             with VerticalScroll(classes="pg-modal-scroll"):
                 yield Static(rich_text(self.body, keep_newlines=True, keep_tabs=True),
                              id="pg-text-body")
-            yield Static(Text("escape closes", style="italic"))
+            yield Static(Text("escape closes · ↑↓ pgup pgdn home end scroll", style="italic"),
+                         classes="pg-modal-foot")
+
+    def on_mount(self) -> None:
+        self.query_one(".pg-modal-scroll", VerticalScroll).focus()  # the keys scroll it
 
 
 class ExplainScreen(TextScreen):

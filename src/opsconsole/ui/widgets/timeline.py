@@ -1,10 +1,13 @@
-"""The incident timeline: one line per event, read a page at a time."""
+"""The incident timeline: one entry per event, read a page at a time; a long entry wraps
+(its continuation lines indented under the sentence) instead of being cut."""
 
 from __future__ import annotations
 
 import time
+from bisect import bisect_right
 from collections.abc import Callable
 from datetime import UTC
+from itertools import accumulate
 from typing import Any
 
 from rich.segment import Segment
@@ -18,18 +21,38 @@ from opsconsole.events import Event
 from opsconsole.fmt import one_line
 from opsconsole.incidents.describe import describe, inner_type, shown
 
+INDENT = 22  # "HH:MM:SS user______ • ": where the sentence starts
 
-def timeline_text(e: Event) -> Text:
-    e = shown(e)  # an event attached at declaration: at its original time and actor
+
+def _head(e: Event) -> Text:
     t = Text()
     t.append(e.ts.astimezone(UTC).strftime("%H:%M:%S"), style="dim")
     t.append(f" {one_line(e.actor.user, 10):<10} ")
     kind = inner_type(e).split(".", 1)[0]
     marks = {"incident": "•", "health": "♥", "db": "⚡", "runbook": "▸", "host": "◷"}
     t.append(marks.get(kind, "·") + " ")
-    style = "bold" if e.type in (ev.DECLARED, ev.STATUS_CHANGED, ev.SEVERITY_CHANGED) else ""
-    t.append(describe(e), style=style)
     return t
+
+
+def _sentence(e: Event) -> Text:
+    style = "bold" if e.type in (ev.DECLARED, ev.STATUS_CHANGED, ev.SEVERITY_CHANGED) else ""
+    return Text(describe(e), style=style)
+
+
+def timeline_text(e: Event) -> Text:
+    e = shown(e)  # an event attached at declaration: at its original time and actor
+    return _head(e) + _sentence(e)
+
+
+def timeline_lines(e: Event, width: int, console: Any) -> list[Text]:
+    """The entry wrapped to ``width`` cells: the sentence word-wrapped, every line after the
+    first indented under it."""
+    e = shown(e)
+    room = max(width - INDENT, 10)
+    parts = _sentence(e).wrap(console, room, overflow="fold")
+    lines = [_head(e) + parts[0] if parts else _head(e)]
+    lines += [Text(" " * INDENT) + p for p in list(parts)[1:]]
+    return lines
 
 
 def timeline_width(events: list[Event], sample: int = 1000) -> int:
@@ -54,6 +77,9 @@ class TimelineView(ScrollView, can_focus=True):
         self.loaded: dict[int, Event] = {}
         self.loader: Callable[[int, int], None] | None = None  # (after_seq, count)
         self._cache: dict[int, Text] = {}
+        self._wrapped: dict[int, list[Text]] = {}  # event index → its lines at _wrap_width
+        self._wrap_width = 0
+        self._starts: list[int] = []  # event index → its first line
         self._asked: set[int] = set()
         self._width = 0
         self.painted_at: float | None = None  # perf_counter of the first line with an event
@@ -64,8 +90,49 @@ class TimelineView(ScrollView, can_focus=True):
         """The events read so far, in order."""
         return [self.loaded[s] for s in self.seqs if s in self.loaded]
 
+    def _count(self, index: int) -> int:
+        return len(self.wrapped(index) or (None,))
+
+    def wrapped(self, index: int) -> list[Text] | None:
+        """The event's lines at the view's width (None: its page is not read yet)."""
+        lines = self._wrapped.get(index)
+        if lines is None:
+            e = self.loaded.get(self.seqs[index])
+            if e is None:
+                return None
+            lines = timeline_lines(e, self._wrap_width, self.app.console)
+            self._wrapped[index] = lines
+        return lines
+
+    def _layout(self) -> None:
+        """Where each event's lines start (an unread event: one line), keeping the line at
+        the top of the view on the same event."""
+        width = self.scrollable_content_region.width or 80
+        anchor = self._at(int(self.scroll_y)) if self._starts else None
+        if width != self._wrap_width:
+            self._wrap_width = width
+            self._wrapped.clear()
+        counts = [self._count(i) for i in range(len(self.seqs))]
+        self._starts = [0, *accumulate(counts)][:-1] if counts else []
+        total = sum(counts)
+        self.virtual_size = Size(width, total)
+        if anchor is not None and anchor[0] < len(self._starts) and not self._jumping:
+            y = self._starts[anchor[0]] + anchor[1]
+            if y != int(self.scroll_y):
+                self.scroll_to(y=y, animate=False, immediate=True)
+
+    def _at(self, line: int) -> tuple[int, int]:
+        """(event index, line within it) of a timeline line."""
+        i = max(bisect_right(self._starts, line) - 1, 0)
+        return i, line - self._starts[i]
+
+    def on_resize(self) -> None:
+        if self.scrollable_content_region.width != self._wrap_width:
+            self._layout()
+            self.refresh()
+
     def _resize(self, follow: bool) -> None:
-        self.virtual_size = Size(self._width, len(self.seqs))
+        self._layout()
         self.refresh()
         if follow:
             self.call_after_refresh(self._follow)
@@ -80,9 +147,11 @@ class TimelineView(ScrollView, can_focus=True):
         self.seqs = list(seqs)
         self.loaded = {e.seq: e for e in page if e.seq is not None}
         self._cache.clear()
+        self._wrapped.clear()
+        self._starts = []
         self._asked.clear()
         self._width = max(self._width, width)
-        self.virtual_size = Size(self._width, len(self.seqs))
+        self._layout()
         self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)  # the newest
         self._jumping = True  # lines drawn at the top until the jump lands are not read
         self._resize(follow=True)
@@ -110,9 +179,8 @@ class TimelineView(ScrollView, can_focus=True):
         for e in events:
             if e.seq is not None:
                 self.loaded[e.seq] = e
-        if width > self._width:
-            self._width = width
-            self.virtual_size = Size(self._width, len(self.seqs))
+        self._width = max(self._width, width)
+        self._layout()
         self.refresh()
 
     def line_text(self, index: int) -> Text | None:
@@ -141,7 +209,8 @@ class TimelineView(ScrollView, can_focus=True):
         if page in self._asked or self.loader is None or self._jumping:
             return
         top = int(self.scroll_y)
-        if not top <= index < top + max(self.size.height, 1):
+        start = self._starts[index] if index < len(self._starts) else index
+        if not top <= start < top + max(self.size.height, 1):
             return  # scrolled past already (e.g. the jump to the newest events)
         self._asked.add(page)
         first = page * PAGE
@@ -150,13 +219,15 @@ class TimelineView(ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
-        index = y + scroll_y
         width = self.size.width
         base = self.rich_style
-        if index >= len(self.seqs):
+        line = y + scroll_y
+        if not self._starts or line >= self.virtual_size.height:
             return Strip.blank(width, base)
-        text = self.line_text(index)
-        if text is None:
+        index, sub = self._at(line)
+        lines = self.wrapped(index)
+        text = lines[sub] if lines is not None and sub < len(lines) else None
+        if lines is None:
             self.call_later(self._ask, index)
             text = Text(f"… #{self.seqs[index]}", style="dim")
         elif self.painted_at is None:
