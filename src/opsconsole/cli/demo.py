@@ -73,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
         app = demo_app_class()(demo_config(demo.dsn, redact, user_cfg),
                                RunOptions(read_only=read_only, data_dir=data_dir,
                                           theme=getattr(args, "theme", None),
-                                          refresh=getattr(args, "refresh", None)))
+                                          refresh=getattr(args, "refresh", None),
+                                          ascii=bool(getattr(args, "ascii", False))))
         # incidents, notes and actions go to a store in the throwaway data dir: the demo
         # shows the whole console working, and nothing of it outlives the demo
         app.run()
