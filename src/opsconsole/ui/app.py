@@ -23,7 +23,7 @@ from textual.containers import Container
 from textual.css.query import NoMatches
 from textual.reactive import var
 from textual.screen import Screen
-from textual.widgets import Footer, Input, TextArea
+from textual.widgets import Input, TextArea
 
 from opsconsole.config import AppConfig, default_data_dir
 from opsconsole.events import EventSink
@@ -47,6 +47,7 @@ from opsconsole.ui.screens.help import HelpRow, HelpScreen
 from opsconsole.ui.tabs import draw_tabs
 from opsconsole.ui.themes import DEFAULT_THEME, load_themes, theme_dirs
 from opsconsole.ui.widgets import LineBlock
+from opsconsole.ui.widgets.keybar import KeyBar
 
 INTERVALS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 PANE_ORDER = ("health", "resources", "slow", "locks", "incidents")
@@ -98,7 +99,7 @@ class MainScreen(Screen[None]):
         yield LineBlock(id="pane-tabs")
         with Container(id="pane-grid"):
             yield from self.panes.values()
-        yield Footer()
+        yield KeyBar()
 
     def on_pane_state_changed(self, _message: Pane.StateChanged) -> None:
         draw_tabs(self.app)

@@ -18,7 +18,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from opsconsole import events as ev
 from opsconsole.events import Event
@@ -33,6 +33,7 @@ from opsconsole.ui.console import console_app
 from opsconsole.ui.modals import ChoiceModal, CommsModal, TextModal
 from opsconsole.ui.safe import rich_text
 from opsconsole.ui.widgets import PAGE, LineBlock, TimelineView, timeline_width
+from opsconsole.ui.widgets.keybar import KeyBar
 
 
 def coarse_clock(state: tl.IncidentState, now: datetime, target: float) -> tuple[str, bool]:
@@ -86,9 +87,9 @@ class IncidentScreen(Screen[None]):
         ActionSpec("incident-snapshot", "h", "snapshot", "snapshot",
                    "Record a snapshot of key host figures", dangerous=True),
         ActionSpec("incident-export", "e", "export", "export",
-                   "Write the postmortem draft (Markdown) to the data directory"),
+                   "Write the postmortem draft (Markdown) to the data directory", rank=2),
         ActionSpec("incident-comms", "c", "comms", "comms",
-                   "Draft a status message (initial / update / resolved)"),
+                   "Draft a status message (initial / update / resolved)", rank=2),
         ActionSpec("incident-back", "escape", "back", "back", "Back to the console"),
     )
     BINDINGS: ClassVar[list[Binding]] = bindings(ACTIONS)  # type: ignore[assignment]
@@ -154,7 +155,7 @@ class IncidentScreen(Screen[None]):
         yield LineBlock(id="incident-summary")
         yield Static("loading the timeline…", id="incident-status-line")
         yield TimelineView(id="timeline")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         timeline = self.query(TimelineView)
