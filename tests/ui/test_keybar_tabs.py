@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from test_health_pane import snapshot_app
+from test_incident_ui import make_app as incident_app
+from test_incident_ui import until
+
 from opsconsole.incidents.store import SQLiteStore
 from opsconsole.ui.modals import DeclareModal
 from opsconsole.ui.screens.help import HelpScreen
 from opsconsole.ui.screens.incident import IncidentScreen
 from opsconsole.ui.widgets.keybar import KeyBar
-from test_health_pane import snapshot_app
-from test_incident_ui import make_app as incident_app
-from test_incident_ui import until
 from uihelpers import make_app, resources_ready, wait_for
 
 
@@ -85,3 +86,29 @@ async def test_tab_line_shows_a_red_health_pane_while_resources_is_focused():
         assert " 1 Health ✗2 !2 " in tabs, tabs
         assert app.pane("health").summary.startswith("1 CRIT · 1 UNKNOWN · 2 WARN")
         assert len(tabs) <= 80
+
+
+async def test_incident_clocks_tick_every_second(tmp_path):
+    """The MTTx clocks show seconds, so they move when a second passes (the test moves
+    the console's clock) — not 15 s later — and only their line is repainted."""
+    from datetime import UTC, datetime, timedelta
+
+    from opsconsole.ui.widgets import LineBlock
+
+    offset = [timedelta(0)]
+    store = SQLiteStore(tmp_path / "incidents.db")
+    try:
+        app = incident_app(tmp_path, store, clock=lambda: datetime.now(UTC) + offset[0])
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: app.screen.id == "main" and app.main.panes, "main")
+            await pilot.press("i")
+            await until(pilot, lambda: isinstance(app.screen, DeclareModal), "declare modal")
+            await pilot.press(*"DB down", "enter")
+            await until(pilot, lambda: isinstance(app.screen, IncidentScreen), "incident screen")
+            block = app.screen.query_one("#incident-summary", LineBlock)
+            await until(pilot, lambda: "MTTA" in block.plain, "clocks drawn")
+            offset[0] = timedelta(seconds=95)
+            await until(pilot, lambda: "MTTA 1m3" in block.plain, "the clock moved", seconds=5.0)
+            assert block.repainted == (2,)  # the clock line only
+    finally:
+        store.close()
