@@ -130,13 +130,14 @@ def tabs_text(titles: Sequence[tuple[str, int, str]], badges: Mapping[str, Badge
         for i, (pid, number, _title) in enumerate(titles):
             badge = badges.get(pid, NONE)
             name = names[pid]
-            cur = pid == current
-            t.append("[" if cur else " ", style="bold reverse" if cur else "")
-            t.append(f"{number}{' ' + name if name else ''}", style="bold reverse" if cur else "")
+            cur = "bold reverse" if pid == current else ""
+            t.append("[" if cur else " ", style=cur)
+            t.append(f"{number}{' ' + name if name else ''}", style=cur)
             if badge:
-                t.append(" ")
-                t.append(badge.text, style=BADGE_STYLE.get(badge.level, ""))
-            t.append("]" if cur else " ", style="bold reverse" if cur else "")
+                t.append(" ", style=cur)
+                # on the current (reversed) tab the badge is bold in the tab's colours
+                t.append(badge.text, style=cur or BADGE_STYLE.get(badge.level, ""))
+            t.append("]" if cur else " ", style=cur)
             if i < len(titles) - 1:
                 t.append(bar)
         return t

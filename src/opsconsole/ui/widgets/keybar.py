@@ -15,6 +15,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 
 from opsconsole.ui.actions import footer_rank
+from opsconsole.ui.glyphs import g
 
 HELP_ACTIONS = ("app.help", "help")
 GAP = "  "
@@ -35,7 +36,7 @@ def order_keys(entries: list[tuple[int, int, Key]]) -> list[Key]:
 
 def fit_keys(keys: list[Key], width: int, help_key: str | None = "?") -> Text:
     """The footer line for ``keys`` (in priority order) in ``width`` cells: all of them
-    and ``? help`` when they fit, else as many as fit (in order, skipping ones too long)
+    and ``? help`` when they fit, else the first ones that fit (a prefix, in order)
     and ``? more``."""
     def item(k: Key) -> Text:
         t = Text()
@@ -62,9 +63,10 @@ def fit_keys(keys: list[Key], width: int, help_key: str | None = "?") -> Text:
     used = 0
     for it in items:
         need = it.cell_len + len(GAP)
-        if used + need <= room:
-            chosen.append(it)
-            used += need
+        if used + need > room:
+            break  # a prefix, in priority order: the same keys in the same places
+        chosen.append(it)
+        used += need
     line = join([*chosen, more])
     if line.cell_len > width:
         line.truncate(width)
@@ -85,7 +87,7 @@ def screen_keys(app: App[Any], screen: Screen[Any]) -> tuple[list[Key], str | No
     help_key: str | None = None
     for node, binding, enabled, _tooltip in screen.active_bindings.values():
         if binding.action in HELP_ACTIONS:
-            help_key = app.get_key_display(binding)
+            help_key = g(app.get_key_display(binding))
             continue
         if not binding.show or binding.action in seen:
             continue
@@ -99,7 +101,7 @@ def screen_keys(app: App[Any], screen: Screen[Any]) -> tuple[list[Key], str | No
         rank = footer_rank(binding)
         if group == 0 and binding.key == "escape":
             rank = -1  # the way back, first of the screen's own keys
-        entries.append((group, rank, Key(app.get_key_display(binding), binding.description,
+        entries.append((group, rank, Key(g(app.get_key_display(binding)), binding.description,
                                          bool(enabled))))
     return order_keys(entries), help_key
 
