@@ -111,7 +111,8 @@ def run(args: argparse.Namespace) -> int:
         app = app_class(demo_config(demo.dsn, redact, user_cfg),
                                RunOptions(read_only=read_only, data_dir=data_dir,
                                           theme=getattr(args, "theme", None),
-                                          refresh=getattr(args, "refresh", None)))
+                                          refresh=getattr(args, "refresh", None),
+                                          ascii=bool(getattr(args, "ascii", False))))
         # incidents, notes, runbook outputs and exports go to the normal data directory (or
         # --data-dir), like any console run: the demo's incidents are real records and stay
         app.run()

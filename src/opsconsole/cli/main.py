@@ -36,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="refresh interval, e.g. 2 or 2s or 500ms (default 2s)")
     parser.add_argument("--read-only", action="store_true",
                         help="watch only: every action that changes anything is removed")
+    parser.add_argument("--ascii", action="store_true",
+                        help="draw ASCII only (also chosen by itself for TERM=linux and "
+                        "locales that are not UTF-8, such as LANG=C)")
     dsn = parser.add_mutually_exclusive_group()
     dsn.add_argument("--dsn", metavar="DSN", help="watch this PostgreSQL server (URI, "
                      "key=value or service=NAME; PG* variables, ~/.pg_service.conf and "
@@ -128,6 +131,7 @@ def run_console(args: argparse.Namespace) -> int:
         refresh=args.refresh,
         data_dir=resolve_data_dir(args.data_dir, cfg),
         dsn=args.dsn,
+        ascii=bool(args.ascii),
     )
     if args.redact_queries:
         cfg = replace(cfg, redact_queries=True)

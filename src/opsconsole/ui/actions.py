@@ -22,7 +22,9 @@ class ActionSpec:
     dangerous: bool = False  # hidden and refused in --read-only
     palette: bool = True  # offered in the command palette
     key_display: str | None = None
-    priority: bool = False
+    priority: bool = False  # Textual's binding priority (before the focused widget's keys)
+    rank: int = 5  # footer order, lower first; what does not fit goes behind `? more`
+
 
     @property
     def action_name(self) -> str:
@@ -30,8 +32,18 @@ class ActionSpec:
         return self.action.split("(", 1)[0].rsplit(".", 1)[-1]
 
 
+# binding id → footer rank, filled by bindings() (every spec list goes through it)
+RANKS: dict[str, int] = {}
+
+
+def footer_rank(binding: Binding) -> int:
+    """The footer rank of a binding made from an ActionSpec (others: the default)."""
+    return RANKS.get(binding.id or "", ActionSpec.rank)
+
+
 def bindings(specs: list[ActionSpec] | tuple[ActionSpec, ...]) -> list[Binding]:
     """Textual bindings for a list of specs (ids kept so the keymap can remap them)."""
+    RANKS.update({s.id: s.rank for s in specs})
     return [
         Binding(
             s.key,
@@ -66,10 +78,13 @@ GLOBAL_ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("faster", "plus,equals_sign", "app.interval(-1)", "faster", "Refresh more often", key_display="+"),
     ActionSpec("slower", "minus", "app.interval(1)", "slower", "Refresh less often", key_display="-"),
     ActionSpec("filter", "slash", "app.filter", "filter", "Filter the focused pane", key_display="/"),
-    ActionSpec("declare", "i", "app.declare_incident", "incident", "Declare an incident", dangerous=True),
-    ActionSpec("note", "n", "app.note", "note", "Add a note to the active incident's timeline", dangerous=True),
-    ActionSpec("runbooks", "r", "app.runbooks", "runbooks", "Open the runbook picker"),
-    ActionSpec("timeline", "t", "app.timeline", "timeline", "Open the active incident's timeline"),
+    ActionSpec("declare", "i", "app.declare_incident", "incident", "Declare an incident", dangerous=True,
+               rank=1),
+    ActionSpec("note", "n", "app.note", "note", "Add a note to the active incident's timeline",
+               dangerous=True, rank=1),
+    ActionSpec("runbooks", "r", "app.runbooks", "runbooks", "Open the runbook picker", rank=1),
+    ActionSpec("timeline", "t", "app.timeline", "timeline", "Open the active incident's timeline",
+               rank=1),
     ActionSpec("back", "escape", "app.back", "back", "Close the filter or go back", show=False),
     ActionSpec("palette", "ctrl+p", "app.command_palette", "commands", "Open the command palette",
                palette=False, show=False),

@@ -23,14 +23,14 @@ from textual.containers import Container
 from textual.css.query import NoMatches
 from textual.reactive import var
 from textual.screen import Screen
-from textual.widgets import Footer, Input, TextArea
+from textual.widgets import Input, TextArea
 
 from opsconsole.config import AppConfig, default_data_dir
 from opsconsole.events import EventSink
 from opsconsole.incidents.sink import IncidentSink, JournalSink, ReadOnlySink
 from opsconsole.incidents.store import NoStoreYet, Store, StoreError, open_store
 from opsconsole.text import for_terminal, one_line
-from opsconsole.ui import flows
+from opsconsole.ui import flows, glyphs
 from opsconsole.ui.actions import GLOBAL_ACTIONS, bindings, dangerous_actions
 from opsconsole.ui.compat import DiffDisplay, add_app_binding
 from opsconsole.ui.console import Declared, RecordingChanged, StoreWriteFailed, StoreWritten
@@ -44,8 +44,10 @@ from opsconsole.ui.panes.resources import ResourcesPane
 from opsconsole.ui.panes.slow_queries import SlowQueriesPane
 from opsconsole.ui.screendiff import ScreenDiff
 from opsconsole.ui.screens.help import HelpRow, HelpScreen
+from opsconsole.ui.tabs import draw_tabs
 from opsconsole.ui.themes import DEFAULT_THEME, load_themes, theme_dirs
 from opsconsole.ui.widgets import LineBlock
+from opsconsole.ui.widgets.keybar import KeyBar
 
 INTERVALS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 PANE_ORDER = ("health", "resources", "slow", "locks", "incidents")
@@ -64,6 +66,7 @@ class RunOptions:
     refresh: float | None = None
     data_dir: Path | None = None
     dsn: str | None = None
+    ascii: bool = False  # --ascii (TERM=linux and non-UTF-8 locales choose it too)
 
 
 @dataclass
@@ -96,7 +99,10 @@ class MainScreen(Screen[None]):
         yield LineBlock(id="pane-tabs")
         with Container(id="pane-grid"):
             yield from self.panes.values()
-        yield Footer()
+        yield KeyBar()
+
+    def on_pane_state_changed(self, _message: Pane.StateChanged) -> None:
+        draw_tabs(self.app)
 
     def on_descendant_focus(self, event: Any) -> None:
         node = event.control if hasattr(event, "control") else None
@@ -126,6 +132,7 @@ class OpsConsoleApp(DiffDisplay, App[None]):
         self.options = options or RunOptions()
         self.services = services or Services()
         self.read_only = self.options.read_only or self.config.read_only
+        glyphs.configure(self.options.ascii or glyphs.wants_ascii(os.environ))
         self.current_pane = "health"
         self.zoomed = False
         self.narrow = False
@@ -311,22 +318,7 @@ class OpsConsoleApp(DiffDisplay, App[None]):
             self._draw_tabs()
 
     def _draw_tabs(self) -> None:
-        t = Text()
-        for i, pid in enumerate(PANE_ORDER):
-            pane = self.main.panes[pid]
-            label = f"{pane.number} {pane.title}"
-            if pane.state == "stale":
-                label += " !"
-            if pid == self.current_pane:
-                t.append(f"[{label}]", style="bold reverse")
-            else:
-                t.append(f" {label} ")
-            if i < len(PANE_ORDER) - 1:
-                t.append("│")
-        try:
-            self.main.query_one("#pane-tabs", LineBlock).set_lines([t])
-        except Exception:
-            pass
+        draw_tabs(self)  # the tab line with every pane's worst state (ui/tabs.py)
 
     def header_text(self, width: int | None = None) -> Text:
         """The header line (see ui/header.py)."""

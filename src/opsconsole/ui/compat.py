@@ -26,6 +26,8 @@ from textual.strip import Strip
 from textual.widgets import DataTable
 from textual.widgets.data_table import RowKey
 
+from opsconsole.ui import glyphs
+
 __all__ = [
     "ChopsUpdate",
     "CompositorUpdate",
@@ -116,6 +118,12 @@ def check_action_state(app: App[Any], action: str, node: DOMNode) -> bool | None
 # one visible cell (C0 its control picture ␛ ␇ …, DEL ␡, C1 �) so a line grows by as few
 # cells as possible (for_terminal's <U+009B> would take 8).
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+# ASCII mode (ui/glyphs.py: --ascii, TERM=linux, LANG=C): anything not printable ASCII
+_NOT_ASCII = re.compile("[^\x20-\x7e]")
+
+
+def _dirty_pattern() -> re.Pattern[str]:
+    return _NOT_ASCII if glyphs.ascii_only() else _CONTROL
 _ONE_CELL = {cp: chr(0x2400 + cp) for cp in range(0x20)} | {0x7F: "\u2421"} | {
     cp: "\ufffd" for cp in range(0x80, 0xA0)}
 
@@ -128,8 +136,11 @@ def _clean_strip(strip: Strip) -> Strip:
     segments = list(strip)
     dirty = False
     for i, seg in enumerate(segments):
-        if not seg.control and _CONTROL.search(seg.text):
-            segments[i] = Segment(seg.text.translate(_ONE_CELL), seg.style, seg.control)
+        if not seg.control and _dirty_pattern().search(seg.text):
+            text = seg.text.translate(_ONE_CELL)
+            if glyphs.ascii_only():
+                text = glyphs.cells_to_ascii(text)
+            segments[i] = Segment(text, seg.style, seg.control)
             dirty = True
     if not dirty:
         return strip
@@ -145,11 +156,15 @@ def _clean_line(line: Iterable[Strip]) -> list[Strip]:
 # cannot be reused by another object while it is in here.
 _KNOWN_CLEAN: dict[int, Strip] = {}
 _KNOWN_MAX = 8192
+_KNOWN_MODE = {"ascii": False}  # the mode the strips were checked in
 
 
 def _has_control(strips: Iterable[Strip | None]) -> bool:
     known = _KNOWN_CLEAN
-    search = _CONTROL.search
+    if _KNOWN_MODE["ascii"] != glyphs.ascii_only():
+        known.clear()
+        _KNOWN_MODE["ascii"] = glyphs.ascii_only()
+    search = _dirty_pattern().search
     for strip in strips:
         if strip is None or known.get(id(strip)) is strip:
             continue

@@ -12,6 +12,7 @@ from textual.widgets import Static
 
 from opsconsole.fmt import age
 from opsconsole.ui.runbook_runs import with_running_step
+from opsconsole.ui.glyphs import g
 
 if TYPE_CHECKING:
     from opsconsole.ui.app import OpsConsoleApp
@@ -49,11 +50,11 @@ def recording_text(app: OpsConsoleApp, width: int) -> Text | None:
     if not pending and not failure:
         return None
     why = str(failure or "cannot write").split(" (")[0]
-    t = Text(f" ✖ recording failed: {why} — events kept in memory, {pending} pending; "
+    t = Text(f" {g('✖')} recording failed: {why} {g('—')} events kept in memory, {pending} pending; "
              "retrying ", style="bold reverse")
     if t.cell_len > width:
-        t.truncate(max(width - 1, 0))
-        t.append("…")
+        t.truncate(max(width - len(g("…")), 0))
+        t.append(g("…"))
     return t
 
 
@@ -64,17 +65,18 @@ def header_text(app: OpsConsoleApp, width: int) -> Text:
     now = app.services.clock().astimezone(UTC)
     clock = now.strftime("%H:%M:%S" if app.config.clock_seconds else "%H:%M")
     extra = with_running_step(app, header_extra(app))  # ▶ runbook … step 2/7 … 42s
+    dot = g("·")
 
     def right(long: bool) -> Text:
         r = Text()
         if app.paused:
-            r.append("‖ PAUSED", style="bold")
+            r.append(f"{g('‖')} PAUSED", style="bold")
         else:
-            r.append(f"● LIVE every {app.refresh_interval:g}s" if long
-                     else f"● LIVE {app.refresh_interval:g}s")
+            r.append(f"{g('●')} LIVE every {app.refresh_interval:g}s" if long
+                     else f"{g('●')} LIVE {app.refresh_interval:g}s")
         if app.read_only:
-            r.append(" · READ-ONLY" if long else " · RO", style="bold")
-        r.append(f" · {clock} UTC")
+            r.append(f" {dot} READ-ONLY" if long else f" {dot} RO", style="bold")
+        r.append(f" {dot} {clock} UTC")
         return r
 
     def left(brand: bool) -> Text:
@@ -83,9 +85,9 @@ def header_text(app: OpsConsoleApp, width: int) -> Text:
             t.append(" opsconsole ", style="bold reverse")
         t.append(f" {app.services.hostname} ")
         if extra:
-            t.append(" · ")
+            t.append(f" {dot} ")
             t.append_text(extra)
-        t.append(" · ")
+        t.append(f" {dot} ")
         return t
 
     for brand, long in ((True, True), (False, True), (False, False)):
@@ -96,8 +98,9 @@ def header_text(app: OpsConsoleApp, width: int) -> Text:
     room = max(width - r.cell_len, 0)
     lt = left(False)
     if lt.cell_len > room:
-        lt.truncate(max(room - 1, 0))
-        lt.append("…" if room else "")
+        ell = g("…")[:room]
+        lt.truncate(max(room - len(ell), 0))
+        lt.append(ell)
     return lt + r
 
 
@@ -106,7 +109,7 @@ def header_extra(app: OpsConsoleApp) -> Text | None:
     if not app.active_incident:
         return None
     t = Text()
-    t.append(f"▲ {app.active_incident}", style="bold")
+    t.append(f"{g('▲')} {app.active_incident}", style="bold")
     try:
         state = app.pane("incidents").states.get(app.active_incident)  # type: ignore[attr-defined]
     except (LookupError, AttributeError):

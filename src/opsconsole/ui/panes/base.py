@@ -15,6 +15,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.message import Message
 from textual.widgets import Input, Static
 
 from opsconsole.fmt import age, one_line
@@ -58,6 +59,10 @@ class Pane(Vertical):
     title: ClassVar[str] = ""
     ACTIONS: ClassVar[tuple[ActionSpec, ...]] = ()
     can_focus = False
+
+    class StateChanged(Message):
+        """The pane's header was redrawn: its state or data may have changed (the main
+        screen redraws the tab line, which only repaints if its text changed)."""
 
     def __init_subclass__(cls, **kw: Any) -> None:
         if "ACTIONS" in cls.__dict__:  # before Textual merges the class's BINDINGS
@@ -121,6 +126,7 @@ class Pane(Vertical):
             return
         header.show(self.header_text())
         self.set_class(self.state == "stale", "-stale")
+        self.post_message(self.StateChanged())
 
     def on_descendant_focus(self) -> None:
         self.update_header()

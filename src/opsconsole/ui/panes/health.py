@@ -20,7 +20,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 from textual.widgets.data_table import ColumnKey
 
 from opsconsole.checks.engine import SEVERITY
@@ -36,6 +36,7 @@ from opsconsole.ui.console import console_app
 from opsconsole.ui.panes.base import Pane
 from opsconsole.ui.styles import level_styles as theme_level_styles
 from opsconsole.ui.widgets import selected_key, sparkline, sync_table
+from opsconsole.ui.widgets.keybar import KeyBar
 
 COLUMNS = ("STATE", "CHECK", "LATENCY", "FOR", "MESSAGE")
 WORD = {"OK": "OK", "WARNING": "WARN", "CRITICAL": "CRIT", "UNKNOWN": "UNKNOWN", PENDING: "PENDING"}
@@ -256,7 +257,7 @@ class HealthDetailsScreen(Screen[None]):
             yield Static(self._text(), id="health-details-text")
         yield Static(Text("escape closes · ↑↓ pgup pgdn home end scroll", style="italic"),
                      id="health-details-foot")  # fixed: never scrolls away
-        yield Footer()
+        yield KeyBar()
 
     def _text(self) -> Text:
         return details_text(self.tracker.status(self.check_name), self.clock(), self.state_styles,

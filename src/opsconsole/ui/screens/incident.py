@@ -18,7 +18,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from opsconsole import events as ev
 from opsconsole.events import Event
@@ -35,6 +35,7 @@ from opsconsole.ui.modals import ChoiceModal, CommsModal, TextModal, severity_na
 from opsconsole.ui.safe import rich_text
 from opsconsole.ui.screens.record import record_flow
 from opsconsole.ui.widgets import PAGE, LineBlock, TimelineView, timeline_width
+from opsconsole.ui.widgets.keybar import KeyBar
 
 
 def coarse_clock(state: tl.IncidentState, now: datetime, target: float) -> tuple[str, bool]:
@@ -112,9 +113,9 @@ class IncidentScreen(Screen[None]):
                    "Set the postmortem record: impact, root cause, resolution, prevention, "
                    "action items", dangerous=True),
         ActionSpec("incident-export", "e", "export", "export",
-                   "Write the postmortem draft (Markdown) to the data directory"),
+                   "Write the postmortem draft (Markdown) to the data directory", rank=2),
         ActionSpec("incident-comms", "c", "comms", "comms",
-                   "Draft a status message (initial / update / resolved)"),
+                   "Draft a status message (initial / update / resolved)", rank=2),
         ActionSpec("incident-back", "escape", "back", "back", "Back to the console"),
     )
     BINDINGS: ClassVar[list[Binding]] = bindings(ACTIONS)  # type: ignore[assignment]
@@ -180,7 +181,7 @@ class IncidentScreen(Screen[None]):
         yield LineBlock(id="incident-summary")
         yield Static("loading the timeline…", id="incident-status-line")
         yield TimelineView(id="timeline")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         timeline = self.query(TimelineView)
@@ -190,7 +191,7 @@ class IncidentScreen(Screen[None]):
         self.draw_summary()
         self.poll()
         self.set_interval(self.poll_interval, self.poll)
-        self.set_interval(15.0, self.draw_summary)
+        self.set_interval(1.0, self.draw_summary)  # the clocks show seconds; only their line repaints
 
     @property
     def store(self) -> Any:

@@ -13,7 +13,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Input, OptionList, Static
+from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from opsconsole.runbooks.config import Hotkey
@@ -26,6 +26,7 @@ from opsconsole.ui.runbook_prefill import Prefill, prefill
 from opsconsole.ui.runbook_runs import runs_of
 from opsconsole.ui.screens.help import HelpRow
 from opsconsole.ui.screens.runbook_walkthrough import RunbookParamsScreen, RunbookScreen
+from opsconsole.ui.widgets.keybar import KeyBar
 
 PICKER_ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("runbook-picker-open", "enter", "open", "open", "Open the highlighted runbook",
@@ -113,7 +114,7 @@ class RunbookPickerScreen(Screen[None]):
         detail.can_focus = False
         with detail:
             yield Static("", id="runbook-picker-detail")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one("#runbook-search", Input).focus()

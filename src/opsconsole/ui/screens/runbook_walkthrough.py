@@ -17,7 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, Input, RichLog, Static
+from textual.widgets import Input, RichLog, Static
 
 from opsconsole.fmt import age
 from opsconsole.runbooks.model import ManualStep, Runbook
@@ -40,6 +40,7 @@ from opsconsole.ui.runbook_runs import (
 )
 from opsconsole.ui.safe import rich_text
 from opsconsole.ui.widgets import LineBlock
+from opsconsole.ui.widgets.keybar import KeyBar
 
 
 def _multi(s: str) -> str:
@@ -260,7 +261,7 @@ class RunbookScreen(Screen[None]):
                 log.can_focus = False
                 yield log
         yield Static("", id="runbook-status")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         if self._run_state is None:

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from opsconsole.ui.glyphs import spark_chars
+
 SPARK = "▁▂▃▄▅▆▇█"
 ASCII_SPARK = "_.-=+*#@"
 
 
 def sparkline(values: Iterable[float], width: int, top: float | None = None,
-              chars: str = SPARK) -> str:
-    """The last ``width`` values as a fixed-width sparkline (left-padded with spaces)."""
+              chars: str | None = None) -> str:
+    """The last ``width`` values as a fixed-width sparkline (left-padded with spaces);
+    block characters, or ``ASCII_SPARK`` in ASCII mode (ui/glyphs.py)."""
+    chars = chars or spark_chars()
     vals = list(values)[-width:] if width > 0 else []
     if not vals:
         return " " * max(width, 0)
