@@ -11,8 +11,8 @@ from rich.text import Text
 from textual.widgets import Static
 
 from opsconsole.fmt import age
-from opsconsole.ui.runbook_runs import with_running_step
 from opsconsole.ui.glyphs import g
+from opsconsole.ui.runbook_runs import with_running_step
 
 if TYPE_CHECKING:
     from opsconsole.ui.app import OpsConsoleApp
