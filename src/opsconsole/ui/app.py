@@ -36,6 +36,7 @@ from opsconsole.ui.compat import DiffDisplay, add_app_binding
 from opsconsole.ui.console import Declared, RecordingChanged, StoreWriteFailed, StoreWritten
 from opsconsole.ui.header import ConsoleHeader, header_text, recording_text
 from opsconsole.ui.help_rows import help_rows
+from opsconsole.ui.keyhold import KeyHold
 from opsconsole.ui.panes.base import Pane, PolledPane
 from opsconsole.ui.panes.health import HealthPane
 from opsconsole.ui.panes.incidents import IncidentsPane
@@ -109,7 +110,7 @@ class MainScreen(Screen[None]):
 HELP_SPEC = next(s for s in GLOBAL_ACTIONS if s.id == "help")
 
 
-class OpsConsoleApp(DiffDisplay, App[None]):
+class OpsConsoleApp(KeyHold, DiffDisplay, App[None]):
     CSS_PATH = "opsconsole.tcss"
     TITLE = "opsconsole"
     # `?` on every screen (incident, runbook walkthrough, PostgreSQL modals…): the one help
