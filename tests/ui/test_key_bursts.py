@@ -7,17 +7,22 @@ the app to go idle after each key, so it cannot show this)."""
 
 from __future__ import annotations
 
+import shutil
+import sys
 import unicodedata
 
 import pytest
+from test_cli_shell import Tmux
 from test_incident_ui import make_app, ready, until
 from test_runbook_ui import cfg_for, ui_runbooks
 from textual import events
 from textual.keys import REPLACED_KEYS, _character_to_key, _get_unicode_name_from_key
 
+from conftest import cli_env
+from eventually import eventually_sync
 from opsconsole import events as ev
 from opsconsole.incidents import timeline as tl
-from opsconsole.incidents.store import SQLiteStore
+from opsconsole.incidents.store import SQLiteStore, open_store
 from opsconsole.ui.screens.incident import IncidentScreen
 from opsconsole.ui.screens.runbook_picker import RunbookPickerScreen
 from uihelpers import make_app as make_plain_app
@@ -92,3 +97,27 @@ async def test_a_runbook_burst_searches_in_the_picker(tmp_path):
                        and bool(app.screen.shown) and app.screen.shown[0].title == "Walk test",
                        what="the picker filtered on the burst")
         assert app.screen.query_one("#runbook-search").value == "walk test"
+
+
+@pytest.mark.tmux
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_one_tmux_send_keys_burst_declares_what_was_typed(tmp_path):
+    data = tmp_path / "d"
+    env = cli_env({"TERM": "xterm-256color", "OPSCONSOLE_DATA_DIR": str(data),
+                   "XDG_CONFIG_HOME": str(tmp_path / "xdg")})
+    t = Tmux(120, 40, env, f"{sys.executable} -m opsconsole; sleep 30")
+    try:
+        t.wait_for("HEALTH", timeout=60)
+        t.keys("i", "fast typist", "Tab", "2", "Tab", "api", "Enter")  # ONE send-keys: a burst
+
+        def declared() -> list[tl.IncidentState]:
+            if not (data / "incidents.db").exists():
+                return []
+            with open_store(data) as s:
+                return [tl.fold(s.events(iid)) for iid in s.incidents()]
+
+        states = eventually_sync(declared, timeout=30, what="the incident", last=t.capture)
+        assert [(s.title, s.severity, s.services) for s in states] == [
+            ("fast typist", "SEV2", ["api"])]
+    finally:
+        t.kill()
