@@ -7,8 +7,6 @@ import contextlib
 import os
 import signal
 import socket
-import threading
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -30,8 +28,8 @@ from opsconsole.events import EventSink
 from opsconsole.incidents.sink import IncidentSink, JournalSink, ReadOnlySink
 from opsconsole.incidents.store import NoStoreYet, Store, StoreError, open_store
 from opsconsole.text import for_terminal, one_line
-from opsconsole.ui import flows
-from opsconsole.ui.actions import GLOBAL_ACTIONS, bindings, dangerous_actions
+from opsconsole.ui import flows, quitting
+from opsconsole.ui.actions import GLOBAL_ACTIONS, QUIT_SPEC, bindings, dangerous_actions
 from opsconsole.ui.compat import DiffDisplay, add_app_binding
 from opsconsole.ui.console import Declared, RecordingChanged, StoreWriteFailed, StoreWritten
 from opsconsole.ui.header import ConsoleHeader, header_text, recording_text
@@ -51,8 +49,6 @@ from opsconsole.ui.widgets import LineBlock
 INTERVALS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 PANE_ORDER = ("health", "resources", "slow", "locks", "incidents")
 NARROW_WIDTH = 120
-HANGUP_TEARDOWN = 3.0  # seconds the app's own teardown may take after a hang-up
-HANGUP_GRACE = 6.0  # seconds a hang-up waits for stopped steps (SIGTERM, SIGKILL) to be recorded
 NARROW_HEIGHT = 36
 
 
@@ -116,7 +112,9 @@ class OpsConsoleApp(KeyHold, DiffDisplay, App[None]):
     # `?` on every screen (incident, runbook walkthrough, PostgreSQL modals…): the one help
     # ActionSpec, bound once on the app with priority so modal screens get it too; it steps
     # aside for text inputs (see action_help). Remapped by id like any other key.
-    BINDINGS = [*App.BINDINGS, *bindings([replace(HELP_SPEC, priority=True)])]
+    # `q` too, on every screen that does not take it (a runbook walkthrough with a step running)
+    BINDINGS = [*App.BINDINGS, *bindings([replace(HELP_SPEC, priority=True),
+                                          replace(QUIT_SPEC, show=False)])]
 
     paused: var[bool] = var(False)  # no polling while paused (p)
     refresh_interval: var[float] = var(2.0)  # seconds between polls (+ / -)
@@ -235,22 +233,10 @@ class OpsConsoleApp(KeyHold, DiffDisplay, App[None]):
             asyncio.get_running_loop().create_task(self._stop_steps_and_exit())
 
     async def _stop_steps_and_exit(self) -> None:
-        """Stop every running runbook step like ``x`` does, recorded as "stopped: terminal
-        closed", wait (bounded) for their records, then exit."""
-        sessions = [s for s in (getattr(scr, "session", None) for scr in self.screen_stack)
-                    if s is not None and getattr(s, "running", None) is not None]
-        for session in sessions:
-            session.stop("stopped: terminal closed")
-        deadline = time.monotonic() + HANGUP_GRACE
-        while any(s.running is not None for s in sessions) and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        # The terminal is gone: Textual's teardown writes to it and can block for ever in
-        # its output queue (seen: App._shutdown waiting in WriterThread.write). What had to
-        # be recorded is committed by now, so a bounded teardown then a hard exit.
-        watchdog = threading.Timer(HANGUP_TEARDOWN, os._exit, args=(129,))
-        watchdog.daemon = True  # a clean exit does not wait for it
-        watchdog.start()
-        self.exit(return_code=129)  # 128 + SIGHUP, as a shell reports it
+        await quitting.stop_steps_and_exit(self, quitting.HANGUP_REASON, 129, hard_exit=True)
+
+    async def action_quit(self) -> None:
+        await quitting.ask_to_quit(self)  # asks first while an incident is active or a step runs
 
     def _open_store(self) -> None:
         """(thread) Open the incident store (read-only with ``--read-only``); a failure is
