@@ -193,6 +193,8 @@ def _describe(e: Event) -> str:
         s = f"Runbook {rb}: finished step {step}"
         if status is not None:
             s += f" — exit {status}"
+        if d.get("status") == "stopped" and d.get("message"):  # why: x, a quit, a hang-up
+            s += f" ({one_line(str(d['message']), 60)})"
         dur = pick(d, "duration", "elapsed")
         if isinstance(dur, int | float):
             s += f" in {duration(float(dur))}"

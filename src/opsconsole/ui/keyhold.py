@@ -30,6 +30,8 @@ from typing import Any
 from textual import events
 from textual.message import Message
 
+from opsconsole.ui.compat import is_terminal_key
+
 HOLD_SECONDS = 1.0  # longest a key waits for the previous one's screen/focus to settle
 MAX_ROUNDS = 12  # marker rounds per key before it is considered settled anyway
 MAX_HELD = 256  # keys held at most; beyond, all are dispatched at once, in order
@@ -56,8 +58,8 @@ class KeyHold:
     _kh_timer: asyncio.TimerHandle | None = None
     _kh_held: deque[events.Key] | None = None
 
-    async def on_event(self, event: events.Event) -> None:
-        if not isinstance(event, events.Key) or event.is_forwarded:
+    async def on_event(self, event: events.Event) -> None:  # type: ignore[override]
+        if not is_terminal_key(event):
             await super().on_event(event)  # type: ignore[misc]
             return
         held = self._kh_held
