@@ -25,6 +25,7 @@ from opsconsole.incidents import timeline as tl
 from opsconsole.incidents.store import SQLiteStore, open_store
 from opsconsole.ui.screens.incident import IncidentScreen
 from opsconsole.ui.screens.runbook_picker import RunbookPickerScreen
+from opsconsole.ui.screens.runbook_walkthrough import RunbookParamsScreen
 from uihelpers import make_app as make_plain_app
 from uihelpers import wait_for
 
@@ -92,11 +93,12 @@ async def test_a_runbook_burst_searches_in_the_picker(tmp_path):
     app = make_plain_app(cfg_for(ui_runbooks(tmp_path)), data_dir=tmp_path / "data")
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_for(pilot, lambda: app.screen.id == "main")
-        burst(app, "r", *"walk test")
-        await wait_for(pilot, lambda: isinstance(app.screen, RunbookPickerScreen)
-                       and bool(app.screen.shown) and app.screen.shown[0].title == "Walk test",
-                       what="the picker filtered on the burst")
-        assert app.screen.query_one("#runbook-search").value == "walk test"
+        burst(app, "r", *"walk test", "enter")  # enter may come before the list has loaded
+        await wait_for(pilot, lambda: isinstance(app.screen, RunbookParamsScreen),
+                       what="the runbook the burst searched for, opened")
+        picker = next(s for s in app.screen_stack if isinstance(s, RunbookPickerScreen))
+        assert picker.query_one("#runbook-search").value == "walk test"
+        assert app.screen.runbook.title == "Walk test"
 
 
 @pytest.mark.tmux

@@ -16,6 +16,7 @@ import psutil
 import pytest
 
 from conftest import cli_env
+from eventually import eventually_sync
 from opsconsole.demo import Demo, demo_config
 from opsconsole.incidents.sink import MemorySink
 from opsconsole.ui.app import OpsConsoleApp, RunOptions, Services
@@ -131,7 +132,10 @@ def test_demo_in_a_real_terminal_declares_an_incident_and_cleans_up(tmp_path):
         t.wait_for("Declared SEV3", timeout=20)  # the incident screen opens on its timeline
         t.keys("Escape")
         t.wait_for("▲ INC-")  # back on the console: the header shows the active incident
-        t.keys("q")
+        t.keys("q")  # an incident is active: quitting asks (y, after a short key guard)
+        t.wait_for("Quit opsconsole?")
+        eventually_sync(lambda: (t.keys("y"), "Quit opsconsole?" not in t.capture())[1],
+                        timeout=30, what="y to be taken", last=t.capture)
         deadline = time.monotonic() + 60
         while not done.exists() and time.monotonic() < deadline:
             time.sleep(0.1)

@@ -74,11 +74,6 @@ class KeyHold:
             while held:
                 await super().on_event(held.popleft())  # type: ignore[misc]
 
-    @property
-    def keys_held(self) -> int:
-        """How many keys wait for the previous one to settle."""
-        return len(self._kh_held or ())
-
     async def _kh_dispatch(self, key: events.Key) -> None:
         self._kh_busy = True
         self._kh_token += 1
