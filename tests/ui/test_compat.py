@@ -105,3 +105,34 @@ async def test_compat_table_helpers_work_on_a_live_table() -> None:
         await pilot.pause()
         assert table.row_count == 2
         assert [c for c, _ in compat.binding_chain(app.screen)]
+
+
+class _KeyApp(App[None]):
+    """Records what App.on_event sees of one key (what ui/keyhold.py relies on)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[bool] = []
+
+    def compose(self) -> ComposeResult:
+        from textual.widgets import Input
+
+        yield Input()
+
+    async def on_event(self, event) -> None:
+        from textual import events
+
+        if isinstance(event, events.Key) and event.key == "tab":
+            self.seen.append(compat.is_terminal_key(event))
+        await super().on_event(event)
+
+
+async def test_terminal_keys_reach_app_on_event_first_unforwarded() -> None:
+    assert "on_event" in App.__dict__, upgrade_hint("App.on_event")
+    app = _KeyApp()
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        await pilot.press("tab")  # the Input does not take it: it bubbles back to the app
+        await pilot.pause()
+        assert app.seen[:1] == [True], upgrade_hint("App.on_event gets driver keys unforwarded")
+        assert False in app.seen[1:], upgrade_hint("a key bubbling back to the app is forwarded")

@@ -65,7 +65,7 @@ def dangerous_actions(specs: list[ActionSpec] | tuple[ActionSpec, ...]) -> froze
 
 GLOBAL_ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("help", "question_mark", "app.help", "help", "Show every key of this screen (and the focused pane)", key_display="?"),
-    ActionSpec("quit", "q", "app.quit", "quit", "Quit opsconsole"),
+    ActionSpec("quit", "q", "app.quit", "quit", "Quit (asks first during an incident or a running step)"),
     ActionSpec("focus-health", "1", "app.focus_pane('health')", "health", "Focus the health pane", show=False),
     ActionSpec("focus-resources", "2", "app.focus_pane('resources')", "resources", "Focus the resources pane", show=False),
     ActionSpec("focus-slow", "3", "app.focus_pane('slow')", "slow queries", "Focus the slow queries pane", show=False),
@@ -89,3 +89,6 @@ GLOBAL_ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("palette", "ctrl+p", "app.command_palette", "commands", "Open the command palette",
                palette=False, show=False),
 )
+
+# `q` is bound on the app too (hidden from the footer), so it quits from every screen
+QUIT_SPEC = next(s for s in GLOBAL_ACTIONS if s.id == "quit")

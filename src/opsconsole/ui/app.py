@@ -7,8 +7,6 @@ import contextlib
 import os
 import signal
 import socket
-import threading
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -30,12 +28,13 @@ from opsconsole.events import EventSink
 from opsconsole.incidents.sink import IncidentSink, JournalSink, ReadOnlySink
 from opsconsole.incidents.store import NoStoreYet, Store, StoreError, open_store
 from opsconsole.text import for_terminal, one_line
-from opsconsole.ui import flows, glyphs
-from opsconsole.ui.actions import GLOBAL_ACTIONS, bindings, dangerous_actions
+from opsconsole.ui import flows, glyphs, quitting
+from opsconsole.ui.actions import GLOBAL_ACTIONS, QUIT_SPEC, bindings, dangerous_actions
 from opsconsole.ui.compat import DiffDisplay, add_app_binding
 from opsconsole.ui.console import Declared, RecordingChanged, StoreWriteFailed, StoreWritten
 from opsconsole.ui.header import ConsoleHeader, header_text, recording_text
 from opsconsole.ui.help_rows import help_rows
+from opsconsole.ui.keyhold import KeyHold
 from opsconsole.ui.panes.base import Pane, PolledPane
 from opsconsole.ui.panes.health import HealthPane
 from opsconsole.ui.panes.incidents import IncidentsPane
@@ -52,8 +51,6 @@ from opsconsole.ui.widgets.keybar import KeyBar
 INTERVALS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 PANE_ORDER = ("health", "resources", "slow", "locks", "incidents")
 NARROW_WIDTH = 120
-HANGUP_TEARDOWN = 3.0  # seconds the app's own teardown may take after a hang-up
-HANGUP_GRACE = 6.0  # seconds a hang-up waits for stopped steps (SIGTERM, SIGKILL) to be recorded
 NARROW_HEIGHT = 36
 
 
@@ -115,13 +112,15 @@ class MainScreen(Screen[None]):
 HELP_SPEC = next(s for s in GLOBAL_ACTIONS if s.id == "help")
 
 
-class OpsConsoleApp(DiffDisplay, App[None]):
+class OpsConsoleApp(KeyHold, DiffDisplay, App[None]):
     CSS_PATH = "opsconsole.tcss"
     TITLE = "opsconsole"
     # `?` on every screen (incident, runbook walkthrough, PostgreSQL modals…): the one help
     # ActionSpec, bound once on the app with priority so modal screens get it too; it steps
     # aside for text inputs (see action_help). Remapped by id like any other key.
-    BINDINGS = [*App.BINDINGS, *bindings([replace(HELP_SPEC, priority=True)])]
+    # `q` too, on every screen that does not take it (a runbook walkthrough with a step running)
+    BINDINGS = [*App.BINDINGS, *bindings([replace(HELP_SPEC, priority=True),
+                                          replace(QUIT_SPEC, show=False)])]
 
     paused: var[bool] = var(False)  # no polling while paused (p)
     refresh_interval: var[float] = var(2.0)  # seconds between polls (+ / -)
@@ -241,22 +240,8 @@ class OpsConsoleApp(DiffDisplay, App[None]):
             asyncio.get_running_loop().create_task(self._stop_steps_and_exit())
 
     async def _stop_steps_and_exit(self) -> None:
-        """Stop every running runbook step like ``x`` does, recorded as "stopped: terminal
-        closed", wait (bounded) for their records, then exit."""
-        from opsconsole.ui.runbook_runs import running_sessions  # walks open or closed
-        sessions = running_sessions(self)
-        for session in sessions:
-            session.stop("stopped: terminal closed")
-        deadline = time.monotonic() + HANGUP_GRACE
-        while any(s.running is not None for s in sessions) and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        # The terminal is gone: Textual's teardown writes to it and can block for ever in
-        # its output queue (seen: App._shutdown waiting in WriterThread.write). What had to
-        # be recorded is committed by now, so a bounded teardown then a hard exit.
-        watchdog = threading.Timer(HANGUP_TEARDOWN, os._exit, args=(129,))
-        watchdog.daemon = True  # a clean exit does not wait for it
-        watchdog.start()
-        self.exit(return_code=129)  # 128 + SIGHUP, as a shell reports it
+from opsconsole.ui import flows, glyphs, quitting
+from opsconsole.ui.actions import GLOBAL_ACTIONS, QUIT_SPEC, bindings, dangerous_actions
 
     def _open_store(self) -> None:
         """(thread) Open the incident store (read-only with ``--read-only``); a failure is

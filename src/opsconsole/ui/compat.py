@@ -16,6 +16,7 @@ from typing import Any
 from rich.console import Console, RenderableType
 from rich.segment import Segment
 from rich.style import Style
+from textual import events
 from textual._compositor import ChopsUpdate, CompositorUpdate, InlineUpdate, LayoutUpdate
 from textual._two_way_dict import TwoWayDict
 from textual.app import App
@@ -42,6 +43,7 @@ __all__ = [
     "drop_row_data",
     "forget_column_widths",
     "invalidate_table_render",
+    "is_terminal_key",
     "measure_new_rows",
     "row_cells",
     "row_order",
@@ -112,6 +114,12 @@ def binding_chain(screen: Screen[Any]) -> list[tuple[DOMNode, BindingsMap]]:
 def check_action_state(app: App[Any], action: str, node: DOMNode) -> bool | None:
     """Whether ``action`` is enabled (True), disabled (None) or hidden (False) on ``node``."""
     return app._check_action_state(action, node)
+
+
+def is_terminal_key(event: events.Event) -> bool:
+    """A key as the terminal delivered it: ``App.on_event`` sees it first unforwarded, then
+    (forwarded) when it bubbles back from the focused widget. ui/keyhold.py holds these."""
+    return isinstance(event, events.Key) and not event.is_forwarded
 
 
 # C0, DEL and C1: what a terminal may read as (part of) a control sequence. Each becomes

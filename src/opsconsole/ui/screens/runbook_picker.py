@@ -103,6 +103,7 @@ class RunbookPickerScreen(Screen[None]):
         self.loaded = loaded
         self.context = context or {}
         self.shown: list[Loaded] = []
+        self.open_when_loaded = False
 
     def compose(self) -> ComposeResult:
         yield Static(Text(" runbooks ", style="bold reverse"), id="runbook-picker-title")
@@ -128,6 +129,8 @@ class RunbookPickerScreen(Screen[None]):
         loaded = await asyncio.to_thread(load_runbooks, getattr(self.app, "config", None))
         self.loaded = loaded
         self.refilter(self.query_one("#runbook-search", Input).value)
+        if self.open_when_loaded:
+            self.action_open()
 
     def title_text(self) -> Text:
         t = Text()
@@ -193,6 +196,9 @@ class RunbookPickerScreen(Screen[None]):
         self.dismiss(None)
 
     def action_open(self) -> None:
+        if self.loaded is None:  # enter typed ahead of the loading: open once loaded
+            self.open_when_loaded = True
+            return
         item = self.highlighted()
         if item is None:
             return
