@@ -240,8 +240,10 @@ class OpsConsoleApp(KeyHold, DiffDisplay, App[None]):
             asyncio.get_running_loop().create_task(self._stop_steps_and_exit())
 
     async def _stop_steps_and_exit(self) -> None:
-from opsconsole.ui import flows, glyphs, quitting
-from opsconsole.ui.actions import GLOBAL_ACTIONS, QUIT_SPEC, bindings, dangerous_actions
+        await quitting.stop_steps_and_exit(self, quitting.HANGUP_REASON, 129, hard_exit=True)
+
+    async def action_quit(self) -> None:
+        await quitting.ask_to_quit(self)  # asks first while an incident is active or a step runs
 
     def _open_store(self) -> None:
         """(thread) Open the incident store (read-only with ``--read-only``); a failure is
