@@ -133,7 +133,7 @@ async def test_question_mark_lists_bindings_of_focused_pane():
         assert "Resources pane" in text and "Sort processes by CPU" in text
         assert "Global" in text
         for words in ["Zoom the focused pane", "Pause or resume", "Filter the focused pane",
-                      "Declare an incident", "Quit opsconsole", "Focus the next pane"]:
+                      "Declare an incident", "Quit (asks first during an incident or a running step)", "Focus the next pane"]:
             assert words in text
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)

@@ -31,7 +31,7 @@ from opsconsole.ui.screens.pg import ConfirmSignalScreen
 from opsconsole.ui.screens.runbook_picker import RunbookPickerScreen
 from opsconsole.ui.screens.runbook_walkthrough import RunbookScreen
 from opsconsole.ui.widgets import TimelineView
-from uihelpers import wait_for
+from uihelpers import past_guard, wait_for
 
 pytestmark = pytest.mark.pg
 
@@ -111,7 +111,8 @@ async def test_everything_seen_and_done_is_on_the_timeline_and_in_the_postmortem
             await pilot.press("c")
             await wait_for(pilot, lambda: isinstance(app.screen, ConfirmSignalScreen))
             assert app.screen.backend.pid == int(pid)
-            await pilot.press("c")
+            await past_guard(pilot, app.screen)
+            await pilot.press("y")
             await wait_for(pilot, lambda: events("db.cancel"), timeout=15)
             with pytest.raises(asyncpg.QueryCanceledError):
                 await asyncio.wait_for(slow, 10)

@@ -17,9 +17,17 @@ from opsconsole.schema import Duration
 from opsconsole.ui.app import OpsConsoleApp, RunOptions, Services
 from opsconsole.ui.screens.pg import ConfirmSignalScreen, TextScreen
 from pghelpers import waits_on_lock
-from uihelpers import wait_for
+from uihelpers import past_guard, wait_for
 
 pytestmark = pytest.mark.pg
+
+
+@pytest.fixture(autouse=True)
+def long_guard(monkeypatch):
+    """A confirmation guard no loaded machine outlasts: past_guard() ends it."""
+    from opsconsole.ui import confirm
+
+    monkeypatch.setattr(confirm, "GUARD_SECONDS", 60.0)
 
 
 def make_app(dsn: str, tmp_path, read_only: bool = False, refresh: float = 0.5,
@@ -91,11 +99,25 @@ async def test_locks_pane_tree_and_terminate_root_through_confirmation(pg_cluste
             assert not sink.events  # nothing happened
             await pilot.press("K")
             await wait_for(pilot, lambda: isinstance(app.screen, ConfirmSignalScreen), what="modal")
-            await pilot.press("K")
+            modal = app.screen
+            # the root blocks both waiters: the dialog says so, and takes its pid, typed
+            text = str(modal.query_one("#pg-confirm-text").render())
+            assert "ROOT BLOCKER: it blocks 2 session(s) (2 directly)" in text, text
+            assert modal.typed
+            await pilot.press("K", "K", "enter", "y")  # a repeat, a burst: none of it is an answer
+            await pilot.pause(0.1)
+            assert isinstance(app.screen, ConfirmSignalScreen) and not sink.events
+            await past_guard(pilot, modal)
+            await pilot.press(*str(root.get_server_pid() + 1), "enter")  # not its pid
+            await pilot.pause(0.1)
+            assert isinstance(app.screen, ConfirmSignalScreen) and not sink.events
+            await pilot.press(*str(root.get_server_pid()), "enter")
             await wait_for(pilot, lambda: len(sink.events) == 1, what="the terminate event")
             ev = sink.events[0]
             assert ev.type == "db.terminate" and ev.data["pid"] == root.get_server_pid()
             assert ev.data["result"] == "ended" and ev.data["target"] == "main"
+            assert ev.data["blocks"] == 2 and ev.data["blocks_direct"] == 2
+            assert "stale" not in ev.data
             await wait_for(pilot, lambda: not table_rows(locks), what="the chain to clear")
             assert "no blocking" in locks.header_text().plain
         with pytest.raises((asyncpg.exceptions.ConnectionDoesNotExistError,
@@ -149,8 +171,15 @@ async def test_slow_pane_running_now_cancel_and_views(pg_cluster, tmp_path):
             table.move_cursor(row=idx)
             await pilot.press("c")
             await wait_for(pilot, lambda: isinstance(app.screen, ConfirmSignalScreen), what="modal")
-            assert app.screen.can_cancel
-            await pilot.press("c")
+            assert app.screen.can_cancel and not app.screen.typed  # blocks nobody: y confirms
+            await pilot.press("c", "c")  # the action's own key never confirms
+            await pilot.pause(0.1)
+            assert isinstance(app.screen, ConfirmSignalScreen) and not sink.events
+            await past_guard(pilot, app.screen)
+            await pilot.press("c", "enter")
+            await pilot.pause(0.1)
+            assert isinstance(app.screen, ConfirmSignalScreen) and not sink.events
+            await pilot.press("y")
             await wait_for(pilot, lambda: len(sink.events) == 1, what="the cancel event")
             ev = sink.events[0]
             assert ev["type"] == "db.cancel" and ev["data"]["result"] == "signalled"

@@ -14,7 +14,7 @@ from test_runbook_ui import cfg_for
 from opsconsole import events as ev
 from opsconsole.incidents.describe import describe
 from opsconsole.incidents.store import SQLiteStore
-from opsconsole.ui import quitting
+from opsconsole.ui import confirm
 from opsconsole.ui.quitting import QUIT_REASON, QuitConfirm
 from opsconsole.ui.screens.runbook_picker import RunbookPickerScreen
 from opsconsole.ui.screens.runbook_walkthrough import RunbookScreen
@@ -31,11 +31,11 @@ def store(tmp_path):
 @pytest.fixture(autouse=True)
 def long_guard(monkeypatch):
     """A guard no loaded test machine outlasts; past_guard() ends it by back-dating."""
-    monkeypatch.setattr(quitting, "GUARD_SECONDS", 60.0)
+    monkeypatch.setattr(confirm, "GUARD_SECONDS", 60.0)
 
 
 async def past_guard(pilot, screen: QuitConfirm) -> None:
-    screen.opened = time.monotonic() - quitting.GUARD_SECONDS  # as if read for a minute
+    screen.opened = time.monotonic() - confirm.GUARD_SECONDS  # as if read for a minute
     await pilot.pause()
 
 
@@ -118,4 +118,4 @@ async def test_quitting_while_a_step_runs_stops_it_and_records_why(tmp_path):
     finished = [e for e in app.sink.events if e.type == ev.RUNBOOK_FINISHED]
     assert [(e.data["status"], e.data["message"]) for e in finished] == [("stopped", QUIT_REASON)]
     # the timeline says why
-    assert f"({QUIT_REASON})" in describe(finished[0])
+    assert "stopped in " in describe(finished[0]) and f"— {QUIT_REASON}" in describe(finished[0])

@@ -15,7 +15,7 @@ from opsconsole.ui.screens.runbook_walkthrough import (
     RunbookParamsScreen,
     RunbookScreen,
 )
-from uihelpers import make_app, wait_for
+from uihelpers import make_app, past_guard, wait_for
 
 FIXTURES = Path(__file__).parent / "runbook_fixtures"
 
@@ -130,11 +130,13 @@ async def test_walkthrough_runs_steps_confirms_and_streams_output(tmp_path):
         assert screen.current == 2
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmStepScreen))
+        await past_guard(pilot, app.screen)
         await pilot.press(*"yes", "enter")
         await wait_for(pilot, lambda: app.screen is screen)
         assert not (tmp_path / "restarted").exists() and screen.session.states[2] == "pending"
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmStepScreen))
+        await past_guard(pilot, app.screen)
         await pilot.press(*"restart", "enter")
         await wait_for(pilot, lambda: screen.session.states[2] == "ok")
         assert (tmp_path / "restarted").exists()
@@ -237,6 +239,7 @@ async def test_a_hotkey_for_a_dangerous_step_asks_for_its_word(tmp_path):
         app.screen.query_one("#param-token", Input).focus()
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmStepScreen))
+        await past_guard(pilot, app.screen)
         assert not (tmp_path / "restarted").exists()
         await pilot.press(*"restart", "enter")
         await wait_for(pilot, lambda: (tmp_path / "restarted").exists())
@@ -304,6 +307,7 @@ def test_confirm_snapshot(snap_compare, tmp_path):
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, RunbookScreen))
         await pilot.press("down", "down", "enter")
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, ConfirmStepScreen))
+        await past_guard(pilot, pilot.app.screen)
         await pilot.press(*"canc")
         await pilot.pause()
 
@@ -386,6 +390,7 @@ async def test_a_wiki_page_asks_for_its_placeholders_and_confirms_a_delete(tmp_p
         assert f"rm -f {tmp_path}/stale.lock" in detail and "type 'delete'" in detail
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmStepScreen))
+        await past_guard(pilot, app.screen)
         assert victim.exists()
         await pilot.press(*"delete", "enter")
         await wait_for(pilot, lambda: screen.session.states[0] == "ok")

@@ -17,7 +17,7 @@ from opsconsole.schema import Duration
 from opsconsole.ui.screens.runbook_picker import RunbookPickerScreen
 from opsconsole.ui.screens.runbook_walkthrough import RunbookParamsScreen
 from pghelpers import waits_on_lock
-from uihelpers import make_app, wait_for
+from uihelpers import make_app, past_guard, wait_for
 
 
 async def pick(pilot, query: str, runbook_id: str) -> RunbookParamsScreen:
@@ -332,7 +332,8 @@ async def test_recording_a_cancel_never_blocks_the_console(pg_cluster, tmp_path)
             await pilot.press("c")
             await wait_for(pilot, lambda: isinstance(app.screen, ConfirmSignalScreen))
             other.execute("BEGIN IMMEDIATE")  # another writer holds the store's write lock
-            await pilot.press("c")
+            await past_guard(pilot, app.screen)
+            await pilot.press("y")
             with pytest.raises(asyncpg.QueryCanceledError):  # the cancel itself went through
                 await asyncio.wait_for(task, 10)
             await wait_for(pilot, lambda: app.screen.id == "main")

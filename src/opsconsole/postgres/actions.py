@@ -55,9 +55,12 @@ async def signal_backend(conn: asyncpg.Connection, pid: int, backend_start: date
                          query_start: datetime | None, mode: Mode, *,
                          sink: EventSink | None = None, read_only: bool = False,
                          redact: bool = False, target: str = "",
-                         check_query_start: bool = True) -> SignalResult:
+                         check_query_start: bool = True,
+                         context: dict[str, Any] | None = None) -> SignalResult:
     """Cancel (``mode="cancel"``) or terminate the backend ``pid`` if, and only if, it is
-    still the one the operator saw. Records ``db.cancel`` / ``db.terminate`` to ``sink``."""
+    still the one the operator saw. Records ``db.cancel`` / ``db.terminate`` to ``sink``,
+    with ``context``: what the confirmation showed (``stale``: the data's age when it was
+    stale, ``blocks``/``blocks_direct``: sessions it blocked, ``application``)."""
     if mode not in ("cancel", "terminate"):
         raise ValueError(f"mode must be cancel or terminate, not {mode!r}")
     if read_only:
@@ -72,6 +75,9 @@ async def signal_backend(conn: asyncpg.Connection, pid: int, backend_start: date
         "backend_start": backend_start.isoformat(),
         "query_start": query_start.isoformat() if query_start else None,
     }
+    for k, v in (context or {}).items():
+        if k in ("stale", "blocks", "blocks_direct", "application") and v is not None:
+            data[k] = v if isinstance(v, int) else one_line(str(v), 200)
     if row is not None:
         query = row["query"] or ""
         data.update(user=row["usename"], database=row["datname"],

@@ -376,14 +376,17 @@ class PgSource:
                                   role=role, confirmed=confirmed)
 
     async def signal(self, backend: Backend, mode: str, *, sink: Any, read_only: bool,
-                     redact: bool) -> Any:
-        """Cancel/terminate ``backend`` after re-checking it is still the same session."""
+                     redact: bool, context: dict[str, Any] | None = None) -> Any:
+        """Cancel/terminate ``backend`` after re-checking it is still the same session;
+        ``context`` (what the operator was shown: stale, blocks) is recorded with it."""
         return await signal_with_fresh_connection(self, backend, mode, sink=sink,
-                                                  read_only=read_only, redact=redact)
+                                                  read_only=read_only, redact=redact,
+                                                  context=context)
 
 
 async def signal_with_fresh_connection(source: PgSource, backend: Any, mode: Any, *,
-                                       sink: Any, read_only: bool, redact: bool) -> Any:
+                                       sink: Any, read_only: bool, redact: bool,
+                                       context: dict[str, Any] | None = None) -> Any:
     """Open a short monitoring-safe connection (the poll keeps its own), re-check and signal
     through :func:`opsconsole.postgres.actions.signal_backend`, close."""
     from opsconsole.postgres.actions import signal_backend
@@ -403,6 +406,6 @@ async def signal_with_fresh_connection(source: PgSource, backend: Any, mode: Any
     try:
         return await signal_backend(conn, backend.pid, backend.backend_start, backend.query_start,
                                     mode, sink=sink, read_only=read_only, redact=redact,
-                                    target=source.target.name)
+                                    target=source.target.name, context=context)
     finally:
         await conn.close(timeout=2)

@@ -42,9 +42,11 @@ def help_rows(app: OpsConsoleApp, screen: Screen[Any] | None = None) -> list[Hel
     seen: set[str] = set()
 
     def add(node: Any, b: Binding, enabled: bool) -> None:
-        if b.action in seen or b.system or (b.id or "").startswith("runbook-hotkey-"):
+        # one row per action and meaning (q and ctrl+q both quit, but say different things)
+        what = f"{b.action.removeprefix('app.')}:{b.tooltip or b.description}"
+        if what in seen or b.system or (b.id or "").startswith("runbook-hotkey-"):
             return
-        seen.add(b.action)
+        seen.add(what)
         if isinstance(node, Pane):
             section = f"{node.title} pane"
         elif node is app or node is main:

@@ -14,9 +14,9 @@ from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from opsconsole.ui.confirm import GuardedScreen
 from opsconsole.ui.safe import rich_text
 
 if TYPE_CHECKING:
@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 
 QUIT_REASON = "stopped because the console quit"  # what a stopped step's record says
 HANGUP_REASON = "stopped: terminal closed"
-GUARD_SECONDS = 0.5  # keys this soon after the question shows are ignored (a double-tapped q)
 STOP_GRACE = 6.0  # seconds to wait for stopped steps (SIGTERM, SIGKILL) to be recorded
 HANGUP_TEARDOWN = 3.0  # seconds the app's own teardown may take after a hang-up
 
@@ -61,9 +60,9 @@ def quit_reasons(app: OpsConsoleApp) -> list[str]:
     return out
 
 
-class QuitConfirm(ModalScreen[bool]):
-    """Quit? ``y`` quits; ``n`` or escape stays. Any key in the first
-    :data:`GUARD_SECONDS` is ignored, and ``q`` never answers."""
+class QuitConfirm(GuardedScreen):
+    """Quit? ``y`` quits; ``n`` or escape stays. Keys in the guard after it shows are
+    ignored (:mod:`opsconsole.ui.confirm`), and ``q`` never answers."""
 
     DEFAULT_CSS = """
     QuitConfirm { align: center middle; background: $background 60%; }
@@ -74,7 +73,6 @@ class QuitConfirm(ModalScreen[bool]):
     def __init__(self, reasons: list[str]) -> None:
         super().__init__(id="quit-confirm")
         self.reasons = reasons
-        self.opened = time.monotonic()
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -83,17 +81,15 @@ class QuitConfirm(ModalScreen[bool]):
                 yield Static(rich_text(reason))
             yield Static(Text("y quits · n or escape stays", style="italic"))
 
-    def on_mount(self) -> None:
-        self.opened = time.monotonic()
+    def dismiss(self, result: Any = None) -> Any:  # escape: stay
+        return super().dismiss(bool(result))
 
-    def on_key(self, event: events.Key) -> None:
+    async def answer_key(self, event: events.Key) -> None:
         event.stop()
         event.prevent_default()
-        if time.monotonic() - self.opened < GUARD_SECONDS:
-            return  # typed before the question could be read
         if event.key == "y":
             self.dismiss(True)
-        elif event.key in ("n", "escape"):
+        elif event.key == "n":
             self.dismiss(False)
 
 

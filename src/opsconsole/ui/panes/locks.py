@@ -33,13 +33,13 @@ class LocksPane(PgPane):
 
     def __init__(self, source: Any = None, target_name: str = "", redact: bool = False) -> None:
         super().__init__(source, target_name, redact)
-        self._lock_nodes: dict[str, LockNode] = {}
+        self.lock_nodes: dict[str, LockNode] = {}
 
     async def fetch(self) -> Any:
         return await self.source.locks()
 
     def show(self, snap: LocksSnapshot) -> None:
-        self._lock_nodes = {str(n.pid): n for n in snap.nodes}
+        self.lock_nodes = {str(n.pid): n for n in snap.nodes}
         note_root_blocker(self, snap, console_app(self).services.clock())  # "(was 4242 at 03:12)"
         self.summary = f"{self.target_name} · {locks_summary(snap)}"
         hints = []
@@ -52,7 +52,7 @@ class LocksPane(PgPane):
         self.update_header()
 
     def preview(self, key: str) -> Text | None:
-        n = self._lock_nodes.get(key)
+        n = self.lock_nodes.get(key)
         if n is None:
             return None
         b = n.backend
@@ -60,7 +60,7 @@ class LocksPane(PgPane):
 
     def selected_node(self) -> LockNode | None:
         key = self.selected_key()
-        return self._lock_nodes.get(key) if key else None
+        return self.lock_nodes.get(key) if key else None
 
     def selected_backend(self) -> Backend | None:
         node = self.selected_node()

@@ -5,6 +5,7 @@ record → tell the operator)."""
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
@@ -18,9 +19,11 @@ from opsconsole.postgres.model import Backend
 from opsconsole.postgres.source import PgSource
 from opsconsole.postgres.view import column_width, query_text
 from opsconsole.text import one_line
+from opsconsole.ui import compat
+from opsconsole.ui.confirm import ConfirmSignalScreen, stale_note
 from opsconsole.ui.console import console_app
 from opsconsole.ui.panes.base import PolledPane
-from opsconsole.ui.screens.pg import ConfirmSignalScreen, TextScreen
+from opsconsole.ui.screens.pg import TextScreen
 from opsconsole.ui.widgets import LineBlock, selected_key, sync_table
 from opsconsole.ui.widgets.columns import ellipsised, fit_columns
 
@@ -269,20 +272,55 @@ class PgPane(PolledPane):
                         severity="warning", timeout=10)
             return
 
+        stale = stale_note(self.state, self.last_ok, self.last_error, time.time())
+        blocks, direct = self.blocking(backend.pid)
+        context = {"stale": stale, "blocks": blocks, "blocks_direct": direct,
+                   "application": backend.application}
+        key = self.selected_key()
+
         def done(choice: str | None) -> None:
+            self.keep_cursor(key)  # where it was: never on another session because of this
             if choice in ("cancel", "terminate"):
-                self.run_worker(self._signal(backend, choice), group="pg-signal",
+                self.run_worker(self._signal(backend, choice, context), group="pg-signal",
                                 exit_on_error=False)
 
-        self.app.push_screen(ConfirmSignalScreen(backend, mode, self.target_name, self.redact),
-                             done)
+        self.app.push_screen(ConfirmSignalScreen(backend, mode, self.target_name, self.redact,
+                                                 stale=stale, blocks=blocks,
+                                                 blocks_direct=direct), done)
 
-    async def _signal(self, backend: Backend, mode: str) -> None:
+    def blocking(self, pid: int) -> tuple[int, int]:
+        """How many sessions ``pid`` blocks (transitively, directly), from the locks pane's
+        latest tree (0, 0 when it blocks nobody or the tree is not known)."""
+        try:
+            locks = console_app(self).main.panes.get("locks")
+        except LookupError:
+            return 0, 0
+        nodes = locks.lock_nodes if isinstance(locks, PgPane) else None
+        if not nodes:
+            return 0, 0
+        node = nodes.get(str(pid))
+        if node is None:
+            return 0, 0
+        direct = sum(1 for n in nodes.values() if pid in n.blocked_by)
+        return node.blocks, direct
+
+    def keep_cursor(self, key: str | None) -> None:
+        """Put the cursor back on row ``key`` if it is still shown."""
+        if key is None:
+            return
+        table = self.table
+        for i, rk in enumerate(compat.row_order(table)):
+            if rk == key:
+                if table.cursor_row != i:
+                    table.move_cursor(row=i, animate=False, scroll=False)
+                return
+
+    async def _signal(self, backend: Backend, mode: str, context: dict[str, Any] | None = None) -> None:
         app = console_app(self)
         try:
             result = await asyncio.wait_for(
                 self.source.signal(backend, mode, sink=app.sink, read_only=app.read_only,
-                                   redact=self.redact), 10.0)
+                                   redact=self.redact, context=context), 10.0)
         except Exception as exc:
             self.notify(f"{mode} of pid {backend.pid} failed: {type(exc).__name__}: {exc}",
                         title=mode, severity="error", timeout=10)
@@ -296,3 +334,4 @@ class PgPane(PolledPane):
         self.app.push_screen(TextScreen(title, body))
 
     last_signal: Any = None
+    lock_nodes: dict[str, Any] = {}  # noqa: RUF012  (the locks pane's latest tree, by pid)

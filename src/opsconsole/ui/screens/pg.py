@@ -1,4 +1,5 @@
-"""Modals of the PostgreSQL panes: confirm cancel/terminate, details, EXPLAIN."""
+"""Modals of the PostgreSQL panes: details, EXPLAIN (the cancel/terminate confirmation is
+:class:`opsconsole.ui.confirm.ConfirmSignalScreen`)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,11 @@ from typing import Any, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Button, Static
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import Static
 
-from opsconsole.fmt import duration, one_line
-from opsconsole.postgres.actions import WHAT
+from opsconsole.fmt import one_line
 from opsconsole.postgres.explain import ExplainNeedsConfirmation, ExplainRefused
-from opsconsole.postgres.model import Backend
-from opsconsole.postgres.redact import redact_sql
 from opsconsole.ui.actions import ActionSpec, bindings
 from opsconsole.ui.modals import Modal
 from opsconsole.ui.safe import rich_text
@@ -46,92 +44,6 @@ class PgModal(Modal[Any]):
         ActionSpec("pg-modal-close", "escape,q", "close", "back", "Close without doing anything"),
     )
     BINDINGS = bindings(ACTIONS)
-
-
-def confirm_text(b: Backend, mode: str, target: str, redact: bool) -> Text:
-    t = Text()
-    t.append(f"{'Cancel the query of' if mode == 'cancel' else 'Terminate'} pid {b.pid}"
-             f"{' on ' + target if target else ''}?\n\n", style="bold")
-    rows = [
-        ("session", f"pid {b.pid} · {b.user or '(hidden)'}@{b.database or '(hidden)'} · "
-                    f"{b.application or '-'} · {b.client or 'local'}"),
-        ("state", (b.state or "(hidden)") + (f" for {duration(b.state_age)}" if b.state_age is not None else "")
-         + f" · query {duration(b.query_age)} · xact {duration(b.xact_age)}"),
-    ]
-    for k, v in rows:
-        t.append(f"  {k:<12}", style="bold")
-        t.append(one_line(v) + "\n")  # user, database, application name: anyone's text
-    t.append("  query       ", style="bold")
-    q = redact_sql(b.query) if redact else b.query
-    t.append(one_line(q, 600) + "\n\n")
-    t.append("c  ", style="bold")
-    t.append(WHAT["cancel"] + "\n")
-    t.append("K  ", style="bold")
-    t.append(WHAT["terminate"] + "\n")
-    if b.idle_in_transaction:
-        t.append("\nThis session is idle in a transaction: there is no query to cancel; "
-                 "terminate ends it and rolls the transaction back.\n", style="bold")
-    t.append("\nBefore acting, opsconsole re-checks that pid "
-             f"{b.pid} is still this session (same backend start and query start).",
-             style="italic")
-    return t
-
-
-class ConfirmSignalScreen(PgModal):
-    """Confirm cancel/terminate. Cancel is offered first; it is disabled (with the reason
-    above) for an idle-in-transaction session, where it would do nothing."""
-
-    ACTIONS: ClassVar[tuple[ActionSpec, ...]] = (
-        ActionSpec("pg-confirm-cancel", "c", "choose('cancel')", "cancel query",
-                   "Cancel the running query (the session stays)"),
-        ActionSpec("pg-confirm-terminate", "K", "choose('terminate')", "terminate session",
-                   "Terminate the whole session"),
-        ActionSpec("pg-modal-close", "escape,q", "close", "back", "Close without doing anything"),
-    )
-    BINDINGS = bindings(ACTIONS)
-
-    def __init__(self, backend: Backend, mode: str, target: str = "", redact: bool = False) -> None:
-        super().__init__(classes="-danger", id="pg-confirm")
-        self.backend = backend
-        self.mode = mode
-        self.target = target
-        self.redact = redact
-
-    @property
-    def can_cancel(self) -> bool:
-        return not self.backend.idle_in_transaction
-
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="pg-modal-box"):
-            with VerticalScroll(classes="pg-modal-scroll"):
-                yield Static(confirm_text(self.backend, self.mode, self.target, self.redact),
-                             id="pg-confirm-text")
-            with Horizontal(classes="pg-modal-buttons"):
-                yield Button("c Cancel query", id="pg-do-cancel", variant="warning",
-                             disabled=not self.can_cancel, compact=True)
-                yield Button("K Terminate session", id="pg-do-terminate", variant="error",
-                             compact=True)
-                yield Button("esc Back", id="pg-back", compact=True)
-
-    def on_mount(self) -> None:
-        first = "#pg-do-cancel" if self.can_cancel else "#pg-back"
-        self.query_one(first, Button).focus()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "pg-do-cancel":
-            self.action_choose("cancel")
-        elif event.button.id == "pg-do-terminate":
-            self.action_choose("terminate")
-        else:
-            self.dismiss(None)
-
-    def action_choose(self, mode: str) -> None:
-        if mode == "cancel" and not self.can_cancel:
-            self.notify("Nothing to cancel: the session is idle in a transaction. "
-                        "Use K to terminate it.", severity="warning")
-            return
-        self.dismiss(mode)
 
 
 class TextScreen(PgModal):
@@ -207,3 +119,8 @@ class ExplainScreen(TextScreen):
         self.result = None
         self.query_one("#pg-text-body", Static).update(rich_text("running EXPLAIN…"))
         self.run_worker(self._run(True), exit_on_error=False)
+
+
+from opsconsole.ui.confirm import ConfirmSignalScreen  # noqa: E402  (where it used to live)
+
+__all__ = ["ConfirmSignalScreen", "ExplainScreen", "PgModal", "TextScreen"]

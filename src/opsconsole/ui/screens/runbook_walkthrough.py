@@ -25,8 +25,9 @@ from opsconsole.runbooks.output import LIVE_LINES
 from opsconsole.runbooks.params import ParamError, resolve_params
 from opsconsole.runbooks.session import RunbookSession, SessionOptions, host_figures_default
 from opsconsole.secrets import mask_command_line
-from opsconsole.text import for_terminal, for_textual, one_line
+from opsconsole.text import for_terminal, one_line
 from opsconsole.ui.actions import ActionSpec, bindings, dangerous_actions
+from opsconsole.ui.confirm import ConfirmStepScreen
 from opsconsole.ui.console import console_app
 from opsconsole.ui.runbook_prefill import Prefill
 from opsconsole.ui.runbook_runs import (
@@ -62,40 +63,6 @@ WALK_ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("runbook-up", "up,k", "move(-1)", "previous", "Look at the previous step", show=False),
     ActionSpec("runbook-close", "escape", "close", "close", "Close the runbook"),
 )
-
-
-class ConfirmStepScreen(ModalScreen[str | None]):
-    """Type the step's confirmation word to run a dangerous step."""
-
-    BINDINGS = [Binding("escape", "cancel", "cancel", id="runbook-confirm-cancel")]
-    DEFAULT_CSS = """
-    ConfirmStepScreen { align: center middle; }
-    #runbook-confirm-box { width: 70; max-width: 95%; height: auto; padding: 1 2;
-                           background: $surface; border: thick $error; }
-    #runbook-confirm-what { margin: 1 0; color: $text; }
-    """
-
-    def __init__(self, title: str, word: str, what: str) -> None:
-        super().__init__(id="runbook-confirm")
-        self.step_title = title
-        self.word = word
-        self.what = what
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="runbook-confirm-box"):
-            yield Static(Text.assemble(("⚠ Dangerous step: ", "bold"), one_line(self.step_title)),
-                         id="runbook-confirm-title")
-            yield Static(for_textual(self.what, keep_newlines=True), id="runbook-confirm-what")
-            yield Static(Text.assemble("Type ", (one_line(self.word), "bold"), " and press enter to run it; "
-                                       "escape cancels."))
-            yield Input(placeholder=one_line(self.word), id="runbook-confirm-input")
-
-    @on(Input.Submitted)
-    def submitted(self, event: Input.Submitted) -> None:
-        self.dismiss(event.value.strip())
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
 class RunbookParamsScreen(ModalScreen[dict[str, str] | None]):
