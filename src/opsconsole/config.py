@@ -106,11 +106,11 @@ BINDING_IDS: tuple[str, ...] = (
     "incident-milestone", "incident-role", "incident-snapshot", "incident-export",
     "incident-comms", "incident-back", "modal-cancel", "modal-close", "pg-modal-close",
     "incident-record", "comms-copy", "comms-write",
-    "pg-confirm-cancel", "pg-confirm-terminate", "pg-explain-anyway", "runbook-picker-open",
+    "pg-explain-anyway", "runbook-picker-open",
     "runbook-picker-down",
     "runbook-picker-up", "runbook-picker-close", "runbook-run", "runbook-skip", "runbook-stop",
     "runbook-back", "runbook-note", "runbook-down", "runbook-up", "runbook-close",
-    "runbook-confirm-cancel", "runbook-params-cancel",
+    "runbook-params-cancel",
 )
 _HOTKEY_ID = re.compile(r"runbook-hotkey-(\d+)")
 

@@ -7,6 +7,8 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
+from test_incident_ui import FixedHost
+
 from opsconsole.config import AppConfig
 from opsconsole.incidents.sink import MemorySink
 from opsconsole.postgres.actions import SignalResult
@@ -115,7 +117,7 @@ def fixed_app(read_only: bool = False) -> OpsConsoleApp:
         AppConfig(),
         RunOptions(read_only=read_only, refresh=60.0, data_dir=None),
         Services(clock=lambda: NOW, sink=MemorySink(), hostname="ops1",
-                 pg_source=FixedPgSource()),
+                 pg_source=FixedPgSource(), host_collector=FixedHost()),  # (tab badges)
     )
 
 

@@ -215,6 +215,12 @@ def _describe(e: Event) -> str:
         target = pick(d, "target", "server")
         if target:
             s += f" on {target}"
+        if d.get("application"):
+            s += f", app {one_line(str(d['application']), 40)}"
+        if isinstance(d.get("blocks"), int) and d["blocks"] > 0:
+            s += f", root blocker of {d['blocks']} session(s)"
+        if d.get("stale"):
+            s += f" [confirmed on STALE data: {one_line(str(d['stale']), 60)}]"
         ok = pick(d, "ok", "result", "success")
         if ok is not None:
             s += f" → {'ok' if ok is True else ('failed' if ok is False else ok)}"
