@@ -224,6 +224,14 @@ def load_config(path: str | Path | None) -> AppConfig:
     if not p.exists():
         raise ConfigError(p, None, None, "config file does not exist")
     cfg = load_file(p, AppConfig)
+    template = cfg.incidents.postmortem_template
+    if template:  # checked now (file:line:col, exit 2), kept as an absolute path
+        from opsconsole.incidents.pmtemplate import load_template
+
+        t = Path(template).expanduser()
+        t = t if t.is_absolute() else p.parent / t
+        load_template(t)
+        cfg = replace(cfg, incidents=replace(cfg.incidents, postmortem_template=str(t)))
     return replace(cfg, source=str(p))
 
 

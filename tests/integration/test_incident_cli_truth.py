@@ -81,3 +81,14 @@ def test_backdated_detection_warns_and_says_n_a(run_cli):
     assert "MTTD n/a" in show
     assert "warning: detected (" in show and ") is before started (" in show
     assert "MTTD: n/a — detected (" in show
+
+
+def test_a_bad_postmortem_template_stops_the_console_and_every_command(run_cli, tmp_path):
+    (tmp_path / "pm.md").write_text("# {{ titel }}\n")
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text("incidents:\n  postmortem_template: pm.md\n")
+    for args in (("check",), ("incident", "list"), ()):  # the checks, the CLI, the console
+        r = run_cli(*args, "--config", str(cfg), timeout=30)
+        assert r.returncode == 2, (args, r.stdout, r.stderr)
+        assert f"{tmp_path / 'pm.md'}:1:3: unknown placeholder" in r.stderr, (args, r.stderr)
+        assert "Traceback" not in r.stderr

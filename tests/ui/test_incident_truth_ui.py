@@ -117,3 +117,23 @@ async def test_read_only_comms_copies_but_writes_nothing(tmp_path, store):
         assert app.clipboard == app.screen.text
     assert not (tmp_path / "comms").exists()
     assert types(store, iid) == before
+
+
+async def test_the_console_export_uses_the_configured_template(tmp_path, store):
+    """`e` on the incident screen writes the postmortem from the configured template, like
+    `opsconsole incident export` does."""
+    from opsconsole.config import load_config
+
+    (tmp_path / "pm.md").write_text("# {{ title }}\ncause: {{ root_cause }}\n")
+    cfg_file = tmp_path / "config.yaml"
+    cfg_file.write_text("incidents:\n  postmortem_template: pm.md\n")
+    iid = store.declare("Disk full", "SEV2", ["db"], actor=ALICE).incident_id
+    store.append(ev.RECORD_SET, {"field": "root_cause", "value": "logs never rotated"},
+                 incident_id=iid, actor=ALICE)
+    app = app_for(tmp_path, store, config=load_config(cfg_file))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_screen(pilot, app, iid)
+        await pilot.press("e")
+        out = tmp_path / "postmortems" / f"{iid}.md"
+        await until(pilot, out.exists, "the export")
+    assert out.read_text().startswith("# Disk full\ncause: logs never rotated\n")

@@ -444,9 +444,16 @@ class IncidentScreen(Screen[None]):
         iid = self.incident_id
         now = self.now()
 
+        template_path = console_app(self).config.incidents.postmortem_template
+
         def work() -> None:
             state, events = tl.fold(store.events(iid), incident_id=iid), store.events(iid)
-            text = postmortem.markdown(state, events, generated_at=now)
+            template = None
+            if template_path:  # the configured template (checked when the config loaded)
+                from opsconsole.incidents.pmtemplate import load_template
+
+                template = load_template(template_path)
+            text = postmortem.markdown(state, events, generated_at=now, template=template)
             if read_only:  # read-only writes no file: the clipboard gets it instead
                 self.app.call_from_thread(self.app.copy_to_clipboard, text)
                 self.app.notify("read-only: no file written; the postmortem draft was copied "
