@@ -42,6 +42,7 @@ STATE_MARK = {
     "stopped": "■ stopped",
     "recovered": "↺ recovered",
 }
+DONE_STATES = ("ok", "recovered", "skipped")  # a step in one of these needs nothing more
 STATE_STYLE = {"running": "bold", "ok": "", "failed": "bold reverse", "stopped": "bold",
                "skipped": "dim", "pending": "", "recovered": "bold"}
 
@@ -100,13 +101,17 @@ class RunbookRun:
         nxt = self.session.next_pending(self.current)
         if nxt is not None:
             self.current = nxt
-        elif all(s in ("ok", "skipped") for s in self.session.states):
-            self.last_status += " · runbook complete"
+        elif self.complete:
+            early = self.session.finished_early
+            self.last_status += " · runbook complete" + (
+                f" (ended early: {one_line(str(early), 80)})" if early else "")
 
     @property
     def complete(self) -> bool:
+        """Nothing runs and every step is done: ok, recovered by its on_failure steps, or
+        skipped (by the operator, a ``when:``, or an early end)."""
         return self.session.running is None and all(
-            s in ("ok", "skipped") for s in self.session.states)
+            s in DONE_STATES for s in self.session.states)
 
     def elapsed(self) -> float | None:
         """Seconds the running step has run (None when none runs)."""
@@ -136,7 +141,11 @@ async def run_step(app: App[Any], run: RunbookRun, index: int, confirmation: str
                        f"{code} · {outcome.duration:.1f}s" + (f" · {outcome.message}" if outcome.message else ""))
     if outcome.ok and index == run.current:
         run.advance()
-    if not outcome.ok:
+    if outcome.status == "skipped":  # its when: did not hold: said, not an error
+        app.notify(f"Step {index + 1} skipped: {outcome.message}"[:300], title="runbook")
+        if index == run.current:
+            run.advance()
+    elif not outcome.ok:
         app.notify(f"Step {index + 1} {outcome.status}: {outcome.message}"[:300], title="runbook",
                    severity="error" if outcome.status != "refused" else "warning")
     app.update_header()
