@@ -275,6 +275,10 @@ def test_picker_snapshot(snap_compare, size, query):
         # the runbooks load in a child process: however long it took, the cursor is drawn
         pilot.app.screen.query_one("#runbook-search", Input).cursor_blink = False
         await pilot.press(*query)
+        search = pilot.app.screen.query_one("#runbook-search", Input)
+        await wait_for(pilot, lambda: search.value == query)  # keys settle one by one
+        await wait_for(pilot, lambda: all(m.runbook and query in m.runbook.id
+                                          for m in pilot.app.screen.shown[:1]))
         await pilot.pause()
 
     assert snap_compare(make_app(snap_config()), terminal_size=size, run_before=run_before)
