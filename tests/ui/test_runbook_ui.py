@@ -305,11 +305,25 @@ def test_confirm_snapshot(snap_compare, tmp_path):
         await pilot.press("r")
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, RunbookPickerScreen)
                        and bool(pilot.app.screen.shown))
-        await pilot.press(*"lock contention", "enter")
+        picker = pilot.app.screen
+        await pilot.press(*"lock contention")
+        await wait_for(pilot, lambda: picker.shown and picker.shown[0].runbook
+                       and "lock" in picker.shown[0].runbook.id)
+        await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, RunbookParamsScreen))
-        await pilot.press(*"4242", "enter")
+        form = pilot.app.screen
+        await pilot.press(*"4242")
+        await wait_for(pilot, lambda: any(i.value == "4242" for i in form.query(Input)))
+        for _ in range(5):  # enter: the next field, then start (as many fields as there are)
+            if isinstance(pilot.app.screen, RunbookScreen):
+                break
+            await pilot.press("enter")
+            await pilot.pause()
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, RunbookScreen))
-        await pilot.press("down", "down", "enter")
+        walk = pilot.app.screen
+        await pilot.press("down", "down")
+        await wait_for(pilot, lambda: walk.current == 2)
+        await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, ConfirmStepScreen))
         await past_guard(pilot, pilot.app.screen)
         await pilot.press(*"canc")
