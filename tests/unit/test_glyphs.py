@@ -32,3 +32,11 @@ def test_ascii_mode_draws_fallbacks_and_cells_keep_their_width():
     finally:
         glyphs.configure(False)
     assert glyphs.g("●") == "●"
+
+
+def test_what_the_panes_write_themselves_has_a_real_fallback():
+    """Summaries and sentences carry ≥, quotes and the recovered mark: they read as ASCII,
+    not as question marks."""
+    assert glyphs.cells_to_ascii("7 sessions ≥500ms") == "7 sessions >500ms"
+    assert glyphs.cells_to_ascii("Declared “orders locked” ↺") == 'Declared "orders locked" @'
+    assert glyphs.to_ascii("≥ 1s") == ">= 1s"
