@@ -262,6 +262,31 @@ async def test_read_only_refuses_step_hotkeys(tmp_path):
 # --------------------------------------------------------------------------- snapshots
 
 
+async def open_lock_walkthrough(pilot, pid: str = "4242"):
+    """r → the lock contention runbook → its pid typed → the walkthrough, each step waited
+    for (keys settle one by one: nothing is typed ahead of the screen it is meant for)."""
+    await pilot.press("r")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, RunbookPickerScreen)
+                   and bool(pilot.app.screen.shown))
+    picker = pilot.app.screen
+    await pilot.press(*"lock contention")
+    await wait_for(pilot, lambda: picker.shown and picker.shown[0].runbook
+                   and "lock" in picker.shown[0].runbook.id)
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, RunbookParamsScreen))
+    form = pilot.app.screen
+    await pilot.press(*pid)
+    await wait_for(pilot, lambda: any(i.value == pid for i in form.query(Input)))
+    for _ in range(5):  # enter: the next field, then start (as many fields as there are)
+        if isinstance(pilot.app.screen, RunbookScreen):
+            break
+        await pilot.press("enter")
+        await pilot.pause()
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, RunbookScreen))
+    return pilot.app.screen
+
+
+
 def snap_config():
     return parse_config(f"runbook_dirs: [{FIXTURES}]\n")
 
@@ -286,14 +311,9 @@ def test_picker_snapshot(snap_compare, size, query):
 
 def test_walkthrough_snapshot(snap_compare, tmp_path):
     async def run_before(pilot):
-        await pilot.press("r")
-        await wait_for(pilot, lambda: isinstance(pilot.app.screen, RunbookPickerScreen)
-                       and bool(pilot.app.screen.shown))
-        await pilot.press(*"lock contention", "enter")
-        await wait_for(pilot, lambda: isinstance(pilot.app.screen, RunbookParamsScreen))
-        await pilot.press(*"4242", "enter")
-        await wait_for(pilot, lambda: isinstance(pilot.app.screen, RunbookScreen))
+        walk = await open_lock_walkthrough(pilot)
         await pilot.press("down", "down")
+        await wait_for(pilot, lambda: walk.current == 2)
         await pilot.pause()
 
     app = make_app(snap_config(), data_dir=tmp_path)
@@ -302,25 +322,7 @@ def test_walkthrough_snapshot(snap_compare, tmp_path):
 
 def test_confirm_snapshot(snap_compare, tmp_path):
     async def run_before(pilot):
-        await pilot.press("r")
-        await wait_for(pilot, lambda: isinstance(pilot.app.screen, RunbookPickerScreen)
-                       and bool(pilot.app.screen.shown))
-        picker = pilot.app.screen
-        await pilot.press(*"lock contention")
-        await wait_for(pilot, lambda: picker.shown and picker.shown[0].runbook
-                       and "lock" in picker.shown[0].runbook.id)
-        await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(pilot.app.screen, RunbookParamsScreen))
-        form = pilot.app.screen
-        await pilot.press(*"4242")
-        await wait_for(pilot, lambda: any(i.value == "4242" for i in form.query(Input)))
-        for _ in range(5):  # enter: the next field, then start (as many fields as there are)
-            if isinstance(pilot.app.screen, RunbookScreen):
-                break
-            await pilot.press("enter")
-            await pilot.pause()
-        await wait_for(pilot, lambda: isinstance(pilot.app.screen, RunbookScreen))
-        walk = pilot.app.screen
+        walk = await open_lock_walkthrough(pilot)
         await pilot.press("down", "down")
         await wait_for(pilot, lambda: walk.current == 2)
         await pilot.press("enter")
