@@ -108,6 +108,24 @@ async def test_picker_searches_and_lists_broken_runbooks(tmp_path):
         assert not isinstance(app.screen, RunbookPickerScreen)
 
 
+async def test_a_picker_opened_before_the_first_frame_keeps_its_focus(tmp_path):
+    """``r`` typed before the console has drawn (a slow host, a laggy link): the
+    first-frame focus of the current pane lands on the main screen, not on the picker,
+    so what is typed next goes into the search box."""
+    app = make_app(cfg_for(ui_runbooks(tmp_path)), data_dir=tmp_path / "data")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("r")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunbookPickerScreen))
+        search = app.screen.query_one("#runbook-search", Input)
+        await wait_for(pilot, lambda: app.focused is search)
+        app.set_current_pane("resources")  # a pane with nothing to focus, as after 2
+        app._after_first_frame()  # what the console does once its first frame is drawn
+        await pilot.pause()
+        assert app.focused is search
+        await pilot.press(*"locks")
+        await wait_for(pilot, lambda: search.value == "locks")
+
+
 async def test_walkthrough_runs_steps_confirms_and_streams_output(tmp_path):
     app = make_app(cfg_for(ui_runbooks(tmp_path)), data_dir=tmp_path / "data")
     async with app.run_test(size=(100, 30)) as pilot:

@@ -96,7 +96,7 @@ class Pane(Vertical):
             if w.focusable and not isinstance(w, FilterInput):
                 w.focus()
                 return
-        self.app.set_focus(None)
+        self.screen.set_focus(None)  # this pane's screen, not whichever is on top
 
     # ------------------------------------------------------------------ header
     def header_text(self) -> Text:
