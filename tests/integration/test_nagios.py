@@ -21,8 +21,8 @@ from pathlib import Path
 
 import psutil
 import pytest
-from tests.eventually import eventually_sync
 
+from eventually import eventually_sync
 from opsconsole.checks.engine import run_check
 from opsconsole.checks.perfdata import (
     PerfDatum,
