@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 APPLICATION_ID = 0x4F505343  # "OPSC"
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -42,6 +42,20 @@ MIGRATIONS: tuple[str, ...] = (
         BEGIN SELECT RAISE(ABORT, 'incident ids are append-only'); END;
     CREATE TRIGGER incidents_no_delete BEFORE DELETE ON incidents
         BEGIN SELECT RAISE(ABORT, 'incident ids are append-only'); END;
+    """,
+    # 1 -> 2: leases (issue 14: one alert evaluator per store). Not history: a row is the
+    # current holder of a named role and when its claim runs out; taking it over is recorded
+    # as an event by the caller.
+    """
+    CREATE TABLE leases (
+        name         TEXT PRIMARY KEY,
+        holder       TEXT NOT NULL,
+        host         TEXT NOT NULL,
+        pid          INTEGER NOT NULL,
+        acquired_at  REAL NOT NULL,
+        renewed_at   REAL NOT NULL,
+        expires_at   REAL NOT NULL
+    );
     """,
 )
 assert len(MIGRATIONS) == SCHEMA_VERSION
