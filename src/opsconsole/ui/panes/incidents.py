@@ -20,6 +20,7 @@ from opsconsole.fmt import age as fmt_age
 from opsconsole.fmt import one_line
 from opsconsole.incidents import timeline as tl
 from opsconsole.incidents.store import worst_first
+from opsconsole.ui import compat
 from opsconsole.ui.actions import ActionSpec
 from opsconsole.ui.console import console_app
 from opsconsole.ui.panes.base import PolledPane
@@ -113,7 +114,7 @@ class IncidentsPane(PolledPane):
     def compose_body(self) -> ComposeResult:
         table: DataTable[Any] = DataTable(classes="incident-table", cursor_type="row",
                                           zebra_stripes=False)
-        yield table
+        yield compat.bound_table_caches(table)
 
     _layout: list[tuple[str, int]] = []
 

@@ -129,7 +129,7 @@ class PgPane(PolledPane):
             return
         yield LineBlock(classes="pg-hints")
         table: DataTable[str] = DataTable(classes="pg-table", cursor_type="row")
-        yield table
+        yield compat.bound_table_caches(table)
         yield LineBlock(classes="pg-preview")
 
     def on_mount(self) -> None:
