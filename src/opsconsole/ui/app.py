@@ -7,6 +7,7 @@ import contextlib
 import os
 import signal
 import socket
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -21,7 +22,7 @@ from textual.containers import Container
 from textual.css.query import NoMatches
 from textual.reactive import var
 from textual.screen import Screen
-from textual.widgets import Input, TextArea
+from textual.widgets import Input
 
 from opsconsole.config import AppConfig, default_data_dir
 from opsconsole.events import EventSink
@@ -433,7 +434,11 @@ class OpsConsoleApp(KeyHold, DiffDisplay, App[None]):
         if isinstance(self.screen, HelpScreen):
             self.screen.dismiss(None)
             return
-        if isinstance(self.focused, Input | TextArea):
+        # TextArea (the modals' multi-line fields) is not imported before a modal uses it
+        # (it brings its document, history and syntax modules): unloaded, nothing is one
+        text_area = getattr(sys.modules.get("textual.widgets._text_area"), "TextArea", None)
+        if isinstance(self.focused, Input) or (
+                text_area is not None and isinstance(self.focused, text_area)):
             raise SkipAction()  # the operator is typing: `?` is a character
         self.push_screen(HelpScreen(self.help_rows(), self.read_only))
 
