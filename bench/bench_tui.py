@@ -231,6 +231,7 @@ def report(results: list[Result], refresh: float, duration: float, warmup: float
     print()
     print("goals: CPU <= glances and < 3% of one core; bytes/s <= 2x glances; "
           "RSS < 120 MB; 1st frame < 1 s")
+    print("       (issue 13) 1st frame <= glances and < 0.5 s; peak RSS <= glances + 10 %")
     for r in results:
         if r.tool != "opsconsole":
             continue
@@ -241,6 +242,11 @@ def report(results: list[Result], refresh: float, duration: float, warmup: float
             ("bytes<=2x", g is None or r.bytes_per_s <= 2 * g.bytes_per_s),
             ("rss<120MB", r.rss_mb < 120),
             ("frame<1s", r.first_frame_s is not None and r.first_frame_s < 1.0),
+            ("frame<=glances", g is None or (r.first_frame_s is not None
+                                             and g.first_frame_s is not None
+                                             and r.first_frame_s <= g.first_frame_s)),
+            ("frame<0.5s", r.first_frame_s is not None and r.first_frame_s < 0.5),
+            ("rss<=glances+10%", g is None or r.rss_mb <= 1.1 * g.rss_mb),
         ]
         print(f"  {r.size}: " + "  ".join(f"{n} {'ok' if ok else 'MISSED'}" for n, ok in checks))
 

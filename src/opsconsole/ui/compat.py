@@ -183,7 +183,10 @@ def _clean_line(line: Iterable[Strip]) -> list[Strip]:
 # change, so most of an update is a dict lookup. The dict holds the strip itself, so its id
 # cannot be reused by another object while it is in here.
 _KNOWN_CLEAN: dict[int, Strip] = {}
-_KNOWN_MAX = 8192
+# the strips kept here stay alive (with their segments and Textual's per-strip caches): a
+# 200x50 screen shows a few hundred; 8,192 held ~10 MB of strips nothing else needed any
+# more (the soak's slow RSS climb after the table caches were bounded)
+_KNOWN_MAX = 2048
 _KNOWN_MODE = {"ascii": False}  # the mode the strips were checked in
 
 
