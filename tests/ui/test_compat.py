@@ -136,3 +136,45 @@ async def test_terminal_keys_reach_app_on_event_first_unforwarded() -> None:
         await pilot.pause()
         assert app.seen[:1] == [True], upgrade_hint("App.on_event gets driver keys unforwarded")
         assert False in app.seen[1:], upgrade_hint("a key bubbling back to the app is forwarded")
+
+
+class _Tables(App[None]):
+    """Two live tables side by side: one with bounded render caches, one as Textual makes it."""
+
+    def compose(self) -> ComposeResult:
+        yield compat.bound_table_caches(DataTable(id="bounded"))
+        yield DataTable(id="plain")
+
+
+async def test_bounded_table_caches_stay_bounded_and_show_the_latest_cells() -> None:
+    """A pane's table changes every refresh; Textual keys its render caches by the table's
+    update count, so each refresh adds renders never shown again (the soak's RSS growth).
+    The bounded table keeps at most TABLE_CACHE_BOUNDS entries and still shows the latest
+    values; the plain one (the oracle that the workload does fill caches) goes past them."""
+    from opsconsole.ui.widgets import sync_table
+
+    def cpu(pid: int, tick: int) -> str:
+        return f"{(pid * tick) % 97:2d}.{tick % 10}"
+
+    columns = ["PID", "CPU", "NAME"]
+    app = _Tables()
+    async with app.run_test(size=(120, 60)) as pilot:
+        tables = [app.query_one("#bounded", DataTable), app.query_one("#plain", DataTable)]
+        for t in tables:
+            for c in columns:
+                t.add_column(c, key=c)
+        ticks = 30  # 40 rows x 3 cells re-rendered per tick: 3,600 renders > the bound
+        for tick in range(ticks):
+            rows = [(str(pid), (str(pid), cpu(pid, tick), f"proc-{pid}")) for pid in range(40)]
+            for t in tables:
+                sync_table(t, rows, columns)
+            await pilot.pause()
+        bounded, plain = tables
+        for name, bound in compat.TABLE_CACHE_BOUNDS.items():
+            assert len(getattr(bounded, name)) <= bound, upgrade_hint(f"DataTable.{name}")
+        assert len(plain._cell_render_cache) > compat.TABLE_CACHE_BOUNDS["_cell_render_cache"]
+        # what is shown is the last tick's data, in both
+        for t in tables:
+            assert t.get_row("7") == ["7", cpu(7, ticks - 1), "proc-7"]
+            line = "".join(seg.text for seg in t.render_line(8))  # header, rows 0..6, row 7
+            assert cpu(7, ticks - 1) in line and "proc-7" in line, line

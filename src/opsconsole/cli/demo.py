@@ -9,12 +9,13 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opsconsole.cli.common import load_or_exit
 from opsconsole.config import resolve_data_dir
-from opsconsole.demo import Demo, check_scene, demo_config
-from opsconsole.pgcluster import ClusterError
+
+if TYPE_CHECKING:
+    from opsconsole.demo import Demo
 
 DESCRIPTION = ("Starts a throwaway local PostgreSQL cluster, a small workload with slow statements, a "
                "lock chain and idle transactions, and opens the console on it. The cluster is "
@@ -80,6 +81,11 @@ def _install_signal_handlers() -> dict[int, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    # the scene (asyncpg, the cluster) is imported when the demo runs, not whenever the
+    # parser is built
+    from opsconsole.demo import Demo, check_scene, demo_config
+    from opsconsole.pgcluster import ClusterError
+
     user_cfg = load_or_exit(getattr(args, "config", None))  # a bad config: exit 2 before setup
     data_dir = resolve_data_dir(getattr(args, "data_dir", None), user_cfg)
     old = _install_signal_handlers()

@@ -36,7 +36,6 @@ from dataclasses import replace
 from typing import Any
 
 from opsconsole.postgres.config import DatabaseTarget, PostgresOptions
-from opsconsole.postgres.conn import connect
 from opsconsole.postgres.model import quote_ident
 
 _PARAM = re.compile(r"\$(\d+)")
@@ -212,6 +211,8 @@ async def explain_text(target: DatabaseTarget, options: PostgresOptions, query: 
     code_only(q)  # refuse what cannot be analysed before connecting
     timeout = float(options.explain_timeout)
     opts = replace(options, statement_timeout=options.explain_timeout)
+    from opsconsole.postgres.conn import connect  # asyncpg, when a plan is asked for
+
     conn = await asyncio.wait_for(connect(target, opts, database=database),
                                   float(options.connect_timeout) + 1.0)
     try:

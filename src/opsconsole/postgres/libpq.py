@@ -19,9 +19,6 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from psycopg import ProgrammingError
-from psycopg.conninfo import conninfo_to_dict
-
 # The libpq keywords opsconsole honours (conn.py maps each onto asyncpg).
 SUPPORTED = frozenset({
     "host", "hostaddr", "port", "user", "password", "dbname", "passfile", "service",
@@ -81,6 +78,10 @@ def parse(dsn: str) -> dict[str, str]:
     dsn = dsn.strip()
     if not dsn:
         return {}
+    # psycopg (0.1 s and ~20 MB to import) only for its libpq parser, once a DSN is given
+    from psycopg import ProgrammingError
+    from psycopg.conninfo import conninfo_to_dict
+
     try:
         return {k: str(v) for k, v in conninfo_to_dict(dsn).items()}
     except ProgrammingError as exc:

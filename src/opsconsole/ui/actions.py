@@ -7,8 +7,12 @@ Users remap keys by binding id in the config (``keys: {zoom: "Z"}``), as in post
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual.binding import Binding
+
+if TYPE_CHECKING:
+    from opsconsole.runbooks.config import Hotkey
 
 
 @dataclass(frozen=True)
@@ -92,3 +96,18 @@ GLOBAL_ACTIONS: tuple[ActionSpec, ...] = (
 
 # `q` is bound on the app too (hidden from the footer), so it quits from every screen
 QUIT_SPEC = next(s for s in GLOBAL_ACTIONS if s.id == "quit")
+
+
+def hotkey_specs(hotkeys: list[Hotkey]) -> list[ActionSpec]:
+    """One ActionSpec per configured hotkey (shown in the footer and the help screen).
+    A hotkey that launches a step is dangerous (hidden and refused in read-only)."""
+    specs = []
+    for n, hk in enumerate(hotkeys):
+        target = hk.runbook if hk.step is None else f"{hk.runbook} step {hk.step}"
+        desc = hk.description or (hk.runbook if hk.step is None else f"{hk.runbook}#{hk.step}")
+        specs.append(ActionSpec(
+            id=f"runbook-hotkey-{n}", key=hk.key, action=f"app.runbook_hotkey({n})",
+            description=desc, help=f"Runbook: {'run ' if hk.step is not None else 'open '}{target}",
+            dangerous=hk.step is not None,
+        ))
+    return specs

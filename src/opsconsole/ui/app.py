@@ -7,11 +7,12 @@ import contextlib
 import os
 import signal
 import socket
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual.actions import SkipAction
@@ -21,19 +22,24 @@ from textual.containers import Container
 from textual.css.query import NoMatches
 from textual.reactive import var
 from textual.screen import Screen
-from textual.widgets import Input, TextArea
+from textual.widgets import Input
 
 from opsconsole.config import AppConfig, default_data_dir
 from opsconsole.events import EventSink
 from opsconsole.incidents.sink import IncidentSink, JournalSink, ReadOnlySink
 from opsconsole.incidents.store import NoStoreYet, Store, StoreError, open_store
 from opsconsole.text import for_terminal, one_line
-from opsconsole.ui import flows, glyphs, quitting
-from opsconsole.ui.actions import GLOBAL_ACTIONS, QUIT_SPEC, bindings, dangerous_actions
+from opsconsole.ui import glyphs
+from opsconsole.ui.actions import (
+    GLOBAL_ACTIONS,
+    QUIT_SPEC,
+    bindings,
+    dangerous_actions,
+    hotkey_specs,
+)
 from opsconsole.ui.compat import DiffDisplay, add_app_binding
 from opsconsole.ui.console import Declared, RecordingChanged, StoreWriteFailed, StoreWritten
 from opsconsole.ui.header import ConsoleHeader, header_text, recording_text
-from opsconsole.ui.help_rows import help_rows
 from opsconsole.ui.keyhold import KeyHold
 from opsconsole.ui.panes.base import Pane, PolledPane
 from opsconsole.ui.panes.health import HealthPane
@@ -42,11 +48,18 @@ from opsconsole.ui.panes.locks import LocksPane
 from opsconsole.ui.panes.resources import ResourcesPane
 from opsconsole.ui.panes.slow_queries import SlowQueriesPane
 from opsconsole.ui.screendiff import ScreenDiff
-from opsconsole.ui.screens.help import HelpRow, HelpScreen
 from opsconsole.ui.tabs import draw_tabs
 from opsconsole.ui.themes import DEFAULT_THEME, load_themes, theme_dirs
 from opsconsole.ui.widgets import LineBlock
 from opsconsole.ui.widgets.keybar import KeyBar
+
+if TYPE_CHECKING:
+    from opsconsole.ui.screens.help import HelpRow
+
+# Not imported here: what no first frame needs (the incident, runbook, PostgreSQL-action and
+# quit screens; the incident flows; the help screen). They load when first used, so the
+# first frame comes sooner and the memory of a console that is only watched stays small
+# (tests/unit/test_lazy_imports.py keeps it so).
 
 INTERVALS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 PANE_ORDER = ("health", "resources", "slow", "locks", "incidents")
@@ -165,8 +178,6 @@ class OpsConsoleApp(KeyHold, DiffDisplay, App[None]):
         super().__init__()
         self.refresh_interval = float(self.options.refresh or self.config.refresh)
         # runbook hotkeys from the config: ActionSpecs → bindings (footer, help, keymap ids)
-        from opsconsole.ui.screens.runbook_picker import hotkey_specs
-
         self.hotkey_specs = hotkey_specs(list(self.config.hotkeys))
         for binding in Binding.make_bindings(bindings(self.hotkey_specs)):
             add_app_binding(self, binding)
@@ -240,9 +251,13 @@ class OpsConsoleApp(KeyHold, DiffDisplay, App[None]):
             asyncio.get_running_loop().create_task(self._stop_steps_and_exit())
 
     async def _stop_steps_and_exit(self) -> None:
+        from opsconsole.ui import quitting
+
         await quitting.stop_steps_and_exit(self, quitting.HANGUP_REASON, 129, hard_exit=True)
 
     async def action_quit(self) -> None:
+        from opsconsole.ui import quitting
+
         await quitting.ask_to_quit(self)  # asks first while an incident is active or a step runs
 
     def _open_store(self) -> None:
@@ -408,31 +423,49 @@ class OpsConsoleApp(KeyHold, DiffDisplay, App[None]):
 
     def help_rows(self, screen: Screen[Any] | None = None) -> list[HelpRow]:
         """Every binding active now on the screen the operator is on (see ui/help_rows.py)."""
+        from opsconsole.ui.help_rows import help_rows
+
         return help_rows(self, screen)
 
     def action_help(self) -> None:
         """``?``: the keys of the screen the operator is on; again (or escape) closes it."""
+        from opsconsole.ui.screens.help import HelpScreen
+
         if isinstance(self.screen, HelpScreen):
             self.screen.dismiss(None)
             return
-        if isinstance(self.focused, Input | TextArea):
+        # TextArea (the modals' multi-line fields) is not imported before a modal uses it
+        # (it brings its document, history and syntax modules): unloaded, nothing is one
+        text_area = getattr(sys.modules.get("textual.widgets._text_area"), "TextArea", None)
+        if isinstance(self.focused, Input) or (
+                text_area is not None and isinstance(self.focused, text_area)):
             raise SkipAction()  # the operator is typing: `?` is a character
         self.push_screen(HelpScreen(self.help_rows(), self.read_only))
 
     def action_declare_incident(self) -> None:
+        from opsconsole.ui import flows
+
         flows.declare(self)
 
     def action_note(self) -> None:
+        from opsconsole.ui import flows
+
         flows.note(self)
 
     # ------------------------------------------------------------------ store workers
     def on_store_written(self, message: StoreWritten) -> None:
+        from opsconsole.ui import flows
+
         flows.store_written(self, message)
 
     def on_declared(self, message: Declared) -> None:
+        from opsconsole.ui import flows
+
         flows.declared(self, message)
 
     def on_store_write_failed(self, message: StoreWriteFailed) -> None:
+        from opsconsole.ui import flows
+
         flows.write_failed(self, message)
 
     def on_recording_changed(self, message: RecordingChanged) -> None:
@@ -454,6 +487,8 @@ class OpsConsoleApp(KeyHold, DiffDisplay, App[None]):
         await launch_hotkey(self, n)
 
     def action_timeline(self) -> None:
+        from opsconsole.ui import flows
+
         flows.timeline(self)
 
     # ------------------------------------------------------------------ palette

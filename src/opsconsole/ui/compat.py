@@ -84,6 +84,26 @@ def invalidate_table_render(table: DataTable[Any]) -> None:
     table._update_count += 1
 
 
+# DataTable's render caches are sized for big tables that rarely change (10,000 cells, 1,000
+# rows, renderables and lines) and keyed by the table's update count: a pane's table, which
+# changes every refresh, fills them with renders that are never shown again, and the
+# console's RSS grows for many minutes before they are full (bench/bench_soak.py: +45 MB in
+# 8 minutes at a 1 s refresh). A pane shows at most a screenful of rows; these bounds keep
+# a few refreshes' worth of a 200-column, 100-row table.
+TABLE_CACHE_BOUNDS = {"_cell_render_cache": 1500, "_row_render_cache": 300,
+                      "_row_renderable_cache": 300, "_line_cache": 300}
+
+
+def bound_table_caches(table: DataTable[Any]) -> DataTable[Any]:
+    """Lower the table's render cache sizes to :data:`TABLE_CACHE_BOUNDS` (call it on a new
+    table, before it renders); returns the table."""
+    for name, bound in TABLE_CACHE_BOUNDS.items():
+        cache = getattr(table, name, None)
+        if cache is not None and hasattr(cache, "maxsize"):
+            cache.maxsize = min(cache.maxsize, bound)
+    return table
+
+
 def measure_new_rows(table: DataTable[Any]) -> None:
     """Measure rows added (or removed) since the last layout now, not when idle, so lines
     repainted next use the final column widths."""
@@ -163,7 +183,10 @@ def _clean_line(line: Iterable[Strip]) -> list[Strip]:
 # change, so most of an update is a dict lookup. The dict holds the strip itself, so its id
 # cannot be reused by another object while it is in here.
 _KNOWN_CLEAN: dict[int, Strip] = {}
-_KNOWN_MAX = 8192
+# the strips kept here stay alive (with their segments and Textual's per-strip caches): a
+# 200x50 screen shows a few hundred; 8,192 held ~10 MB of strips nothing else needed any
+# more (the soak's slow RSS climb after the table caches were bounded)
+_KNOWN_MAX = 2048
 _KNOWN_MODE = {"ascii": False}  # the mode the strips were checked in
 
 

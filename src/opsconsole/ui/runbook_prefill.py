@@ -20,11 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 from opsconsole.config import database_targets
 from opsconsole.postgres.model import LockNode, LocksSnapshot
-from opsconsole.runbooks.dbparams import database_params
-from opsconsole.runbooks.model import Runbook
 from opsconsole.text import one_line
 
 if TYPE_CHECKING:
+    from opsconsole.runbooks.model import Runbook
     from opsconsole.ui.app import OpsConsoleApp
 
 PANE_ORDER = ("locks", "slow", "resources", "health", "incidents")
@@ -162,6 +161,8 @@ def prefill(app: OpsConsoleApp, rb: Runbook) -> dict[str, Prefill]:
         for k, v in offer.items():
             if k in wanted and k not in offers:
                 offers[k] = v
+    from opsconsole.runbooks.dbparams import database_params
+
     dbs = database_params(rb)
     watched = watched_target(app)
     for p in rb.params:

@@ -21,15 +21,17 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 
 from opsconsole.fmt import age
-from opsconsole.runbooks.model import Runbook
 from opsconsole.runbooks.output import LIVE_LINES
-from opsconsole.runbooks.session import RunbookSession
 from opsconsole.text import one_line
 from opsconsole.ui.safe import rich_text
 
 if TYPE_CHECKING:
     from textual.app import App
 
+    # annotations only: the header asks this module for a running step on every redraw,
+    # and the runbook machinery is not loaded before the first runbook is opened
+    from opsconsole.runbooks.model import Runbook
+    from opsconsole.runbooks.session import RunbookSession
     from opsconsole.ui.app import OpsConsoleApp
 
 

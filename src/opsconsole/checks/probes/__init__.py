@@ -9,18 +9,9 @@ guard, turns any other exception into an UNKNOWN result and fills in the elapsed
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
-
-from opsconsole.checks.probes import (
-    command,
-    disk,
-    file_age,
-    http,
-    log_errors,
-    postgres,
-    process,
-    tcp,
-)
 
 if TYPE_CHECKING:
     from opsconsole.checks.engine import State
@@ -32,15 +23,27 @@ class Probe(Protocol):
                        ) -> tuple[State, str, float | None, dict[str, Any]]: ...
 
 
-PROBES: dict[str, Probe] = {
-    "http": http.probe,
-    "tcp": tcp.probe,
-    "postgres": postgres.probe,
-    "process": process.probe,
-    "command": command.probe,
-    "disk": disk.probe,
-    "file_age": file_age.probe,
-    "log_errors": log_errors.probe,
-}
+KINDS = ("http", "tcp", "postgres", "process", "command", "disk", "file_age", "log_errors")
+
+
+class _Probes(Mapping[str, Probe]):
+    """kind → probe, each probe module imported on first use: ``opsconsole check`` with a
+    command check does not load asyncpg (the postgres probe) or httpx (the http probe)."""
+
+    def __getitem__(self, kind: str) -> Probe:
+        if kind not in KINDS:
+            raise KeyError(kind)
+        module = importlib.import_module(f"opsconsole.checks.probes.{kind}")
+        probe: Probe = module.probe
+        return probe
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(KINDS)
+
+    def __len__(self) -> int:
+        return len(KINDS)
+
+
+PROBES: Mapping[str, Probe] = _Probes()
 
 __all__ = ["PROBES", "Probe"]

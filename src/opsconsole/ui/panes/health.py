@@ -343,7 +343,7 @@ class HealthPane(Pane):
             return
         table: DataTable[Any] = DataTable(classes="health-table", cursor_type="row",
                                           zebra_stripes=False)
-        yield table
+        yield compat.bound_table_caches(table)
 
     def on_mount(self) -> None:
         super().on_mount()

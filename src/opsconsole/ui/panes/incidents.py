@@ -20,12 +20,11 @@ from opsconsole.fmt import age as fmt_age
 from opsconsole.fmt import one_line
 from opsconsole.incidents import timeline as tl
 from opsconsole.incidents.store import worst_first
+from opsconsole.ui import compat
 from opsconsole.ui.actions import ActionSpec
 from opsconsole.ui.console import console_app
-from opsconsole.ui.flows import open_incident
 from opsconsole.ui.panes.base import PolledPane
 from opsconsole.ui.runbook_runs import with_running_step_first
-from opsconsole.ui.screens.incident import coarse_clock
 from opsconsole.ui.widgets import selected_key, sync_table
 from opsconsole.ui.widgets.columns import ellipsised, fit_columns
 
@@ -54,6 +53,12 @@ def shown_cells(cells: tuple[Any, ...], layout: list[tuple[str, int]]) -> tuple[
         i = COLUMNS.index(col)
         out.append(ellipsised(title, width) if col == "TITLE" else cells[i])
     return tuple(out)
+
+
+def coarse_clock(state: tl.IncidentState, now: datetime, target: float) -> tuple[str, bool]:
+    """The response-target clock at minute precision: ``4m left``, ``OVERDUE 3m``,
+    ``acked 2m``."""
+    return state.response_clock(now, target, fmt=lambda s: fmt_age(s, coarse=True))
 
 
 def incident_rows(states: list[tl.IncidentState], now: datetime,
@@ -109,7 +114,7 @@ class IncidentsPane(PolledPane):
     def compose_body(self) -> ComposeResult:
         table: DataTable[Any] = DataTable(classes="incident-table", cursor_type="row",
                                           zebra_stripes=False)
-        yield table
+        yield compat.bound_table_caches(table)
 
     _layout: list[tuple[str, int]] = []
 
@@ -190,9 +195,13 @@ class IncidentsPane(PolledPane):
     def action_open_selected(self) -> None:
         iid = self.selected_id()
         if iid:
+            from opsconsole.ui.flows import open_incident
+
             open_incident(self.app, iid)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
         if event.row_key.value:
+            from opsconsole.ui.flows import open_incident
+
             open_incident(self.app, str(event.row_key.value))

@@ -16,14 +16,11 @@ from textual.widgets import DataTable, Static
 from opsconsole.config import database_targets
 from opsconsole.postgres.config import DatabaseTarget
 from opsconsole.postgres.model import Backend
-from opsconsole.postgres.source import PgSource
 from opsconsole.postgres.view import column_width, query_text
 from opsconsole.text import one_line
 from opsconsole.ui import compat
-from opsconsole.ui.confirm import ConfirmSignalScreen, stale_note
 from opsconsole.ui.console import console_app
 from opsconsole.ui.panes.base import PolledPane
-from opsconsole.ui.screens.pg import TextScreen
 from opsconsole.ui.widgets import LineBlock, selected_key, sync_table
 from opsconsole.ui.widgets.columns import ellipsised, fit_columns
 
@@ -43,6 +40,8 @@ def sources_for(app: OpsConsoleApp) -> tuple[Any, str]:
     targets = database_targets(app.config, app.options.dsn)
     if not targets:
         return None, ""
+    from opsconsole.postgres.source import PgSource  # asyncpg: only with a database to watch
+
     return PgSource(targets[0], app.config.postgres), targets[0].name
 
 
@@ -108,6 +107,8 @@ class PgPane(PolledPane):
         old = self.source
         target = self.targets[index]
         self.target_index = index
+        from opsconsole.postgres.source import PgSource  # asyncpg: with a database to watch
+
         self.source = PgSource(target, console_app(self).config.postgres)
         self.target_name = target.name
         self.snapshot = None
@@ -128,7 +129,7 @@ class PgPane(PolledPane):
             return
         yield LineBlock(classes="pg-hints")
         table: DataTable[str] = DataTable(classes="pg-table", cursor_type="row")
-        yield table
+        yield compat.bound_table_caches(table)
         yield LineBlock(classes="pg-preview")
 
     def on_mount(self) -> None:
@@ -233,6 +234,8 @@ class PgPane(PolledPane):
         raise RuntimeError("database target switched during the refresh")
 
     def on_poll_error(self, exc: BaseException) -> None:
+        from opsconsole.postgres.source import PgSource
+
         if self.source is not None and isinstance(self.source, PgSource):
             self.state_detail = f"reconnecting · {self.state_detail}"
 
@@ -271,6 +274,7 @@ class PgPane(PolledPane):
                         "Run COMMIT PREPARED or ROLLBACK PREPARED (see pg_prepared_xacts).",
                         severity="warning", timeout=10)
             return
+        from opsconsole.ui.confirm import ConfirmSignalScreen, stale_note
 
         stale = stale_note(self.state, self.last_ok, self.last_error, time.time())
         blocks, direct = self.blocking(backend.pid)
@@ -331,6 +335,8 @@ class PgPane(PolledPane):
         self.poll_now()
 
     def show_text(self, title: str, body: str) -> None:
+        from opsconsole.ui.screens.pg import TextScreen
+
         self.app.push_screen(TextScreen(title, body))
 
     last_signal: Any = None

@@ -20,6 +20,7 @@ from opsconsole.config import Levels, Thresholds
 from opsconsole.fmt import human_bytes, one_line
 from opsconsole.secrets import mask_command_line
 from opsconsole.sources.host import HostCollector, HostSnapshot, ProcRow
+from opsconsole.ui import compat
 from opsconsole.ui.actions import ActionSpec
 from opsconsole.ui.panes.base import PolledPane
 from opsconsole.ui.styles import level_styles as theme_level_styles
@@ -188,7 +189,7 @@ class ResourcesPane(PolledPane):
         yield LineBlock(classes="resources-summary")
         table: DataTable[str] = DataTable(classes="proc-table", cursor_type="row",
                                           zebra_stripes=False)
-        yield table
+        yield compat.bound_table_caches(table)
 
     def on_mount(self) -> None:
         n = max(10, int(self._history_seconds / max(self.interval, 0.5)))

@@ -25,7 +25,6 @@ from opsconsole.postgres.view import (
 from opsconsole.ui.actions import ActionSpec, bindings
 from opsconsole.ui.console import console_app
 from opsconsole.ui.panes.pg_common import PgPane, preview_line
-from opsconsole.ui.screens.pg import ExplainScreen
 
 
 class SlowQueriesPane(PgPane):
@@ -161,6 +160,8 @@ class SlowQueriesPane(PgPane):
             plan = await source.explain(query, database, generic, analyze, role=role or None,
                                         confirmed=confirmed)
             return redact_plan(plan) if self.redact else plan
+
+        from opsconsole.ui.screens.pg import ExplainScreen
 
         self.app.push_screen(ExplainScreen(f"{title} · {database} · {kind}", produce,
                                            role=role or None,

@@ -32,16 +32,11 @@ from opsconsole.ui import flows
 from opsconsole.ui.actions import ActionSpec, bindings, dangerous_actions
 from opsconsole.ui.console import console_app
 from opsconsole.ui.modals import ChoiceModal, CommsModal, TextModal, severity_names
+from opsconsole.ui.panes.incidents import coarse_clock as coarse_clock  # re-exported
 from opsconsole.ui.safe import rich_text
 from opsconsole.ui.screens.record import record_flow
 from opsconsole.ui.widgets import PAGE, LineBlock, TimelineView, timeline_width
 from opsconsole.ui.widgets.keybar import KeyBar
-
-
-def coarse_clock(state: tl.IncidentState, now: datetime, target: float) -> tuple[str, bool]:
-    """The response-target clock at minute precision: ``4m left``, ``OVERDUE 3m``,
-    ``acked 2m``."""
-    return state.response_clock(now, target, fmt=lambda s: age(s, coarse=True))
 
 
 def summary_lines(state: tl.IncidentState, now: datetime, target: float,

@@ -16,12 +16,12 @@ from textual.screen import Screen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from opsconsole.runbooks.config import Hotkey
 from opsconsole.runbooks.library import load_all, runbook_dirs
 from opsconsole.runbooks.model import Loaded, Runbook
 from opsconsole.runbooks.search import search
 from opsconsole.text import for_terminal, one_line
 from opsconsole.ui.actions import ActionSpec, bindings
+from opsconsole.ui.actions import hotkey_specs as hotkey_specs  # re-exported (moved)
 from opsconsole.ui.runbook_prefill import Prefill, prefill
 from opsconsole.ui.runbook_runs import runs_of
 from opsconsole.ui.screens.help import HelpRow
@@ -258,21 +258,6 @@ def open_picker(app: Any) -> None:
 
 
 # --------------------------------------------------------------------------- hotkeys
-
-
-def hotkey_specs(hotkeys: list[Hotkey]) -> list[ActionSpec]:
-    """One ActionSpec per configured hotkey (shown in the footer and the help screen).
-    A hotkey that launches a step is dangerous (hidden and refused in read-only)."""
-    specs = []
-    for n, hk in enumerate(hotkeys):
-        target = hk.runbook if hk.step is None else f"{hk.runbook} step {hk.step}"
-        desc = hk.description or (hk.runbook if hk.step is None else f"{hk.runbook}#{hk.step}")
-        specs.append(ActionSpec(
-            id=f"runbook-hotkey-{n}", key=hk.key, action=f"app.runbook_hotkey({n})",
-            description=desc, help=f"Runbook: {'run ' if hk.step is not None else 'open '}{target}",
-            dangerous=hk.step is not None,
-        ))
-    return specs
 
 
 def hotkey_help_rows(app: Any, specs: list[ActionSpec]) -> list[HelpRow]:
