@@ -264,12 +264,16 @@ def _f(v: Any) -> Any:
 @dataclass
 class SignalSet:
     """One tick's measurements, read by name. ``checks`` maps a check name to its
-    :class:`~opsconsole.checks.tracker.CheckStatus` (or a bare CheckResult); values are
+    :class:`~opsconsole.checks.tracker.CheckStatus` (or a bare CheckResult); ``values``
+    gives already-read values by key (``{"host.cpu": 85.0}``; None is NO_DATA). Values are
     cached for the tick, so 1,000 rules over 20 signals read 20 values."""
 
     host: HostSnapshot | None = None
     checks: Mapping[str, Any] = field(default_factory=dict)
     pg: Mapping[str, PgReadings] = field(default_factory=dict)
+    # already-read values by signal key (recorded history replayed, another evaluator's
+    # figures); they win over the measurements. None means NO_DATA.
+    values: Mapping[str, Any] = field(default_factory=dict)
     _cache: dict[str, tuple[Any, dict[str, str]]] = field(default_factory=dict, repr=False)
 
     def read(self, ref: SignalRef) -> Any:
@@ -278,6 +282,10 @@ class SignalSet:
     def reading(self, ref: SignalRef) -> tuple[Any, dict[str, str]]:
         """(value or NO_DATA, template parameters such as the root blocker's pid)."""
         hit = self._cache.get(ref.key)
+        if hit is None and ref.key in self.values:
+            v = self.values[ref.key]
+            hit = (NO_DATA if v is None else v, ref.params())
+            self._cache[ref.key] = hit
         if hit is None:
             try:
                 value, extra = getattr(self, "_" + ref.family)(ref)
