@@ -114,11 +114,13 @@ class _Ctx:
             if node.style in (None, "'", '"') and "\n" not in before and mark.line == node.end_mark.line:
                 col += offset + (1 if node.style in ("'", '"') else 0)
             elif node.style == "|":
+                first = line  # the block's first content line (1-based: line + 1)
                 line = line + 1 + before.count("\n")
-                indent = 0
-                if self.lines and line - 1 < len(self.lines):
-                    text = self.lines[line - 1]
-                    indent = len(text) - len(text.lstrip(" "))
+                indent = 0  # the block's indentation: its first non-empty line's
+                for text in (self.lines or [])[first:]:
+                    if text.strip():
+                        indent = len(text) - len(text.lstrip(" "))
+                        break
                 col = indent + len(before) - (before.rfind("\n") + 1) + 1
         return ConfigError(self.path, line, col, message)
 

@@ -67,8 +67,8 @@ class ExprError(Invalid):
 
 _TOKEN = re.compile(r"""
     (?P<ws>\s+)
-  | (?P<dur>\d+(?:\.\d+)?(?:ms|s|m|h|d|w)(?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))*)(?![A-Za-z0-9_])
-  | (?P<num>-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)(?![A-Za-z_])
+  | (?P<dur>\d+(?:\.\d+)?(?:ms|s|m|h|d|w)(?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))*)(?![A-Za-z0-9_.])
+  | (?P<num>-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)(?![A-Za-z0-9_.])
   | (?P<op>>=|<=|==|!=|>|<|=)
   | (?P<name>[A-Za-z_][A-Za-z0-9_-]*)
   | (?P<str>"[^"\\]*"|'[^'\\]*')
@@ -304,6 +304,10 @@ class _Parser:
                                 f"{self.text[left.offset:op.offset].strip()!r}", op)
             raise self.fail(f"expected an operator (> >= < <= == !=), got {self._got(op)}", op)
         if op.text == "=":
+            nxt = self.tokens[self.i + 1]
+            if nxt.kind == "op" and nxt.offset == op.offset + 1 and nxt.text in "<>":
+                raise self.fail(f"unknown operator '={nxt.text}' (did you mean "
+                                f"'{nxt.text}='?)", op)
             raise self.fail("unknown operator '=' (did you mean '=='?)", op)
         self.take()
         right = self.parse_operand()

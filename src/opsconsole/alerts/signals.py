@@ -132,10 +132,10 @@ class SignalRef:
         return out
 
 
-def _spell(part: str | int) -> str:
+def _spell(part: str | int, bracketed: bool = False) -> str:
     if isinstance(part, int):
         return f"[{part}]"
-    return f".{part}" if _NAME.match(part) else f"[{json.dumps(part)}]"
+    return f".{part}" if _NAME.match(part) and not bracketed else f"[{json.dumps(part)}]"
 
 
 def _choices(message: str, word: str, choices: Any) -> str:
@@ -178,7 +178,7 @@ def resolve_ref(parts: list[tuple[str | int, int, bool]]) -> SignalRef:
         index = str(rest[0][0])
         rest = []
     if rest:
-        raise RefError(f"unexpected {_spell(rest[0][0])} after {fam}.{name}.{fld}", rest[0][1])
+        raise RefError(f"unexpected {_spell(rest[0][0], rest[0][2])} after {fam}.{name}.{fld}", rest[0][1])
     key = fam + _spell(name) + "." + fld + (f"[{json.dumps(index)}]" if index is not None else "")
     return SignalRef(fam, name, fld, index, fields[fld], key)
 
@@ -197,7 +197,7 @@ def _host(parts: list[tuple[str | int, int, bool]]) -> SignalRef:
     rest = parts[2:]
     if fld in HOST_FIELDS:
         if rest:
-            raise RefError(f"unexpected {_spell(rest[0][0])} after host.{fld}", rest[0][1])
+            raise RefError(f"unexpected {_spell(rest[0][0], rest[0][2])} after host.{fld}", rest[0][1])
         return SignalRef("host", None, fld, None, HOST_FIELDS[fld], f"host.{fld}")
     if fld in HOST_SUB:
         subs = HOST_SUB[fld]
@@ -221,7 +221,7 @@ def _host(parts: list[tuple[str | int, int, bool]]) -> SignalRef:
     tail = rest[1:]
     if fld == "core":
         if tail:
-            raise RefError(f"unexpected {_spell(tail[0][0])} after host.core[{index}]",
+            raise RefError(f"unexpected {_spell(tail[0][0], tail[0][2])} after host.core[{index}]",
                            tail[0][1])
         return SignalRef("host", None, "core", index, P, f"host.core[{index}]")
     if len(tail) != 1 or tail[0][2] or str(tail[0][0]) not in subs:
