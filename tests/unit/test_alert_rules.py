@@ -6,14 +6,14 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+from test_alert_config import EXAMPLE
+
 from hostdata import fixed_snapshot
 from opsconsole.alerts.rules import Evaluator
 from opsconsole.alerts.signals import PgReadings, PgStats, SignalSet
 from opsconsole.checks.engine import CheckResult
 from opsconsole.checks.tracker import CheckTracker
 from opsconsole.config import parse_config
-
-from test_alert_config import EXAMPLE
 
 T0 = 1_780_000_000.0
 

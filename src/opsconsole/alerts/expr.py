@@ -425,7 +425,7 @@ class _Parser:
         lt, rt = c.left.type(), c.right.type()
         sides = ((c.left, lt, c.right, rt), (c.right, rt, c.left, lt))
         if "state" in (lt, rt):
-            for a, at, b, bt in sides:
+            for _a, at, b, bt in sides:
                 if at == "state" and bt not in ("state",):
                     raise self.fail(f"a state compares with OK, WARNING, CRITICAL or UNKNOWN, "
                                     f"not {self.text[b.offset:].split()[0]!r}", b.offset)
