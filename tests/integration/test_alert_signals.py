@@ -174,3 +174,46 @@ alerts:
     assert read(sigs, "pg.main.blocked > 0") == 0.0
     assert [t.event for t in ev.evaluate(sigs, 1010.0) if t.rule != "pool"] == [
         "resolved", "resolved"]
+
+
+@pytest.mark.pg
+async def test_pg_pool_seed_rule_on_a_real_connection_flood():
+    from alertseeds import EXAMPLE
+    from opsconsole.alerts.pgstats import read_pg_stats
+    from opsconsole.pgcluster import LocalCluster
+
+    cluster = LocalCluster(max_connections=20)
+    cluster.init().start()
+    flood: list = []
+    src = PgSource(DatabaseTarget("main", cluster.dsn()), PostgresOptions())
+    ev = Evaluator([r for r in parse_config(EXAMPLE).alerts if r.name == "pg-pool"])
+    try:
+        async def tick(now: float):
+            sigs = SignalSet(pg={"main": PgReadings(stats=await read_pg_stats(src))})
+            return sigs, [t.event for t in ev.evaluate(sigs, now)]
+
+        sigs, events = await tick(1000.0)
+        assert events == [] and read(sigs, "pg.main.max_connections > 0") == 20.0
+        assert read(sigs, "pg.main.connections > 0") >= 1.0  # the monitoring connection
+        assert 0 < read(sigs, "pg.main.cache_hit_ratio > 0") <= 100
+        assert read(sigs, "pg.main.wraparound_age > 0") > 0
+        assert read(sigs, "pg.main.replication_lag > 0") is NO_DATA  # no replica
+        flood = [await asyncpg.connect(cluster.dsn()) for _ in range(16)]  # 17 of 20: 85 %
+        sigs, events = await tick(1010.0)
+        assert read(sigs, "pg.main.connections_used_pct > 0") == 85.0
+        assert events == ["pending"]
+        assert (await tick(1129.0))[1] == []  # 1 s short of for: 2m
+        assert (await tick(1130.0))[1] == ["firing"]
+        for c in flood:
+            await c.close()
+        flood = []
+
+        async def resolved():
+            return "resolved" in (await tick(1140.0))[1]
+
+        await eventually(resolved, 10, what="pg-pool resolved once the flood closed")
+    finally:
+        for c in flood:
+            await c.close()
+        await src.close()
+        cluster.destroy()

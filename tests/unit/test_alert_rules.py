@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from test_alert_config import EXAMPLE
-
+from alertseeds import EXAMPLE
 from hostdata import fixed_snapshot
 from opsconsole.alerts.rules import Evaluator
 from opsconsole.alerts.signals import PgReadings, PgStats, SignalSet
