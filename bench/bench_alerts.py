@@ -77,7 +77,7 @@ def make_rules(n: int, mounts: list[str], distinct_windows: bool = False) -> str
         lines.append(f"    for: {(i % 6) * 30}s")
         if kind < 4:
             lines.append(f"    clear: '{s} < {th - 10}'")
-        lines.append(f"    summary: '{{name}} {{value}} over {{threshold}} since {{since}}'")
+        lines.append("    summary: '{name} {value} over {threshold} since {since}'")
     return "\n".join(lines) + "\n"
 
 
