@@ -25,7 +25,9 @@ The catalogue (type in brackets: percent, number, seconds, state):
   than the pane's ``min_duration`` are not in the snapshot: an empty one reads 0);
   ``.connections``, ``.max_connections``, ``.connections_used_pct``, ``.cache_hit_ratio``
   [percent], ``.wraparound_age`` [transactions], ``.replication_lag`` [seconds] come from
-  a :class:`PgStats` — nothing collects it yet, so they read NO DATA until something does.
+  a :class:`PgStats`, read by :func:`opsconsole.alerts.pgstats.read_pg_stats` (one cheap
+  statement; no pane runs it yet: whoever evaluates must call it, else they read NO DATA;
+  ``replication_lag`` is NO DATA without replicas).
 """
 
 from __future__ import annotations
@@ -238,8 +240,8 @@ def _host(parts: list[tuple[str | int, int, bool]]) -> SignalRef:
 
 @dataclass(frozen=True)
 class PgStats:
-    """Server-wide figures of one PostgreSQL target that no pane collects yet (None: not
-    read). Whoever collects them later hands them to :class:`PgReadings`."""
+    """Server-wide figures of one PostgreSQL target (None: not read), from
+    :func:`opsconsole.alerts.pgstats.read_pg_stats`; handed over in :class:`PgReadings`."""
 
     connections: int | None = None
     max_connections: int | None = None
