@@ -309,3 +309,40 @@ def test_transitions_are_plain_data_with_one_dedup_key_each():
 def test_disabled_rules_are_not_evaluated():
     ev = Evaluator(rules("alerts:\n  - {name: switched-off, expr: host.cpu > 1, enabled: false}\n"))
     assert ev.evaluate(SignalSet(values={"host.cpu": 99.0}), T0) == [] and ev.states == {}
+
+
+# ------------------------------------------------------------------ shipped defaults
+
+def test_the_resources_thresholds_ship_as_rules_users_can_override_or_switch_off():
+    from opsconsole.alerts.defaults import default_rules, effective_rules
+
+    cfg = parse_config("""
+thresholds: {cpu: {careful: 60, warning: 80, critical: 95}}
+alerts:
+  - {name: host-mem-warning, expr: host.mem > 99, enabled: false}
+  - {name: host-cpu-critical, expr: host.cpu > 97, for: 1m}
+  - {name: mine, expr: host.swap > 1}
+""")
+    defaults = default_rules(cfg.thresholds, mounts=["/", "/var/lib/postgresql"])
+    names = [r.name for r in defaults]
+    assert names[:4] == ["host-cpu-warning", "host-cpu-critical", "host-mem-warning",
+                         "host-mem-critical"]
+    assert "host-fs-root-critical" in names and "host-fs-var-lib-postgresql-warning" in names
+    cpu_w = defaults[0]
+    assert (str(cpu_w.expr), str(cpu_w.clear), float(cpu_w.for_)) == (
+        "host.cpu > 80", "host.cpu < 60", 300.0)
+    rules = effective_rules(defaults, cfg.alerts)
+    by = {r.name: r for r in rules}
+    assert str(by["host-cpu-critical"].expr) == "host.cpu > 97"  # overridden
+    assert not by["host-mem-warning"].enabled  # switched off
+    assert rules[-1].name == "mine"
+    ev = Evaluator(rules)
+    snap = fixed_snapshot(cpu=85.0)  # "/" 93 % full, memory 76.2 %
+    ev.evaluate(SignalSet(host=snap), T0)
+    out = ev.evaluate(SignalSet(host=snap), T0 + 300)
+    fired = sorted(t.rule for t in out if t.event == "firing")
+    # cpu 85 > 80; "/" 93 > 70 and > 90; memory 76.2 > 70 but switched off; load5 2.1 / 4 cores
+    assert fired == ["host-cpu-warning", "host-fs-root-critical", "host-fs-root-warning"]
+    assert "host-mem-warning" not in ev.states  # disabled: not evaluated
+    fs = next(t for t in out if t.rule == "host-fs-root-critical")
+    assert fs.summary == "/ use at 93% (over 90% for 5 min)" and fs.labels["mount"] == "/"
