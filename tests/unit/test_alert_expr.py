@@ -160,3 +160,9 @@ def test_comparisons_and_three_valued_logic():
                  host__cpu=90.0, host__mem=10.0, host__swap=10.0) is True
     assert _eval("(host.cpu > 80 or host.mem > 50) and host.swap > 50",
                  host__cpu=90.0, host__mem=10.0, host__swap=10.0) is False
+
+
+def test_control_characters_never_get_into_a_signal_name():
+    with pytest.raises(ExprError, match="control characters") as info:
+        parse('check["a\x1b[2Jb"].state == OK')
+    assert info.value.column == 7

@@ -346,3 +346,21 @@ alerts:
     assert "host-mem-warning" not in ev.states  # disabled: not evaluated
     fs = next(t for t in out if t.rule == "host-fs-root-critical")
     assert fs.summary == "/ use at 93% (over 90% for 5 min)" and fs.labels["mount"] == "/"
+
+
+def test_rows_are_what_the_alerts_list_shows_worst_first():
+    s = Scene()
+    s.cpu = 85.0
+    s.check("CRITICAL")
+    s.tick()
+    s.tick(30)  # api-down fires (30 s); high-cpu still pending (5 m)
+    rows = s.ev.rows(T0 + 40)
+    assert [(r["name"], r["state"], r["severity"]) for r in rows] == [
+        ("api-down", "firing", "critical"), ("high-cpu", "pending", "warning")]
+    api = rows[0]
+    assert api["value"] == "CRITICAL" and api["threshold"] == "CRITICAL"
+    assert api["since"] == datetime.fromtimestamp(T0 + 30, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert api["for"] == 10.0 and api["runbook"] == "service-down"
+    assert rows[1]["value"] == 85.0 and rows[1]["threshold"] == 80.0
+    json.dumps(rows)  # plain data
+    assert len(s.ev.rows(include_inactive=True)) == 3

@@ -82,7 +82,7 @@ _TOKEN = re.compile(r"""
   | (?P<num>-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)(?![A-Za-z0-9_.])
   | (?P<op>>=|<=|==|!=|>|<|=)
   | (?P<name>[A-Za-z_][A-Za-z0-9_-]*)
-  | (?P<str>"[^"\\]*"|'[^'\\]*')
+  | (?P<str>"[^"\\\x00-\x1f\x7f]*"|'[^'\\\x00-\x1f\x7f]*')
   | (?P<punct>[()\[\].,%])
 """, re.VERBOSE)
 
@@ -102,8 +102,8 @@ def tokenize(text: str) -> list[Token]:
         if m is None:
             ch = text[pos]
             if ch in "\"'":
-                raise ExprError("unterminated string (backslashes are not allowed in names)",
-                                pos, text)
+                raise ExprError("unterminated string (backslashes and control characters are "
+                                "not allowed in names)", pos, text)
             if re.match(r"\d+(?:\.\d+)?[A-Za-z]", text[pos:]):
                 word = re.match(r"[\w.]+", text[pos:])
                 raise ExprError(f"not a duration: {_short(word.group(0) if word else ch)} "

@@ -386,6 +386,28 @@ class Evaluator:
                                            s.since or 0.0, s.key))
 
 
+    def rows(self, now: float | None = None, include_inactive: bool = False) -> list[dict[str, Any]]:
+        """What ``opsconsole alerts --json`` and the alerts pane show, worst first: name,
+        state, severity, value, threshold, since (ISO), for (seconds in the state), expr,
+        runbook, acked_by. Inactive alerts only when asked."""
+        now = self.clock() if now is None else now
+        by_name = {c.rule.name: c for c in self.rules}
+        states = self.active() + ([s for s in self.states.values() if s not in self.active()]
+                                  if include_inactive else [])
+        out = []
+        for st in states:
+            c = by_name[st.rule]
+            th = c.threshold
+            out.append({
+                "name": st.key, "state": st.state, "severity": c.rule.severity,
+                "value": st.value, "threshold": None if th is None else th.value,
+                "since": _iso(st.since), "for": None if st.since is None else max(now - st.since, 0.0),
+                "expr": str(c.rule.expr), "runbook": c.rule.runbook, "labels": dict(st.labels),
+                "escalation": st.escalation, "acked_by": st.acked_by,
+            })
+        return out
+
+
 def rule_values(rule: AlertRule) -> dict[str, Any]:
     """A rule as plain data (for ``opsconsole alerts`` and the UI)."""
     return {"name": rule.name, "expr": str(rule.expr), "for": float(rule.for_),
