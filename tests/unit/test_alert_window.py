@@ -88,3 +88,31 @@ def test_windows_in_rules_read_the_recorded_history():
     assert [e[:2] for e in fired["rate"]] == [(0, "nodata"), (1, "inactive")]
     st = ev.states["rate"]
     assert st.state == "inactive" and abs(st.value - 10 / 60) < 1e-9
+
+
+def test_bisected_window_is_exactly_the_naive_scan():
+    import random
+
+    rnd = random.Random(7)
+
+    def naive(ring, now, window):  # the first version: a scan from the newest sample
+        out = []
+        for t, v in reversed(ring):
+            if t < now - window:
+                break
+            if t <= now:
+                out.append((t, v))
+        return out[::-1]
+
+    for _ in range(300):
+        keep = rnd.choice([10.0, 60.0, 600.0])
+        h = History({"s": keep})
+        t = T0
+        for _ in range(rnd.randint(0, 400)):
+            t += rnd.choice([0.0, 0.5, 1.0, 2.0, 7.0])  # repeated times included
+            h.record("s", t, rnd.uniform(0, 100))
+        ring = list(h._rings.get("s", []))
+        for _ in range(10):
+            now = t - rnd.choice([0.0, 1.0, 3.5, 30.0])
+            window = rnd.choice([0.5, 2.0, 5.0, 60.0, 1000.0])
+            assert h.samples("s", now, window) == naive(ring, now, window)

@@ -16,8 +16,10 @@ empty window is NO_DATA.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import Iterable
+from itertools import islice
 
 from opsconsole.alerts.signals import NO_DATA
 
@@ -52,18 +54,17 @@ class History:
             ring.popleft()
 
     def samples(self, key: str, now: float, window: float) -> list[tuple[float, float]]:
+        """The samples with ``now - window <= time <= now``, oldest first (two bisections
+        over the time-ordered ring, then one C-level copy)."""
         ring = self._rings.get(key)
         if not ring:
             return []
         start = now - window
-        out = []
-        for t, v in reversed(ring):
-            if t < start:
-                break
-            if t <= now:
-                out.append((t, v))
-        out.reverse()
-        return out
+        if ring[0][0] >= start and ring[-1][0] <= now:
+            return list(ring)
+        lo = bisect_left(ring, (start, -math.inf))
+        hi = bisect_right(ring, (now, math.inf))
+        return list(islice(ring, lo, hi))
 
     def to_dict(self) -> dict[str, list[list[float]]]:
         return {k: [[t, v] for t, v in ring] for k, ring in self._rings.items()}
