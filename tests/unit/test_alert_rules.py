@@ -364,3 +364,11 @@ def test_rows_are_what_the_alerts_list_shows_worst_first():
     assert rows[1]["value"] == 85.0 and rows[1]["threshold"] == 80.0
     json.dumps(rows)  # plain data
     assert len(s.ev.rows(include_inactive=True)) == 3
+
+
+def test_an_overlapping_clear_level_does_not_resolve_while_the_condition_holds():
+    ev = Evaluator(rules("alerts:\n  - {name: o, expr: host.cpu > 80, clear: host.cpu < 90}\n"))
+    events = []
+    for i, cpu in enumerate([85.0, 85.0, 85.0, 75.0]):
+        events += [t.event for t in ev.evaluate(SignalSet(values={"host.cpu": cpu}), T0 + i)]
+    assert events == ["firing", "resolved"]  # resolved only at 75: below 90 and not over 80

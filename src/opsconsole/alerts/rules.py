@@ -235,6 +235,9 @@ class Evaluator:
             cleared = rule.clear.evaluate(read, windowed)
             if cleared is NO_DATA:
                 cleared = rule.no_data == "ok"
+            # a clear level that overlaps the firing one (expr > 80, clear < 90) must not
+            # resolve an alert whose condition still holds: that would flap
+            cleared = bool(cleared) and not holds
         else:
             cleared = not holds
         if cleared:
