@@ -7,9 +7,9 @@ Per rule, one alert (its key is the rule name) in one of these states::
        └──────────────────┘                                   holds again: pending
 
 - ``for: 0`` fires on the first evaluation that holds.
-- **Hysteresis**: a firing alert resolves only when its ``clear:`` condition holds (or,
-  without ``clear:``, when ``expr`` no longer holds) and has held for ``keep_firing_for``
-  (0 when not given). With ``clear: host.cpu < 70`` a CPU oscillating between 75 and 85 stays
+- **Hysteresis**: a firing alert resolves only when its ``clear:`` condition holds and
+  ``expr`` does not (without ``clear:``: when ``expr`` no longer holds), and that has lasted
+  ``keep_firing_for`` (0 when not given). With ``clear: host.cpu < 70`` a CPU oscillating between 75 and 85 stays
   firing; without ``clear:`` or ``keep_firing_for`` the rule resolves at the first dip.
 - **No data** (the condition reads NO_DATA): ``no_data: nodata`` (the default) moves the
   alert to its own ``nodata`` state; ``ok`` treats it as not holding (and clearing),
