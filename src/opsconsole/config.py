@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from opsconsole.alerts.spec import AlertRule, check_rules
 from opsconsole.checks.spec import CheckSpec, check_references
 from opsconsole.incidents.config import IncidentsConfig
 from opsconsole.postgres.config import DatabaseTarget, PostgresOptions
@@ -150,6 +151,7 @@ class AppConfig:
     runbook_dirs: list[str] = field([])
     hotkeys: list[Hotkey] = field([])
     keys: dict[BindingId, str] = field({})  # binding id -> key(s), e.g. {zoom: "Z"}
+    alerts: list[AlertRule] = field([])  # alert rules (opsconsole.alerts.spec)
     source: str | None = field(None, metadata={"internal": True})
 
     def __check__(self) -> None:
@@ -164,6 +166,9 @@ class AppConfig:
         problem = check_references(self.checks, dbs)
         if problem:
             raise Invalid(problem, "checks")
+        problem = check_rules(self.alerts)
+        if problem:
+            raise Invalid(problem, "alerts")
         for key in self.keys:
             m = _HOTKEY_ID.fullmatch(key)
             if m and int(m.group(1)) >= len(self.hotkeys):

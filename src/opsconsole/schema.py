@@ -102,9 +102,27 @@ class _Ctx:
     visited: int = 0
     depth: int = 0
 
-    def error(self, node: Node, message: str) -> ConfigError:
+    lines: list[str] | None = None  # the source, to place an offset inside a block scalar
+
+    def error(self, node: Node, message: str, offset: int | None = None) -> ConfigError:
+        """Located at ``node``; with ``offset``, at that character of a scalar's value
+        (one-line plain or quoted scalars, and ``|`` blocks; elsewhere the node's start)."""
         mark = node.start_mark
-        return ConfigError(self.path, mark.line + 1, mark.column + 1, message)
+        line, col = mark.line + 1, mark.column + 1
+        if offset is not None and isinstance(node, ScalarNode):
+            before = str(node.value)[:offset]
+            if node.style in (None, "'", '"') and "\n" not in before and mark.line == node.end_mark.line:
+                col += offset + (1 if node.style in ("'", '"') else 0)
+            elif node.style == "|":
+                first = line  # the block's first content line (1-based: line + 1)
+                line = line + 1 + before.count("\n")
+                indent = 0  # the block's indentation: its first non-empty line's
+                for text in (self.lines or [])[first:]:
+                    if text.strip():
+                        indent = len(text) - len(text.lstrip(" "))
+                        break
+                col = indent + len(before) - (before.rfind("\n") + 1) + 1
+        return ConfigError(self.path, line, col, message)
 
     def enter(self, node: Node) -> None:
         """Count one node walked; refuse huge or deep trees (also ones not composed here,
@@ -248,8 +266,8 @@ def _convert(node: Node, tp: Any, ctx: _Ctx, where: str) -> Any:
     if isinstance(tp, type) and hasattr(tp, "parse"):
         try:
             return tp.parse(value)
-        except Invalid as exc:
-            raise ctx.error(node, f"{where}: {exc}") from None
+        except Invalid as exc:  # an ``offset`` (alert conditions, templates) points inside
+            raise ctx.error(node, f"{where}: {exc}", getattr(exc, "offset", None)) from None
     raise TypeError(f"schema: unsupported type {tp!r}")  # a programming error
 
 
@@ -378,7 +396,7 @@ def load_text(text: str, tp: Any, path: str | Path | None = None, empty: Any = N
     """Parse and convert YAML text. An empty document converts ``empty`` (default ``{}``)."""
     limits = limits or DEFAULT_LIMITS
     node = compose(text, path, limits)
-    ctx = _Ctx(path, limits)
+    ctx = _Ctx(path, limits, lines=text.splitlines())
     if node is None:
         if dataclasses.is_dataclass(tp):
             return tp()
