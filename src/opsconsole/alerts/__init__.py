@@ -1,0 +1,1 @@
+"""Alert rules, signals, notifications and silences: the layer that decides."""
