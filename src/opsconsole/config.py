@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from opsconsole.alerts.notify_config import NotifyTarget, check_unique
+from opsconsole.alerts.silences import MaintenanceWindow
 from opsconsole.checks.spec import CheckSpec, check_references
 from opsconsole.incidents.config import IncidentsConfig
 from opsconsole.postgres.config import DatabaseTarget, PostgresOptions
@@ -150,6 +152,8 @@ class AppConfig:
     runbook_dirs: list[str] = field([])
     hotkeys: list[Hotkey] = field([])
     keys: dict[BindingId, str] = field({})  # binding id -> key(s), e.g. {zoom: "Z"}
+    notify: list[NotifyTarget] = field([])  # alert notification targets (alerts.notify_config)
+    maintenance: list[MaintenanceWindow] = field([])  # maintenance windows (alerts.silences)
     source: str | None = field(None, metadata={"internal": True})
 
     def __check__(self) -> None:
@@ -164,6 +168,9 @@ class AppConfig:
         problem = check_references(self.checks, dbs)
         if problem:
             raise Invalid(problem, "checks")
+        problem = check_unique(self.notify)
+        if problem:
+            raise Invalid(problem, "notify")
         for key in self.keys:
             m = _HOTKEY_ID.fullmatch(key)
             if m and int(m.group(1)) >= len(self.hotkeys):
