@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import ssl
 import threading
@@ -243,6 +244,28 @@ def _ssl_context(verify: bool, ca_file: str | None) -> ssl.SSLContext:
     return ctx
 
 
+class _MaskHttpxUrls(logging.Filter):
+    """httpx logs ``HTTP Request: POST <full URL> …`` at INFO: a Slack hook path or a
+    ``?token=`` would land in any log at INFO. The URL is replaced by its safe endpoint."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and len(record.args) >= 2 and str(
+                record.msg).startswith("HTTP Request:"):
+            args = list(record.args)
+            args[1] = safe_endpoint(str(args[1]))
+            record.args = tuple(args)
+        return True
+
+
+_HTTPX_FILTER = _MaskHttpxUrls()
+
+
+def _mask_httpx_logs() -> None:
+    lg = logging.getLogger("httpx")
+    if _HTTPX_FILTER not in lg.filters:
+        lg.addFilter(_HTTPX_FILTER)
+
+
 class HttpSender(TargetSender):
     """POSTs JSON; keeps one connection pool per target (keep-alive: the second
     notification does not pay the TCP/TLS handshake)."""
@@ -252,6 +275,7 @@ class HttpSender(TargetSender):
 
     def __init__(self, target: _HttpTarget, env: dict[str, str] | None = None) -> None:
         super().__init__(target, env)
+        _mask_httpx_logs()
         self._client: Any = None
         url = target.url if isinstance(target.url, str) else ""
         self.endpoint = (safe_endpoint(url, self.path_suffix) if url
