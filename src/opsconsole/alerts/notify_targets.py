@@ -297,7 +297,7 @@ class HttpSender(TargetSender):
             self._client = httpx.AsyncClient(
                 verify=_ssl_context(self.target.verify_tls, self.target.ca_file),
                 timeout=httpx.Timeout(t), trust_env=False, follow_redirects=False,
-                limits=httpx.Limits(max_connections=4, max_keepalive_connections=2))
+                limits=httpx.Limits(max_connections=4, max_keepalive_connections=4))
         return self._client
 
     async def attempt(self, n: Notification) -> Attempt:
