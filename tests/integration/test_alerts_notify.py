@@ -141,6 +141,7 @@ async def test_retry_after_a_500_delivers_once(receiver):
     assert receiver.bodies()[0] == receiver.bodies()[1]
     (d,) = n.deliveries
     assert d.ok and d.attempts == 2 and d.status == 200
+    assert d.tried == ("HTTP 500 Internal Server Error: boom path=•••• auth=None",)
     await n.aclose()
 
 
@@ -151,7 +152,7 @@ async def test_a_hanging_receiver_times_out_and_the_retry_delivers(receiver):
     n.send(note())
     await n.drain(10)
     (d,) = n.deliveries
-    assert d.ok and d.attempts == 2
+    assert d.ok and d.attempts == 2 and d.tried == ("timed out after 0.3s",)
     assert len(receiver.bodies()) == 2 and receiver.bodies()[0] == receiver.bodies()[1]
     await n.aclose()
 

@@ -116,10 +116,12 @@ class Delivery:
     endpoint: str = ""  # where it went, secrets masked (http://host:port/••••)
     seconds: float = 0.0
     skipped: bool = False
+    tried: tuple[str, ...] = ()  # each failed attempt's error, masked, in order
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["at"] = _iso(self.at)
+        d["tried"] = list(self.tried)
         return d
 
     def sentence(self) -> str:
@@ -258,6 +260,7 @@ class Notifier:
         started = time.monotonic()
         attempts = 0
         last: Attempt | None = None
+        tried: list[str] = []
         async with self._sem:
             try:
                 for attempt in range(1, target.retries + 2):
@@ -268,23 +271,26 @@ class Notifier:
                     except TimeoutError:
                         last = Attempt(False, None,
                                        f"timed out after {float(target.timeout):g}s", True)
+                    if not last.ok:
+                        tried.append(sender.mask(last.error or "failed"))
                     if last.ok or last.skipped or not last.retry or attempt > target.retries:
                         break
                     await asyncio.sleep(self._delay(target, attempt))
             except asyncio.CancelledError:
                 self._record(self._delivery(target, n, sender, Attempt(
-                    False, None, "cancelled (shutting down)", False), attempts, started))
+                    False, None, "cancelled (shutting down)", False), attempts, started, tried))
                 raise
         assert last is not None
-        d = self._delivery(target, n, sender, last, attempts, started)
+        d = self._delivery(target, n, sender, last, attempts, started, tried)
         self._record(d)
         return d
 
     def _delivery(self, target: NotifyTarget, n: Notification, sender: TargetSender,
-                  a: Attempt, attempts: int, started: float) -> Delivery:
+                  a: Attempt, attempts: int, started: float,
+                  tried: list[str] | None = None) -> Delivery:
         return Delivery(target.name, target.kind, n.alert, n.state, n.level, n.dedup_key,
                         a.ok, attempts, self.clock(), status=a.status,
                         error=None if a.ok else sender.mask(a.error or "failed"),
                         endpoint=sender.endpoint, seconds=round(time.monotonic() - started, 4),
-                        skipped=a.skipped)
+                        skipped=a.skipped, tried=tuple(tried or ()))
 
