@@ -392,3 +392,38 @@ async def test_alertmanager_receives_the_pushed_alert_and_its_resolution(am_with
                      what="the alert no longer active")
     await n.aclose()
 
+
+
+# --------------------------------------------------------------------------- TLS
+
+@pytest.fixture
+def tls_receiver(tmp_path):
+    import ssl
+
+    from test_checks import make_cert  # the same self-signed certificates the http checks use
+
+    crt, key = make_cert(tmp_path, 30.0, "hook")
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(crt, key)
+    rec = Receiver()
+    with serve_http(rec.handler) as srv:
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+        rec.url = f"https://127.0.0.1:{srv.server_address[1]}"
+        rec.crt = crt
+        yield rec
+        rec.release.set()
+
+
+async def test_tls_is_verified_unless_told_otherwise(tls_receiver):
+    url = f"{tls_receiver.url}/hook"
+    n = Notifier(targets(f'- {{name: strict, kind: webhook, url: "{url}", retries: 0}}\n'
+                         f'- {{name: ca, kind: webhook, url: "{url}", ca_file: "{tls_receiver.crt}"}}\n'
+                         f'- {{name: lax, kind: webhook, url: "{url}", verify_tls: false}}'))
+    n.send(note())
+    await n.drain(10)
+    by = {d.target: d for d in n.deliveries}
+    assert not by["strict"].ok and "CERTIFICATE_VERIFY_FAILED" in by["strict"].error
+    assert by["ca"].ok, by["ca"].error
+    assert by["lax"].ok, by["lax"].error
+    assert len(tls_receiver.bodies()) == 2
+    await n.aclose()
