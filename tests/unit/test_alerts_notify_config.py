@@ -192,3 +192,16 @@ async def test_unknown_target_and_filtered_state_send_nothing():
     (d,) = n.deliveries
     assert not d.ok and d.error == "no notify target named 'nope'"
     await n.aclose()
+
+
+def test_the_readme_examples_parse():
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    blocks = re.findall(r"```yaml\n((?:notify|maintenance):.*?)```", text, re.S)
+    assert len(blocks) == 2
+    cfgs = [parse_config(b, "README.md") for b in blocks]
+    assert [t.kind for t in cfgs[0].notify] == ["webhook", "alertmanager", "slack",
+                                                "pagerduty", "command"]
+    assert [w.name for w in cfgs[1].maintenance] == ["db-upgrade", "patching", "backups"]
