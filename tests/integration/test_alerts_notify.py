@@ -3,6 +3,7 @@ Alertmanager, real subprocesses for the command target."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sys
@@ -128,6 +129,18 @@ async def test_the_same_notification_twice_is_one_post(receiver):
     assert len(n.send(note("escalated", level=1))) == 1
     await n.drain(5)
     assert [b["state"] for b in receiver.bodies()] == ["firing", "escalated"]
+    await n.aclose()
+
+
+async def test_an_evaluator_thread_can_hand_notifications_over(receiver):
+    n = Notifier(targets(f'- {{name: oncall, kind: webhook, url: "{receiver.url}/hook"}}'))
+    loop = asyncio.get_running_loop()
+    counts = await asyncio.to_thread(
+        lambda: [n.send_from_thread(loop, note(s)).result(5) for s in ("firing", "firing")])
+    assert counts == [1, 0]  # the second is the same transition
+    await eventually(lambda: len(receiver.bodies()) == 1, what="the POST")
+    await n.drain(5)
+    assert len(receiver.bodies()) == 1
     await n.aclose()
 
 

@@ -15,6 +15,7 @@ that delivers it to the ``notify:`` targets. Never imports Textual.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import hashlib
 import json
 import logging
@@ -194,6 +195,15 @@ class Notifier:
             task.add_done_callback(self._tasks.discard)
             scheduled.append(task)
         return scheduled
+
+    def send_from_thread(self, loop: asyncio.AbstractEventLoop, n: Notification,
+                         targets: Iterable[str] | None = None) -> concurrent.futures.Future[int]:
+        """``send`` for an evaluator running in another thread: scheduled on ``loop`` (the
+        Notifier's), returns at once; the future says how many sends were scheduled."""
+        async def schedule() -> int:
+            return len(self.send(n, targets))
+
+        return asyncio.run_coroutine_threadsafe(schedule(), loop)
 
     def already_sent(self, n: Notification, target: str) -> bool:
         return (n.dedup_key, n.state, n.level, target) in self._sent
