@@ -229,6 +229,18 @@ async def test_a_missing_env_secret_is_a_failed_delivery_not_a_crash(receiver):
     await n.aclose()
 
 
+async def test_a_bad_url_read_from_the_environment_is_a_failed_delivery():
+    ts = targets('- {name: hook, kind: webhook, url: {env: HOOK_URL}}')
+    n = Notifier(ts, env={"HOOK_URL": "http://[not-a-host/s3cr3t-path-value"})
+    n.send(note())
+    await n.drain(5)
+    (d,) = n.deliveries
+    assert not d.ok and d.attempts == 1
+    assert d.error == "the URL from $HOOK_URL: expected an http:// or https:// URL with a host"
+    assert "s3cr3t-path-value" not in json.dumps(d.to_dict())
+    await n.aclose()
+
+
 async def test_pagerduty_events_v2_shape_with_a_routing_key_from_a_file(receiver, tmp_path):
     key = tmp_path / "pd.key"
     key.write_text("R0UTINGKEY0123456789abcdef\n")

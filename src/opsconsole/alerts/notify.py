@@ -281,6 +281,8 @@ class Notifier:
                     except TimeoutError:
                         last = Attempt(False, None,
                                        f"timed out after {float(target.timeout):g}s", True)
+                    except Exception as exc:  # a bug or a bad secret URL: a record, not a crash
+                        last = Attempt(False, None, f"{exc.__class__.__name__}: {exc}")
                     if not last.ok:
                         tried.append(sender.mask(last.error or "failed"))
                     if last.ok or last.skipped or not last.retry or attempt > target.retries:

@@ -33,6 +33,7 @@ from opsconsole.alerts.notify_config import (
     SlackTarget,
     WebhookTarget,
     _HttpTarget,
+    _url_check,
     resolve_secret,
     safe_endpoint,
 )
@@ -286,6 +287,9 @@ class HttpSender(TargetSender):
 
     def url(self) -> str:
         base = self.secret(self.target.url, url=True)
+        problem = _url_check(base)
+        if problem:  # a URL read from env/file at send time: checked now, never echoed
+            raise SecretUnavailable(f"the URL from {self.target.url}: {problem}")
         self.endpoint = safe_endpoint(base, self.path_suffix)
         return base.rstrip("/") + self.path_suffix if self.path_suffix else base
 
