@@ -1,8 +1,10 @@
 """The issue's seed alert rules (issue 14), as the tests of opsconsole.alerts use them."""
 
-# The issue's example, minus its top-level notify: section (the notify targets are another
-# part of issue 14; the rules' notify: lists are kept as written).
+# The issue's example, as written.
 EXAMPLE = """\
+notify:
+  - {name: oncall, kind: webhook, url: "http://127.0.0.1:9099/hook"}
+  - {name: am, kind: alertmanager, url: "http://127.0.0.1:9093"}
 alerts:
   - name: api-down
     expr: check.api.state == CRITICAL

@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from opsconsole.alerts.notify_config import NotifyTarget, check_unique
+from opsconsole.alerts.silences import MaintenanceWindow
 from opsconsole.alerts.spec import AlertRule, check_rules
 from opsconsole.checks.spec import CheckSpec, check_references
 from opsconsole.incidents.config import IncidentsConfig
@@ -152,6 +154,8 @@ class AppConfig:
     hotkeys: list[Hotkey] = field([])
     keys: dict[BindingId, str] = field({})  # binding id -> key(s), e.g. {zoom: "Z"}
     alerts: list[AlertRule] = field([])  # alert rules (opsconsole.alerts.spec)
+    notify: list[NotifyTarget] = field([])  # alert notification targets (alerts.notify_config)
+    maintenance: list[MaintenanceWindow] = field([])  # maintenance windows (alerts.silences)
     source: str | None = field(None, metadata={"internal": True})
 
     def __check__(self) -> None:
@@ -169,6 +173,17 @@ class AppConfig:
         problem = check_rules(self.alerts)
         if problem:
             raise Invalid(problem, "alerts")
+        problem = check_unique(self.notify)
+        if problem:
+            raise Invalid(problem, "notify")
+        targets = {t.name for t in self.notify}
+        for rule in self.alerts:
+            named = list(rule.notify) + [n for level in rule.escalate for n in level.notify]
+            unknown = [n for n in named if n not in targets]
+            if unknown:
+                known = ", ".join(sorted(targets)) or "none: there is no notify: section"
+                raise Invalid(f"alert {rule.name!r} notifies {unknown[0]!r}, which is not a "
+                              f"notify: target (known: {known})", "alerts")
         for key in self.keys:
             m = _HOTKEY_ID.fullmatch(key)
             if m and int(m.group(1)) >= len(self.hotkeys):

@@ -33,6 +33,10 @@ def test_the_issue_example_loads_as_written(tmp_path):
 
 def test_every_documented_field_loads(tmp_path):
     cfg = load_config(write(tmp_path, """\
+        notify:
+          - {name: oncall, kind: webhook, url: "http://127.0.0.1:9/a"}
+          - {name: secondary, kind: webhook, url: "http://127.0.0.1:9/b"}
+          - {name: manager, kind: webhook, url: "http://127.0.0.1:9/c"}
         alerts:
           - name: pg-locks
             expr: pg.main.blocked > 0 and max(pg.main.idle_in_xact_age, 5m) > 30m
@@ -59,6 +63,8 @@ def test_every_documented_field_loads(tmp_path):
 
 BAD = [
     # (yaml, line, column, words)
+    ("alerts:\n  - name: a\n    expr: host.cpu > 80\n    notify: [oncall]\n", 2, 3,
+     "alert 'a' notifies 'oncall', which is not a notify: target"),
     ("alerts:\n  - name: a\n    expr: hots.cpu > 80\n", 3, 11, "alerts[0].expr: unknown signal family 'hots'"),
     ("alerts:\n  - name: a\n    expr: host.cpu > 80 and host.mem = 3\n", 3, 38,
      "unknown operator '='"),
