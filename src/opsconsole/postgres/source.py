@@ -29,7 +29,7 @@ from opsconsole.postgres.model import (
     StatementsSnapshot,
     quote_ident,
 )
-from opsconsole.postgres.statements import Sample, sort_statements, with_deltas
+from opsconsole.postgres.statements import Sample, Scored, score, top_of
 
 TAG = "/* opsconsole */ "
 
@@ -318,27 +318,22 @@ class PgSource:
                                       taken_at=datetime.now(UTC), hint=hint,
                                       note="top statements need pg_stat_statements")
         rows, reset, now = await self.run(q)
-        stmts = [
-            Statement(key=(r["dbid"], r["userid"], r["queryid"], bool(r["toplevel"])),
-                      user=r["rolname"], database=r["datname"], calls=r["calls"],
-                      total_ms=r["total_ms"], rows=r["rows"])
-            for r in rows
-        ]
-        stmts, self._sample, note = with_deltas(stmts, self._sample, now, reset)
+        # every entry is scored on plain tuples; Statement objects for the shown rows only
+        scored, self._sample, note = score(rows, self._sample, now, reset, sort)
         if not self.server.read_all_stats and hint is None:
             hint = (f"other users' statement text is hidden: GRANT pg_read_all_stats TO "
                     f"{quote_ident(self.server.user)};")
         prev_has = note == ""
-        shown = await self._with_texts(stmts, sort, top)
+        shown = await self._with_texts(scored, top)
         return StatementsSnapshot(server=self.server, statements=tuple(shown),
                                   taken_at=datetime.now(UTC), stats_reset=reset, note=note,
                                   has_deltas=prev_has, hint=hint)
 
-    async def _with_texts(self, stmts: list[Statement], sort: str, top: int) -> list[Statement]:
+    async def _with_texts(self, scored: Scored, top: int) -> list[Statement]:
         from dataclasses import replace
 
         for _ in range(4):
-            ranked = [s for s in sort_statements(stmts, sort) if s.key not in self._own_keys][:top]
+            ranked = top_of(scored, top, self._own_keys)
             missing = [s for s in ranked if s.key not in self._texts]
             if not missing:
                 break
@@ -357,9 +352,9 @@ class PgSource:
             for s in missing:  # texts that vanished between the two queries
                 self._texts.setdefault(s.key, "")
         if len(self._texts) > 20 * top:
-            keep = {s.key for s in stmts}
+            keep = set(scored.keys)
             self._texts = {k: v for k, v in self._texts.items() if k in keep}
-        ranked = [s for s in sort_statements(stmts, sort) if s.key not in self._own_keys][:top]
+        ranked = top_of(scored, top, self._own_keys)
         return [replace(s, query=self._texts.get(s.key, "")) for s in ranked]
 
     # ------------------------------------------------------------------ explain
