@@ -29,7 +29,7 @@ from opsconsole.postgres.model import (
     StatementsSnapshot,
     quote_ident,
 )
-from opsconsole.postgres.statements import Sample, Scored, score, top_of
+from opsconsole.postgres.statements import Columns, Scored, score, top_of
 
 TAG = "/* opsconsole */ "
 
@@ -105,15 +105,27 @@ SELECT""" + BACKEND_COLS + """,
  WHERE a.pid = ANY($2::int[])
 """
 
+# Every entry as parallel arrays (a handful of values to decode instead of one row per
+# entry: thousands of entries are compared, 30 shown), plus the names of their roles and
+# databases (unknown oids show as the number, as coalesce(rolname, userid::text) did).
 STATEMENTS_SQL = TAG + """
-SELECT s.dbid, s.userid, s.queryid, {toplevel} AS toplevel, s.calls,
-       s.{total}::float8 AS total_ms, s.rows,
-       coalesce(r.rolname, s.userid::text) AS rolname,
-       coalesce(d.datname, s.dbid::text) AS datname
-  FROM {schema}.pg_stat_statements(false) s
-  LEFT JOIN pg_roles r ON r.oid = s.userid
-  LEFT JOIN pg_database d ON d.oid = s.dbid
- WHERE s.queryid IS NOT NULL
+WITH s AS (
+  SELECT s.dbid, s.userid, s.queryid, {toplevel} AS toplevel, s.calls,
+         s.{total}::float8 AS total_ms, s.rows
+    FROM {schema}.pg_stat_statements(false) s
+   WHERE s.queryid IS NOT NULL)
+SELECT array_agg(dbid) AS dbid, array_agg(userid) AS userid, array_agg(queryid) AS queryid,
+       array_agg(toplevel) AS toplevel, array_agg(calls) AS calls,
+       array_agg(total_ms) AS total_ms, array_agg(rows) AS rows,
+       (SELECT array_agg(oid ORDER BY oid) FROM pg_roles
+         WHERE oid IN (SELECT userid FROM s)) AS role_oids,
+       (SELECT array_agg(rolname::text ORDER BY oid) FROM pg_roles
+         WHERE oid IN (SELECT userid FROM s)) AS role_names,
+       (SELECT array_agg(oid ORDER BY oid) FROM pg_database
+         WHERE oid IN (SELECT dbid FROM s)) AS db_oids,
+       (SELECT array_agg(datname::text ORDER BY oid) FROM pg_database
+         WHERE oid IN (SELECT dbid FROM s)) AS db_names
+  FROM s
 """
 
 STATEMENT_TEXT_SQL = TAG + """
@@ -161,7 +173,7 @@ class PgSource:
         self.server: ServerInfo | None = None
         self.pgss_schema: str | None = None
         self._lock = asyncio.Lock()
-        self._sample: Sample | None = None
+        self._sample: Columns | None = None
         self._texts: dict[tuple[int, int, int, bool], str] = {}
         self._own_keys: set[tuple[int, int, int, bool]] = set()
         self.connects = 0
@@ -296,7 +308,7 @@ class PgSource:
         """Every entry with its deltas since the last call; text for the top rows only."""
         top = int(top or self.options.top_statements)
 
-        async def q(conn: asyncpg.Connection) -> tuple[list[Any], datetime | None, float]:
+        async def q(conn: asyncpg.Connection) -> tuple[Any, datetime | None, float]:
             assert self.server is not None
             reset = None
             if self.server.pgss_tuple() >= (1, 9):
@@ -304,8 +316,8 @@ class PgSource:
                 reset = await conn.fetchval(
                     TAG + f"SELECT stats_reset FROM {schema}.pg_stat_statements_info",
                     timeout=self.timeout)
-            rows = await conn.fetch(self._pgss_sql(STATEMENTS_SQL), timeout=self.timeout)
-            return list(rows), reset, time.monotonic()
+            row = await conn.fetchrow(self._pgss_sql(STATEMENTS_SQL), timeout=self.timeout)
+            return row, reset, time.monotonic()
 
         async def detect_only(conn: asyncpg.Connection) -> None:
             return None
@@ -317,9 +329,14 @@ class PgSource:
             return StatementsSnapshot(server=self.server, statements=(),
                                       taken_at=datetime.now(UTC), hint=hint,
                                       note="top statements need pg_stat_statements")
-        rows, reset, now = await self.run(q)
-        # every entry is scored on plain tuples; Statement objects for the shown rows only
-        scored, self._sample, note = score(rows, self._sample, now, reset, sort)
+        row, reset, now = await self.run(q)
+        cols = Columns.build(now, reset, *(row[c] or [] for c in (
+            "dbid", "userid", "queryid", "toplevel", "calls", "total_ms", "rows")))
+        names = (dict(zip(row["role_oids"] or [], row["role_names"] or [], strict=True)),
+                 dict(zip(row["db_oids"] or [], row["db_names"] or [], strict=True)))
+        # every entry compared on plain columns; Statement objects for the shown rows only
+        scored, note = score(cols, self._sample, sort, names)
+        self._sample = cols
         if not self.server.read_all_stats and hint is None:
             hint = (f"other users' statement text is hidden: GRANT pg_read_all_stats TO "
                     f"{quote_ident(self.server.user)};")
@@ -352,8 +369,8 @@ class PgSource:
             for s in missing:  # texts that vanished between the two queries
                 self._texts.setdefault(s.key, "")
         if len(self._texts) > 20 * top:
-            keep = set(scored.keys)
-            self._texts = {k: v for k, v in self._texts.items() if k in keep}
+            find = scored.cols.find
+            self._texts = {k: v for k, v in self._texts.items() if find(*k) is not None}
         ranked = top_of(scored, top, self._own_keys)
         return [replace(s, query=self._texts.get(s.key, "")) for s in ranked]
 
