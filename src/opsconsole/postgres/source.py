@@ -106,26 +106,21 @@ SELECT""" + BACKEND_COLS + """,
 """
 
 # Every entry as parallel arrays (a handful of values to decode instead of one row per
-# entry: thousands of entries are compared, 30 shown), plus the names of their roles and
-# databases (unknown oids show as the number, as coalesce(rolname, userid::text) did).
+# entry: thousands of entries are compared, 30 shown), plus the names of the roles and
+# databases (an oid without one shows as the number, as coalesce(rolname, userid::text)
+# did). One scan of pg_stat_statements; a CTE joined for the names only cost twice the
+# server time (bench/README.md).
 STATEMENTS_SQL = TAG + """
-WITH s AS (
-  SELECT s.dbid, s.userid, s.queryid, {toplevel} AS toplevel, s.calls,
-         s.{total}::float8 AS total_ms, s.rows
-    FROM {schema}.pg_stat_statements(false) s
-   WHERE s.queryid IS NOT NULL)
-SELECT array_agg(dbid) AS dbid, array_agg(userid) AS userid, array_agg(queryid) AS queryid,
-       array_agg(toplevel) AS toplevel, array_agg(calls) AS calls,
-       array_agg(total_ms) AS total_ms, array_agg(rows) AS rows,
-       (SELECT array_agg(oid ORDER BY oid) FROM pg_roles
-         WHERE oid IN (SELECT userid FROM s)) AS role_oids,
-       (SELECT array_agg(rolname::text ORDER BY oid) FROM pg_roles
-         WHERE oid IN (SELECT userid FROM s)) AS role_names,
-       (SELECT array_agg(oid ORDER BY oid) FROM pg_database
-         WHERE oid IN (SELECT dbid FROM s)) AS db_oids,
-       (SELECT array_agg(datname::text ORDER BY oid) FROM pg_database
-         WHERE oid IN (SELECT dbid FROM s)) AS db_names
-  FROM s
+SELECT array_agg(s.dbid) AS dbid, array_agg(s.userid) AS userid,
+       array_agg(s.queryid) AS queryid, array_agg({toplevel}) AS toplevel,
+       array_agg(s.calls) AS calls, array_agg(s.{total}::float8) AS total_ms,
+       array_agg(s.rows) AS rows,
+       (SELECT array_agg(oid ORDER BY oid) FROM pg_roles) AS role_oids,
+       (SELECT array_agg(rolname::text ORDER BY oid) FROM pg_roles) AS role_names,
+       (SELECT array_agg(oid ORDER BY oid) FROM pg_database) AS db_oids,
+       (SELECT array_agg(datname::text ORDER BY oid) FROM pg_database) AS db_names
+  FROM {schema}.pg_stat_statements(false) s
+ WHERE s.queryid IS NOT NULL
 """
 
 STATEMENT_TEXT_SQL = TAG + """
