@@ -29,7 +29,7 @@ from opsconsole.postgres.model import (
     StatementsSnapshot,
     quote_ident,
 )
-from opsconsole.postgres.statements import Sample, sort_statements, with_deltas
+from opsconsole.postgres.statements import Columns, Scored, score, top_of
 
 TAG = "/* opsconsole */ "
 
@@ -105,14 +105,21 @@ SELECT""" + BACKEND_COLS + """,
  WHERE a.pid = ANY($2::int[])
 """
 
+# Every entry as parallel arrays (a handful of values to decode instead of one row per
+# entry: thousands of entries are compared, 30 shown), plus the names of the roles and
+# databases (an oid without one shows as the number, as coalesce(rolname, userid::text)
+# did). One scan of pg_stat_statements; a CTE joined for the names only cost twice the
+# server time (bench/README.md).
 STATEMENTS_SQL = TAG + """
-SELECT s.dbid, s.userid, s.queryid, {toplevel} AS toplevel, s.calls,
-       s.{total}::float8 AS total_ms, s.rows,
-       coalesce(r.rolname, s.userid::text) AS rolname,
-       coalesce(d.datname, s.dbid::text) AS datname
+SELECT array_agg(s.dbid) AS dbid, array_agg(s.userid) AS userid,
+       array_agg(s.queryid) AS queryid, array_agg({toplevel}) AS toplevel,
+       array_agg(s.calls) AS calls, array_agg(s.{total}::float8) AS total_ms,
+       array_agg(s.rows) AS rows,
+       (SELECT array_agg(oid ORDER BY oid) FROM pg_roles) AS role_oids,
+       (SELECT array_agg(rolname::text ORDER BY oid) FROM pg_roles) AS role_names,
+       (SELECT array_agg(oid ORDER BY oid) FROM pg_database) AS db_oids,
+       (SELECT array_agg(datname::text ORDER BY oid) FROM pg_database) AS db_names
   FROM {schema}.pg_stat_statements(false) s
-  LEFT JOIN pg_roles r ON r.oid = s.userid
-  LEFT JOIN pg_database d ON d.oid = s.dbid
  WHERE s.queryid IS NOT NULL
 """
 
@@ -161,7 +168,7 @@ class PgSource:
         self.server: ServerInfo | None = None
         self.pgss_schema: str | None = None
         self._lock = asyncio.Lock()
-        self._sample: Sample | None = None
+        self._sample: Columns | None = None
         self._texts: dict[tuple[int, int, int, bool], str] = {}
         self._own_keys: set[tuple[int, int, int, bool]] = set()
         self.connects = 0
@@ -296,7 +303,7 @@ class PgSource:
         """Every entry with its deltas since the last call; text for the top rows only."""
         top = int(top or self.options.top_statements)
 
-        async def q(conn: asyncpg.Connection) -> tuple[list[Any], datetime | None, float]:
+        async def q(conn: asyncpg.Connection) -> tuple[Any, datetime | None, float]:
             assert self.server is not None
             reset = None
             if self.server.pgss_tuple() >= (1, 9):
@@ -304,8 +311,8 @@ class PgSource:
                 reset = await conn.fetchval(
                     TAG + f"SELECT stats_reset FROM {schema}.pg_stat_statements_info",
                     timeout=self.timeout)
-            rows = await conn.fetch(self._pgss_sql(STATEMENTS_SQL), timeout=self.timeout)
-            return list(rows), reset, time.monotonic()
+            row = await conn.fetchrow(self._pgss_sql(STATEMENTS_SQL), timeout=self.timeout)
+            return row, reset, time.monotonic()
 
         async def detect_only(conn: asyncpg.Connection) -> None:
             return None
@@ -317,28 +324,28 @@ class PgSource:
             return StatementsSnapshot(server=self.server, statements=(),
                                       taken_at=datetime.now(UTC), hint=hint,
                                       note="top statements need pg_stat_statements")
-        rows, reset, now = await self.run(q)
-        stmts = [
-            Statement(key=(r["dbid"], r["userid"], r["queryid"], bool(r["toplevel"])),
-                      user=r["rolname"], database=r["datname"], calls=r["calls"],
-                      total_ms=r["total_ms"], rows=r["rows"])
-            for r in rows
-        ]
-        stmts, self._sample, note = with_deltas(stmts, self._sample, now, reset)
+        row, reset, now = await self.run(q)
+        cols = Columns.build(now, reset, *(row[c] or [] for c in (
+            "dbid", "userid", "queryid", "toplevel", "calls", "total_ms", "rows")))
+        names = (dict(zip(row["role_oids"] or [], row["role_names"] or [], strict=True)),
+                 dict(zip(row["db_oids"] or [], row["db_names"] or [], strict=True)))
+        # every entry compared on plain columns; Statement objects for the shown rows only
+        scored, note = score(cols, self._sample, sort, names)
+        self._sample = cols
         if not self.server.read_all_stats and hint is None:
             hint = (f"other users' statement text is hidden: GRANT pg_read_all_stats TO "
                     f"{quote_ident(self.server.user)};")
         prev_has = note == ""
-        shown = await self._with_texts(stmts, sort, top)
+        shown = await self._with_texts(scored, top)
         return StatementsSnapshot(server=self.server, statements=tuple(shown),
                                   taken_at=datetime.now(UTC), stats_reset=reset, note=note,
                                   has_deltas=prev_has, hint=hint)
 
-    async def _with_texts(self, stmts: list[Statement], sort: str, top: int) -> list[Statement]:
+    async def _with_texts(self, scored: Scored, top: int) -> list[Statement]:
         from dataclasses import replace
 
         for _ in range(4):
-            ranked = [s for s in sort_statements(stmts, sort) if s.key not in self._own_keys][:top]
+            ranked = top_of(scored, top, self._own_keys)
             missing = [s for s in ranked if s.key not in self._texts]
             if not missing:
                 break
@@ -357,9 +364,9 @@ class PgSource:
             for s in missing:  # texts that vanished between the two queries
                 self._texts.setdefault(s.key, "")
         if len(self._texts) > 20 * top:
-            keep = {s.key for s in stmts}
-            self._texts = {k: v for k, v in self._texts.items() if k in keep}
-        ranked = [s for s in sort_statements(stmts, sort) if s.key not in self._own_keys][:top]
+            find = scored.cols.find
+            self._texts = {k: v for k, v in self._texts.items() if find(*k) is not None}
+        ranked = top_of(scored, top, self._own_keys)
         return [replace(s, query=self._texts.get(s.key, "")) for s in ranked]
 
     # ------------------------------------------------------------------ explain
