@@ -80,9 +80,12 @@ class Tmux:
         subprocess.run([TMUX, "-L", self.sock, "resize-window", "-t", "t", "-x", str(w), "-y", str(h)],
                        check=True, timeout=10)
 
-    def wait_for(self, text: str, timeout: float = 20) -> str:
-        return eventually_sync(lambda: (lambda s: s if text in s else "")(self.capture()),
-                               timeout, what=repr(text), last=self.capture)
+    def wait_for(self, text: str | tuple[str, ...], timeout: float = 20) -> str:
+        """The screen once it shows ``text`` (or any one of a tuple of texts)."""
+        texts = (text,) if isinstance(text, str) else text
+        return eventually_sync(
+            lambda: (lambda s: s if any(t in s for t in texts) else "")(self.capture()),
+            timeout, what=" or ".join(map(repr, texts)), last=self.capture)
 
     def kill(self) -> None:
         subprocess.run([TMUX, "-L", self.sock, "kill-server"], capture_output=True, timeout=10)
