@@ -55,6 +55,16 @@ ACTION_ADDED = "incident.action_added"
 ACTION_STATUS = "incident.action_status"
 COMMS_SENT = "incident.comms_sent"
 
+# Alerts (issue 14): every transition of an alert (data: opsconsole.alerts.rules
+# Transition.to_dict(): rule, key, labels, from_state, to_state, event, value, threshold,
+# since, severity, summary, escalation, runbook, dedup_key ...); every delivery of a
+# notification (data: opsconsole.alerts.notify Delivery.to_dict(), secrets masked); silences
+# added and expired (data: opsconsole.alerts.silences Silence.to_dict()).
+ALERT_TRANSITION = "alert.transition"
+ALERT_NOTIFIED = "alert.notified"
+SILENCE_ADDED = "alert.silence_added"
+SILENCE_EXPIRED = "alert.silence_expired"
+
 # The events that shape an incident's state (a fold over these alone gives every field but
 # the counters and the latest note).
 LIFECYCLE = (DECLARED, STATUS_CHANGED, SEVERITY_CHANGED, TITLE_CHANGED, MILESTONE_SET,

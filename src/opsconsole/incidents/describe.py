@@ -11,6 +11,8 @@ from typing import Any
 from opsconsole.events import (
     ACTION_ADDED,
     ACTION_STATUS,
+    ALERT_NOTIFIED,
+    ALERT_TRANSITION,
     COMMS_SENT,
     CONTEXT_ATTACHED,
     DB_CANCEL,
@@ -29,6 +31,8 @@ from opsconsole.events import (
     RUNBOOK_STARTED,
     SERVICES_CHANGED,
     SEVERITY_CHANGED,
+    SILENCE_ADDED,
+    SILENCE_EXPIRED,
     SNAPSHOT,
     STATUS_CHANGED,
     TAGS_CHANGED,
@@ -263,6 +267,10 @@ def _describe(e: Event) -> str:
         return f"Action item added: {d.get('text', '')}{owner}"
     if t == ACTION_STATUS:
         return f"Action item #{d.get('action', '?')} → {d.get('status', 'done')}"
+    if t in (ALERT_TRANSITION, ALERT_NOTIFIED, SILENCE_ADDED, SILENCE_EXPIRED):
+        from opsconsole.incidents.alertwords import describe_alert_event
+
+        return describe_alert_event(t, d)
     if t == COMMS_SENT:
         how = {"copied": "copied to the clipboard", "written": "written to a file"}.get(
             str(d.get("how")), str(d.get("how") or "shared"))
