@@ -51,10 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--redact-queries", action="store_true",
                         help="mask literals in query text (for shared screens)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    from opsconsole.cli import check, completion, demo, incident, runbook
+    from opsconsole.cli import alerts, check, completion, demo, incident, runbook
     from opsconsole.cli import config as config_cmd
 
-    for module in (check, demo, incident, runbook, config_cmd, completion):
+    for module in (check, demo, incident, runbook, alerts, config_cmd, completion):
         module.register(sub, subcommand_options)
     return parser
 
