@@ -5,28 +5,166 @@ lock) or soft (queued ahead with a conflicting request). In a lock queue the las
 blocked by everyone ahead of it, so a plain "draw under every blocker" explodes. We draw each
 waiter once, under its blocker that is deepest in the chain (a queue becomes a chain), and
 count for each root every session that waits on it transitively. Pure: unit-testable.
+
+Cost: a lock queue of N sessions names O(N²) pids in all, so the server drops the redundant
+ones first (:data:`opsconsole.postgres.source.LOCKS_SQL`, modelled by :func:`reduce_waits`):
+a waiter keeps, of the pids it names, the one that itself names the most (``c``) and those
+``c`` does not name — the others are reached through ``c`` anyway. That keeps every path
+(reachability, hence the transitive counts) and every longest path (depths, parents), so the
+tree is the same; a queue arrives as a chain. :func:`build_tree` is then one topological pass
+(O(nodes + edges), transitive counts as bitsets). A cycle (a deadlock the server breaks
+within ``deadlock_timeout``) is drawn by the original search (:func:`_build_tree_cyclic`) over
+the full ``pg_blocking_pids`` lists.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from opsconsole.postgres.model import Backend, LockNode
 
 
 @dataclass(frozen=True)
 class WaitInfo:
-    blocked_by: tuple[int, ...]
+    blocked_by: tuple[int, ...]  # every pid pg_blocking_pids() names, or the reduced list
     locktype: str | None = None
     mode: str | None = None
     relation: str | None = None
     wait_age: float | None = None
+    n_blocked_by: int | None = None  # distinct pids named in all, when blocked_by is reduced
 
 
-def build_tree(backends: Mapping[int, Backend], waits: Mapping[int, WaitInfo]) -> list[LockNode]:
+class NeedsFullGraph(Exception):
+    """The reduced lists contain a cycle: draw it from the full ``pg_blocking_pids`` lists."""
+
+
+def reduce_waits(backends: Mapping[int, Backend], waits: Mapping[int, WaitInfo]
+                 ) -> tuple[dict[int, WaitInfo], dict[int, int]]:
+    """What the server sends (the model of ``LOCKS_SQL``, for tests and benches): per known
+    waiter its reduced blocker list with the full distinct count, and per pid how many known
+    waiters name it."""
+    edges: dict[int, list[int]] = {}
+    for pid, w in waits.items():
+        if pid in backends:
+            edges[pid] = list(dict.fromkeys(b for b in w.blocked_by if b in backends and b != pid))
+    sets = {p: set(bs) for p, bs in edges.items()}
+    named: dict[int, int] = {}
+    for bs in edges.values():
+        for b in bs:
+            named[b] = named.get(b, 0) + 1
+    out: dict[int, WaitInfo] = {}
+    for pid, bs in edges.items():
+        cands = [b for b in bs if sets.get(b)]
+        kept = bs
+        if cands:
+            c = min(cands, key=lambda b: (-len(sets[b]), b))
+            kept = [b for b in bs if b == c or b not in sets[c]]
+        out[pid] = replace(waits[pid], blocked_by=tuple(sorted(kept)), n_blocked_by=len(bs))
+    return out, named
+
+
+def build_tree(backends: Mapping[int, Backend], waits: Mapping[int, WaitInfo],
+               named_by: Mapping[int, int] | None = None, *, reduced: bool = False
+               ) -> list[LockNode]:
     """Tree order: roots by (most blocked, longest waiting/idle), each followed depth-first by
-    its waiters (oldest wait first)."""
+    its waiters (oldest wait first). ``waits`` holds full or reduced (``reduced=True``, with
+    ``named_by``: how many waiters name each pid) blocker lists; a cycle in reduced lists
+    raises :class:`NeedsFullGraph`."""
+    blockers: dict[int, tuple[int, ...]] = {}
+    involved: dict[int, None] = {}
+    for pid, w in waits.items():
+        if pid in backends:
+            bs = tuple(b for b in w.blocked_by if b in backends and b != pid)
+            blockers[pid] = bs
+            involved[pid] = None
+            for b in bs:
+                involved[b] = None
+    # waiters of each pid (distinct), and how many distinct blockers each waiter has left
+    waiters_of: dict[int, list[int]] = {p: [] for p in involved}
+    left: dict[int, int] = {}
+    for pid, bs in blockers.items():
+        uniq = dict.fromkeys(bs)
+        left[pid] = len(uniq)
+        for b in uniq:
+            waiters_of[b].append(pid)
+    # topological pass from the roots: longest distance from a root
+    order = [p for p in involved if not left.get(p)]
+    roots = set(order)
+    depth = dict.fromkeys(involved, 0)
+    i = 0
+    while i < len(order):
+        u = order[i]
+        i += 1
+        du = depth[u] + 1
+        for v in waiters_of[u]:
+            if depth[v] < du:
+                depth[v] = du
+            left[v] -= 1
+            if not left[v]:
+                order.append(v)
+    if len(order) < len(involved):
+        if reduced:
+            raise NeedsFullGraph
+        return _build_tree_cyclic(backends, waits)
+
+    def wait_key(pid: int) -> tuple[float, int]:
+        w = waits.get(pid)
+        age = w.wait_age if w and w.wait_age is not None else 0.0
+        return (-age, pid)
+
+    # transitive counts: each node's set of (transitive) waiters as a bitset, leaves first
+    bit = {p: 1 << k for k, p in enumerate(order)}
+    below: dict[int, int] = {}
+    blocks: dict[int, int] = {}
+    for u in reversed(order):
+        acc = 0
+        for v in waiters_of[u]:
+            acc |= below[v] | bit[v]
+        below[u] = acc
+        blocks[u] = acc.bit_count()
+    below.clear()
+    children: dict[int, list[int]] = {}
+    parent: dict[int, int | None] = {}
+    for p in order:
+        if p in roots:
+            parent[p] = None
+            continue
+        # the deepest blocker (ties: the one that started waiting earliest, then pid)
+        par = min(blockers[p], key=lambda b: (-depth[b], *wait_key(b)))
+        parent[p] = par
+        children.setdefault(par, []).append(p)
+
+    def root_key(pid: int) -> tuple[int, float, int]:
+        b = backends[pid]
+        age = b.state_age if b.idle_in_transaction else (b.xact_age or b.query_age)
+        return (-blocks[pid], -(age or 0.0), pid)
+
+    out: list[LockNode] = []
+    for r in sorted(roots, key=root_key):
+        stack = [r]
+        while stack:
+            pid = stack.pop()
+            w = waits.get(pid)
+            bs = blockers.get(pid, ())
+            out.append(LockNode(
+                backend=backends[pid], depth=depth[pid], parent=parent[pid],
+                blocked_by=tuple(sorted(bs)),
+                locktype=w.locktype if w else None, mode=w.mode if w else None,
+                relation=w.relation if w else None, wait_age=w.wait_age if w else None,
+                blocks=blocks[pid], root=r,
+                n_blocked_by=(w.n_blocked_by if w and w.n_blocked_by is not None
+                              else len(set(bs))),
+                blocks_direct=(named_by.get(pid, 0) if named_by is not None
+                               else len(waiters_of[pid])),
+            ))
+            stack.extend(sorted(children.get(pid, ()), key=wait_key, reverse=True))
+    return out
+
+
+def _build_tree_cyclic(backends: Mapping[int, Backend], waits: Mapping[int, WaitInfo]
+                       ) -> list[LockNode]:
+    """The original search (memoised DFS, cycle-safe), for graphs with a cycle only."""
     known = set(backends)
     blockers: dict[int, tuple[int, ...]] = {
         pid: tuple(b for b in w.blocked_by if b in known and b != pid)
@@ -34,8 +172,6 @@ def build_tree(backends: Mapping[int, Backend], waits: Mapping[int, WaitInfo]) -
     }
     involved = set(blockers) | {b for bs in blockers.values() for b in bs}
     roots = {p for p in involved if not blockers.get(p)}
-
-    # longest distance from a root (memoised DFS, cycle-safe)
     depth: dict[int, int] = {}
 
     def depth_of(pid: int, stack: frozenset[int]) -> int:
@@ -52,7 +188,6 @@ def build_tree(backends: Mapping[int, Backend], waits: Mapping[int, WaitInfo]) -
         roots = {min(involved)}
         depth[min(involved)] = 0
 
-    # parent: the deepest blocker (ties: the one that started waiting earliest, then pid)
     def wait_key(pid: int) -> tuple[float, int]:
         w = waits.get(pid)
         age = w.wait_age if w and w.wait_age is not None else 0.0
@@ -65,7 +200,6 @@ def build_tree(backends: Mapping[int, Backend], waits: Mapping[int, WaitInfo]) -
             parent[p] = None
         else:
             parent[p] = min(bs, key=lambda b: (-depth.get(b, 0), *wait_key(b)))
-    # every waiter's ancestors over *all* blocker edges → transitive counts per root
     ancestors: dict[int, set[int]] = {}
 
     def ancestors_of(pid: int, stack: frozenset[int]) -> set[int]:
@@ -85,11 +219,14 @@ def build_tree(backends: Mapping[int, Backend], waits: Mapping[int, WaitInfo]) -
         for a in ancestors_of(p, frozenset()):
             if a != p:
                 blocks[a] += 1
-
+    named: dict[int, int] = {}
     children: dict[int, list[int]] = {}
     for p, par in parent.items():
         if par is not None:
             children.setdefault(par, []).append(p)
+    for bs in blockers.values():
+        for b in set(bs):
+            named[b] = named.get(b, 0) + 1
     drawn_roots = [p for p in involved if parent[p] is None]
 
     def root_key(pid: int) -> tuple[int, float, int]:
@@ -104,12 +241,13 @@ def build_tree(backends: Mapping[int, Backend], waits: Mapping[int, WaitInfo]) -
             return
         seen.add(pid)
         w = waits.get(pid)
+        bs = blockers.get(pid, ())
         out.append(LockNode(
-            backend=backends[pid], depth=d, parent=par,
-            blocked_by=tuple(sorted(blockers.get(pid, ()))),
+            backend=backends[pid], depth=d, parent=par, blocked_by=tuple(sorted(bs)),
             locktype=w.locktype if w else None, mode=w.mode if w else None,
             relation=w.relation if w else None, wait_age=w.wait_age if w else None,
-            blocks=blocks[pid], root=root,
+            blocks=blocks[pid], root=root, n_blocked_by=len(set(bs)),
+            blocks_direct=named.get(pid, 0),
         ))
         for c in sorted(children.get(pid, ()), key=wait_key):
             emit(c, d + 1, pid, root, seen)
