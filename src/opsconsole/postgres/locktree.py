@@ -83,9 +83,11 @@ def build_tree(backends: Mapping[int, Backend], waits: Mapping[int, WaitInfo],
     # waiters of each pid (distinct), and how many distinct blockers each waiter has left
     waiters_of: dict[int, list[int]] = {p: [] for p in involved}
     left: dict[int, int] = {}
+    multi = False
     for pid, bs in blockers.items():
         uniq = dict.fromkeys(bs)
         left[pid] = len(uniq)
+        multi = multi or len(uniq) > 1
         for b in uniq:
             waiters_of[b].append(pid)
     # topological pass from the roots: longest distance from a root
@@ -108,30 +110,33 @@ def build_tree(backends: Mapping[int, Backend], waits: Mapping[int, WaitInfo],
             raise NeedsFullGraph
         return _build_tree_cyclic(backends, waits)
 
-    def wait_key(pid: int) -> tuple[float, int]:
-        w = waits.get(pid)
-        age = w.wait_age if w and w.wait_age is not None else 0.0
-        return (-age, pid)
+    neg_age = {p: -(w.wait_age or 0.0) for p, w in waits.items()}
 
-    # transitive counts: each node's set of (transitive) waiters as a bitset, leaves first
-    bit = {p: 1 << k for k, p in enumerate(order)}
-    below: dict[int, int] = {}
+    def wait_key(pid: int) -> tuple[float, int]:
+        return (neg_age.get(pid, 0.0), pid)
+
     blocks: dict[int, int] = {}
-    for u in reversed(order):
-        acc = 0
-        for v in waiters_of[u]:
-            acc |= below[v] | bit[v]
-        below[u] = acc
-        blocks[u] = acc.bit_count()
-    below.clear()
+    if multi:  # transitive counts: each node's (transitive) waiters as a bitset, leaves first
+        bit = {p: 1 << k for k, p in enumerate(order)}
+        below: dict[int, int] = {}
+        for u in reversed(order):
+            acc = 0
+            for v in waiters_of[u]:
+                acc |= below[v] | bit[v]
+            below[u] = acc
+            blocks[u] = acc.bit_count()
+    else:  # a forest (one blocker each, e.g. a reduced queue): subtree sizes
+        for u in reversed(order):
+            blocks[u] = sum(blocks[v] + 1 for v in waiters_of[u])
     children: dict[int, list[int]] = {}
     parent: dict[int, int | None] = {}
     for p in order:
         if p in roots:
             parent[p] = None
             continue
+        bs = blockers[p]
         # the deepest blocker (ties: the one that started waiting earliest, then pid)
-        par = min(blockers[p], key=lambda b: (-depth[b], *wait_key(b)))
+        par = bs[0] if len(bs) == 1 else min(bs, key=lambda b: (-depth[b], *wait_key(b)))
         parent[p] = par
         children.setdefault(par, []).append(p)
 
@@ -158,7 +163,9 @@ def build_tree(backends: Mapping[int, Backend], waits: Mapping[int, WaitInfo],
                 blocks_direct=(named_by.get(pid, 0) if named_by is not None
                                else len(waiters_of[pid])),
             ))
-            stack.extend(sorted(children.get(pid, ()), key=wait_key, reverse=True))
+            kids = children.get(pid)
+            if kids:
+                stack.extend(sorted(kids, key=wait_key, reverse=True) if len(kids) > 1 else kids)
     return out
 
 
