@@ -57,7 +57,7 @@ def backend(pid: int) -> Backend:
 def queue(n: int) -> tuple[dict[int, Backend], dict[int, WaitInfo]]:
     base = 1000
     backends = {base + i: backend(base + i) for i in range(n + 1)}
-    waits = {base + i: WaitInfo(tuple(range(base + i - 1, base - 1, -1)), "relation",
+    waits = {base + i: WaitInfo(tuple(range(base, base + i)), "relation",  # holder, queue ahead
                                 "AccessExclusiveLock", "t", float(n - i))
              for i in range(1, n + 1)}
     return backends, waits
@@ -86,12 +86,12 @@ def build_curve(depths: list[int], repeat: int) -> None:
     rows = []
     for n in depths:
         backends, waits = queue(n)
-        small, named = reduce_waits(backends, waits)
-        new_nodes = build_tree(backends, small, named, reduced=True)
+        small = reduce_waits(backends, waits)
+        new_nodes = build_tree(backends, small, reduced=True)
         assert [(x.pid, x.depth, x.blocks) for x in new_nodes] == [
             (x.pid, x.depth, x.blocks) for x in oracle_build_tree(backends, waits)]
         old = best(lambda b=backends, w=waits: oracle_build_tree(b, w), max(1, repeat // 4))
-        new = best(lambda b=backends, s=small, m=named: build_tree(b, s, m, reduced=True), repeat)
+        new = best(lambda b=backends, s=small: build_tree(b, s, reduced=True), repeat)
         full = best(lambda b=backends, w=waits: build_tree(b, w), max(1, repeat // 4))
         rows.append((n, sum(len(w.blocked_by) for w in waits.values()), old, new, full))
     depths_ = [r[0] for r in rows]

@@ -75,8 +75,8 @@ async def test_long_mixed_queue_and_row_chain_equal_the_original(pg_cluster, tab
         for n in want:
             for b in set(n.blocked_by):
                 named[b] = named.get(b, 0) + 1
-        want = [replace(n, n_blocked_by=len(set(n.blocked_by)), blocks_direct=named.get(n.pid, 0))
-                for n in want]
+        want = [replace(n, n_blocked_by=len(waits[n.pid].blocked_by) if n.pid in waits else 0,
+                        blocks_direct=named.get(n.pid, 0)) for n in want]
         got = shape(snap.nodes, roots)
         assert got == shape(want, roots)
         assert len(got) == 30 + 1 + 3 + 1

@@ -42,38 +42,33 @@ SELECT""" + BACKEND_COLS + """,
  WHERE a.pid = ANY($2::int[])
 """
 
-# One statement for the locks pane, reduced on the server (see locktree): per involved backend
-# its row, what it waits for, the blockers it keeps (of the pids pg_blocking_pids() names, the
-# one that itself names the most and those that one does not name), how many it names and how
-# many name it. A lock queue of N names O(N^2) pids; this sends O(N).
+# One statement for the locks pane, reduced on the server (modelled by locktree.reduce_waits):
+# pg_blocking_pids() names the holders, then the queue ahead in order, so in a queue a
+# waiter's list is the list of the waiter just ahead (its last pid) plus that one. Such a list
+# is sent as the pids after that start, with via = the one ahead; other lists whole. A queue of
+# N names O(N^2) pids; this sends O(N), with O(N^2) only in C (array slice comparisons).
 LOCKS_SQL = TAG + """
-WITH w AS (
-  SELECT a.pid, pg_blocking_pids(a.pid) AS bb
+WITH s AS (  -- (not filtered by wait_event_type: the planner would think one row, nest loops)
+  SELECT a.pid,
+         CASE WHEN a.wait_event_type = 'Lock'
+               AND a.pid <> pg_backend_pid()
+               AND a.pid <> ALL($1::int[])  -- opsconsole's own connections, whatever their name
+               AND a.application_name IS DISTINCT FROM '""" + APP_NAME + """'
+              THEN pg_blocking_pids(a.pid) END AS bb
     FROM pg_stat_activity a
-   WHERE a.wait_event_type = 'Lock'
-     AND a.pid <> pg_backend_pid()
-     AND a.pid <> ALL($1::int[])  -- opsconsole's own connections, whatever their name
-     AND a.application_name IS DISTINCT FROM '""" + APP_NAME + """'
-), e0 AS (
-  SELECT DISTINCT w.pid, b.b FROM w, unnest(w.bb) AS b(b) WHERE b.b <> w.pid
+), w AS (
+  SELECT pid, bb FROM s WHERE bb IS NOT NULL
+), k AS (
+  SELECT w.pid, cardinality(w.bb) AS n, c.pid AS via,
+         CASE WHEN c.pid IS NULL THEN w.bb
+              ELSE w.bb[cardinality(c.bb) + 1:cardinality(w.bb)] END AS kept
+    FROM w LEFT JOIN w c
+      ON c.pid = w.bb[cardinality(w.bb)]
+     AND cardinality(c.bb) < cardinality(w.bb)
+     AND w.bb[1:cardinality(c.bb)] = c.bb
 ), act AS (
-  SELECT * FROM pg_stat_activity WHERE pid IN (SELECT pid FROM w UNION SELECT b FROM e0)
-), e AS (
-  SELECT e0.pid, e0.b FROM e0
-   WHERE e0.pid IN (SELECT pid FROM act) AND (e0.b = 0 OR e0.b IN (SELECT pid FROM act))
-), card AS (
-  SELECT pid, count(*)::int AS n FROM e GROUP BY pid
-), cs AS (
-  SELECT DISTINCT ON (e.pid) e.pid, e.b AS c FROM e JOIN card ON card.pid = e.b
-   ORDER BY e.pid, card.n DESC, e.b
-), kept AS (
-  SELECT e.pid, array_agg(e.b ORDER BY e.b) AS kept
-    FROM e LEFT JOIN cs ON cs.pid = e.pid
-   WHERE cs.c IS NULL OR e.b = cs.c
-      OR NOT EXISTS (SELECT 1 FROM e e2 WHERE e2.pid = cs.c AND e2.b = e.b)
-   GROUP BY e.pid
-), named AS (
-  SELECT b AS pid, count(*)::int AS n FROM e GROUP BY b
+  SELECT * FROM pg_stat_activity
+   WHERE pid IN (SELECT pid FROM k UNION SELECT unnest(kept) FROM k)
 )
 SELECT""" + BACKEND_COLS + """,
        l.locktype, l.mode,
@@ -83,14 +78,11 @@ SELECT""" + BACKEND_COLS + """,
             THEN l.relation::regclass::text
             ELSE 'relation ' || l.relation::text END AS relation,
        {waitstart} AS wait_age,
-       a.pid IN (SELECT pid FROM w) AS waits, k.kept, coalesce(c.n, 0) AS n_blocked_by,
-       coalesce(n.n, 0) AS named_by,
-       (SELECT count(*) FROM w)::int AS n_waiting,
-       (SELECT count(*) FROM e WHERE e.b = 0)::int AS zero_named
+       k.pid IS NOT NULL AS waits, k.kept, k.n AS n_blocked_by, k.via,
+       (SELECT count(*) FROM k)::int AS n_waiting,
+       (SELECT count(*) FROM k WHERE 0 = ANY(k.kept))::int AS zero_named
   FROM act a
-  LEFT JOIN kept k ON k.pid = a.pid
-  LEFT JOIN card c ON c.pid = a.pid
-  LEFT JOIN named n ON n.pid = a.pid
+  LEFT JOIN k ON k.pid = a.pid
   LEFT JOIN (SELECT DISTINCT ON (pid) pid, locktype, mode, database, relation{waitcol}
                FROM pg_locks WHERE NOT granted AND pid IN (SELECT pid FROM w)
               ORDER BY pid) l ON l.pid = a.pid
@@ -119,16 +111,15 @@ async def locks(src: PgSource) -> LocksSnapshot:
         return LocksSnapshot(server=src.server, nodes=(), taken_at=datetime.now(UTC),
                              waiting=0)
     backends = {r["pid"]: _backend(r) for r in rows}
-    named = {r["pid"]: r["named_by"] for r in rows}
     if rows[0]["zero_named"]:
         backends[0] = prepared_xact_backend()
-        named[0] = rows[0]["zero_named"]
     waits = {r["pid"]: WaitInfo(
         blocked_by=tuple(r["kept"] or ()), locktype=r["locktype"], mode=r["mode"],
         relation=r["relation"], wait_age=r["wait_age"], n_blocked_by=r["n_blocked_by"],
+        via=r["via"],
     ) for r in rows if r["waits"]}
     try:
-        nodes = build_tree(backends, waits, named, reduced=True)
+        nodes = build_tree(backends, waits, reduced=True)
     except NeedsFullGraph:
         return await locks_full(src)
     return LocksSnapshot(server=src.server, nodes=tuple(nodes), taken_at=datetime.now(UTC),

@@ -27,12 +27,13 @@ from opsconsole.postgres.model import Backend, LockNode
 
 @dataclass(frozen=True)
 class WaitInfo:
-    blocked_by: tuple[int, ...]  # every pid pg_blocking_pids() names, or the reduced list
+    blocked_by: tuple[int, ...]  # every pid pg_blocking_pids() names, or the kept ones
     locktype: str | None = None
     mode: str | None = None
     relation: str | None = None
     wait_age: float | None = None
-    n_blocked_by: int | None = None  # distinct pids named in all, when blocked_by is reduced
+    n_blocked_by: int | None = None  # how many pids pg_blocking_pids() names (kept ones: fewer)
+    via: int | None = None  # reduced: the others it names are the ones ``via`` names
 
 
 class NeedsFullGraph(Exception):
@@ -40,37 +41,74 @@ class NeedsFullGraph(Exception):
 
 
 def reduce_waits(backends: Mapping[int, Backend], waits: Mapping[int, WaitInfo]
-                 ) -> tuple[dict[int, WaitInfo], dict[int, int]]:
-    """What the server sends (the model of ``LOCKS_SQL``, for tests and benches): per known
-    waiter its reduced blocker list with the full distinct count, and per pid how many known
-    waiters name it."""
-    edges: dict[int, list[int]] = {}
-    for pid, w in waits.items():
-        if pid in backends:
-            edges[pid] = list(dict.fromkeys(b for b in w.blocked_by if b in backends and b != pid))
-    sets = {p: set(bs) for p, bs in edges.items()}
-    named: dict[int, int] = {}
-    for bs in edges.values():
-        for b in bs:
-            named[b] = named.get(b, 0) + 1
+                 ) -> dict[int, WaitInfo]:
+    """What the server sends (the model of ``LOCKS_SQL``, for tests and benches). A waiter's
+    list is reduced when its last pid ``c`` is a waiter whose whole list is the start of its
+    own (a lock queue: pg_blocking_pids() names the holders, then the queue ahead in order):
+    it keeps the pids after that start, ``c`` included, with ``via = c``. (``c`` is known:
+    the server reads the waiters and their rows from one pg_stat_activity snapshot.)"""
     out: dict[int, WaitInfo] = {}
-    for pid, bs in edges.items():
-        cands = [b for b in bs if sets.get(b)]
-        kept = bs
-        if cands:
-            c = min(cands, key=lambda b: (-len(sets[b]), b))
-            kept = [b for b in bs if b == c or b not in sets[c]]
-        out[pid] = replace(waits[pid], blocked_by=tuple(sorted(kept)), n_blocked_by=len(bs))
-    return out, named
+    for pid, w in waits.items():
+        bb = w.blocked_by
+        c = waits.get(bb[-1]) if bb and bb[-1] in backends else None
+        if c is not None and len(c.blocked_by) < len(bb) and bb[:len(c.blocked_by)] == c.blocked_by:
+            out[pid] = replace(w, blocked_by=bb[len(c.blocked_by):], n_blocked_by=len(bb),
+                               via=bb[-1])
+        else:
+            out[pid] = replace(w, n_blocked_by=len(bb))
+    return out
 
 
-def build_tree(backends: Mapping[int, Backend], waits: Mapping[int, WaitInfo],
-               named_by: Mapping[int, int] | None = None, *, reduced: bool = False
-               ) -> list[LockNode]:
+def _named_by(backends: Mapping[int, Backend], waits: Mapping[int, WaitInfo]) -> dict[int, int]:
+    """How many known waiters name each pid, from reduced lists: a waiter names what it keeps
+    and what its ``via`` names, so the waiters naming ``x`` are the subtrees (in the forest of
+    ``via`` links) under those keeping ``x``; counted as a union of Euler-tour intervals."""
+    kids: dict[int, list[int]] = {}
+    tops: list[int] = []
+    for pid, w in waits.items():
+        if w.via is not None and w.via in waits and w.via != pid:
+            kids.setdefault(w.via, []).append(pid)
+        else:
+            tops.append(pid)
+    span: dict[int, tuple[int, int]] = {}  # pid -> (known waiters before it, after its subtree)
+    n = 0
+    for top in tops:
+        stack: list[tuple[int, bool]] = [(top, False)]
+        while stack:
+            pid, done = stack.pop()
+            if done:
+                span[pid] = (span[pid][0], n)
+                continue
+            span[pid] = (n, 0)
+            if pid in backends:
+                n += 1
+            stack.append((pid, True))
+            stack.extend((k, False) for k in kids.get(pid, ()))
+    spans: dict[int, list[tuple[int, int]]] = {}
+    for pid, w in waits.items():
+        lo, hi = span[pid]
+        for x in set(w.blocked_by):
+            if x == pid:  # itself: only those below it name it
+                spans.setdefault(x, []).append((lo + (pid in backends), hi))
+            else:
+                spans.setdefault(x, []).append((lo, hi))
+    out: dict[int, int] = {}
+    for x, ivs in spans.items():
+        ivs.sort()
+        total, end = 0, -1
+        for lo, hi in ivs:  # intervals of a forest: nested or disjoint
+            if lo >= end:
+                total += hi - lo
+                end = hi
+        out[x] = total
+    return out
+
+
+def build_tree(backends: Mapping[int, Backend], waits: Mapping[int, WaitInfo], *,
+               reduced: bool = False) -> list[LockNode]:
     """Tree order: roots by (most blocked, longest waiting/idle), each followed depth-first by
-    its waiters (oldest wait first). ``waits`` holds full or reduced (``reduced=True``, with
-    ``named_by``: how many waiters name each pid) blocker lists; a cycle in reduced lists
-    raises :class:`NeedsFullGraph`."""
+    its waiters (oldest wait first). ``waits`` holds the full lists, or (``reduced=True``)
+    what :func:`reduce_waits` keeps; a cycle in reduced lists raises :class:`NeedsFullGraph`."""
     blockers: dict[int, tuple[int, ...]] = {}
     involved: dict[int, None] = {}
     for pid, w in waits.items():
@@ -110,6 +148,9 @@ def build_tree(backends: Mapping[int, Backend], waits: Mapping[int, WaitInfo],
             raise NeedsFullGraph
         return _build_tree_cyclic(backends, waits)
 
+    named = _named_by(backends, waits) if reduced else None
+    if named is not None:
+        named = {p: named.get(p, 0) for p in involved}
     neg_age = {p: -(w.wait_age or 0.0) for p, w in waits.items()}
 
     def wait_key(pid: int) -> tuple[float, int]:
@@ -158,10 +199,9 @@ def build_tree(backends: Mapping[int, Backend], waits: Mapping[int, WaitInfo],
                 locktype=w.locktype if w else None, mode=w.mode if w else None,
                 relation=w.relation if w else None, wait_age=w.wait_age if w else None,
                 blocks=blocks[pid], root=r,
-                n_blocked_by=(w.n_blocked_by if w and w.n_blocked_by is not None
-                              else len(set(bs))),
-                blocks_direct=(named_by.get(pid, 0) if named_by is not None
-                               else len(waiters_of[pid])),
+                n_blocked_by=(0 if not w else w.n_blocked_by if w.n_blocked_by is not None
+                              else len(w.blocked_by)),
+                blocks_direct=named[pid] if named is not None else len(waiters_of[pid]),
             ))
             kids = children.get(pid)
             if kids:
@@ -253,7 +293,7 @@ def _build_tree_cyclic(backends: Mapping[int, Backend], waits: Mapping[int, Wait
             backend=backends[pid], depth=d, parent=par, blocked_by=tuple(sorted(bs)),
             locktype=w.locktype if w else None, mode=w.mode if w else None,
             relation=w.relation if w else None, wait_age=w.wait_age if w else None,
-            blocks=blocks[pid], root=root, n_blocked_by=len(set(bs)),
+            blocks=blocks[pid], root=root, n_blocked_by=len(w.blocked_by) if w else 0,
             blocks_direct=named.get(pid, 0),
         ))
         for c in sorted(children.get(pid, ()), key=wait_key):
