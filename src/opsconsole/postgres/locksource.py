@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
-from opsconsole.postgres.conn import APP_NAME, own_pids
+from opsconsole.postgres.conn import APP_NAME
 from opsconsole.postgres.locktree import NeedsFullGraph, WaitInfo, build_tree
 from opsconsole.postgres.model import Backend, LocksSnapshot
 from opsconsole.postgres.source import BACKEND_COLS, TAG, _backend, prepared_xact_backend
@@ -102,7 +102,7 @@ async def locks(src: PgSource) -> LocksSnapshot:
     """The blocking tree, from one reduced statement; a cycle in it (a deadlock the
     server is about to break) is drawn from the full pg_blocking_pids() lists."""
     async def q(conn: asyncpg.Connection) -> list[Any]:
-        return await conn.fetch(lock_sql(src, LOCKS_SQL), own_pids(src.target),
+        return await conn.fetch(lock_sql(src, LOCKS_SQL), src.own_pids(),
                                 timeout=src.timeout)
 
     rows = await src.run(q)
@@ -135,7 +135,7 @@ async def full_wait_graph(src: PgSource) -> tuple[dict[int, Backend], dict[int, 
     """Every waiter with all the pids pg_blocking_pids() names (O(N^2) for a queue of
     N): the input of the original tree search, for cycles (and tests)."""
     async def q(conn: asyncpg.Connection) -> tuple[list[Any], list[Any]]:
-        waiters = await conn.fetch(WAITERS_SQL, own_pids(src.target),
+        waiters = await conn.fetch(WAITERS_SQL, src.own_pids(),
                                   timeout=src.timeout)
         if not waiters:
             return [], []

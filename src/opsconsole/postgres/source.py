@@ -18,7 +18,7 @@ from typing import Any
 import asyncpg
 
 from opsconsole.postgres.config import DatabaseTarget, PostgresOptions
-from opsconsole.postgres.conn import APP_NAME, connect, own_pids
+from opsconsole.postgres.conn import APP_NAME, connect, own_pids, own_pids_at, target_key
 from opsconsole.postgres.model import (
     ActivitySnapshot,
     Backend,
@@ -139,6 +139,7 @@ class PgSource:
         self._texts: dict[tuple[int, int, int, bool], str] = {}
         self._own_keys: set[tuple[int, int, int, bool]] = set()
         self.connects = 0
+        self._own_key: str | None = None
 
     # ------------------------------------------------------------------ connection
     @property
@@ -166,7 +167,16 @@ class PgSource:
             raise
         self.conn = conn
         self.connects += 1
+        try:  # which server the connection reached, for own_pids() without re-resolving
+            self._own_key = target_key(self.target, self.options)
+        except Exception:
+            self._own_key = None
         return conn
+
+    def own_pids(self) -> list[int]:
+        """opsconsole's own backends on this target's server (excluded from the panes)."""
+        key = self._own_key
+        return own_pids_at(key) if key is not None else own_pids(self.target)
 
     async def _detect(self, conn: asyncpg.Connection) -> ServerInfo:
         r = await conn.fetchrow(DETECT_SQL, timeout=self.timeout)
@@ -209,7 +219,7 @@ class PgSource:
         sql = ACTIVITY_SQL.format(width=int(self.options.query_text_width))
 
         async def q(conn: asyncpg.Connection) -> list[Any]:
-            return await conn.fetch(sql, md, own_pids(self.target), timeout=self.timeout)
+            return await conn.fetch(sql, md, self.own_pids(), timeout=self.timeout)
 
         rows = await self.run(q)
         assert self.server is not None
