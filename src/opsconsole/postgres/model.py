@@ -133,7 +133,7 @@ class LockNode:
     wait_age: float | None  # now() - pg_locks.waitstart (PG14+), else None
     blocks: int  # how many sessions wait on it, transitively
     root: int  # pid of its root blocker
-    n_blocked_by: int = 0  # how many distinct pids pg_blocking_pids() names for it
+    n_blocked_by: int = 0  # how many pids pg_blocking_pids() names for it (as returned)
     blocks_direct: int = 0  # how many waiters pg_blocking_pids() names it for
 
     @property
