@@ -171,7 +171,7 @@ async def live(depths: list[int], refreshes: int) -> None:
                     await pga.fetch(q["blocking"])
 
                 res = {}
-                for name, fn, like in (("new", new, "%THEN pg_blocking_pids(a.pid) END%"),
+                for name, fn, like in (("new", new, "%THEN pg_blocking_pids(a.pid) END AS bb%"),
                                        ("old", old, "/* opsconsole */%"),
                                        ("pga", theirs, "-- Get %")):
                     await fn()

@@ -48,16 +48,17 @@ SELECT""" + BACKEND_COLS + """,
 # is sent as the pids after that start, with via = the one ahead; other lists whole. A queue of
 # N names O(N^2) pids; this sends O(N), with O(N^2) only in C (array slice comparisons).
 LOCKS_SQL = TAG + """
-WITH s AS (  -- (not filtered by wait_event_type: the planner would think one row, nest loops)
-  SELECT a.pid,
-         CASE WHEN a.wait_event_type = 'Lock'
-               AND a.pid <> pg_backend_pid()
-               AND a.pid <> ALL($1::int[])  -- opsconsole's own connections, whatever their name
-               AND a.application_name IS DISTINCT FROM '""" + APP_NAME + """'
-              THEN pg_blocking_pids(a.pid) END AS bb
-    FROM pg_stat_activity a
-), w AS (
-  SELECT pid, bb FROM s WHERE bb IS NOT NULL
+WITH w AS (  -- (an inner pass not filtered by wait_event_type: the planner would think one
+             -- row and nest loops; OFFSET 0 keeps pg_blocking_pids() evaluated once a row)
+  SELECT pid, bb FROM (
+    SELECT a.pid,
+           CASE WHEN a.wait_event_type = 'Lock'
+                 AND a.pid <> pg_backend_pid()
+                 AND a.pid <> ALL($1::int[])  -- opsconsole's own connections, whatever their name
+                 AND a.application_name IS DISTINCT FROM '""" + APP_NAME + """'
+                THEN pg_blocking_pids(a.pid) END AS bb
+      FROM pg_stat_activity a OFFSET 0) s
+   WHERE bb IS NOT NULL
 ), k AS (
   SELECT w.pid, cardinality(w.bb) AS n, c.pid AS via,
          CASE WHEN c.pid IS NULL THEN w.bb
