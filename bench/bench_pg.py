@@ -116,7 +116,7 @@ async def server_times(mon: asyncpg.Connection, like: str) -> tuple[float, int]:
     return row["ms"], row["calls"]
 
 
-PGA_ROLE = "pg_activity_bench"  # its statements (comments stripped) are told apart by role
+PGA_ROLE = "pgactivity_bench"  # its statements (comments stripped) are told apart by role
 
 
 async def role_times(mon: asyncpg.Connection, role: str) -> tuple[float, int]:
