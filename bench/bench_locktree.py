@@ -142,7 +142,7 @@ async def live(depths: list[int], refreshes: int) -> None:
         print(f"2. live queue on PostgreSQL (per refresh, {refreshes} refreshes; "
               "server = exec + plan ms from pg_stat_statements)")
         print(f"{'depth':>6}  {'new srv':>8}{'cpu':>7}{'wall':>7}  {'old srv':>8}{'cpu':>8}"
-              f"{'wall':>8}  {'pga srv':>8}{'wall':>7}  {'new cpu < srv':>13}")
+              f"{'wall':>9}  {'pga srv':>8}{'wall':>7}  {'new cpu < srv':>13}")
         try:
             for n in depths:
                 while len(waiters) < n:
@@ -186,7 +186,7 @@ async def live(depths: list[int], refreshes: int) -> None:
                     res[name] = (ms / refreshes, statistics.median(cpu), statistics.median(wall))
                 nw, od, pg = res["new"], res["old"], res["pga"]
                 print(f"{n:>6}  {nw[0]:>8.2f}{nw[1]:>7.2f}{nw[2]:>7.2f}  {od[0]:>8.2f}"
-                      f"{od[1]:>8.2f}{od[2]:>8.2f}  {pg[0]:>8.2f}{pg[2]:>7.2f}  "
+                      f"{od[1]:>8.2f}{od[2]:>9.2f}  {pg[0]:>8.2f}{pg[2]:>7.2f}  "
                       f"{'ok' if nw[1] < nw[0] else 'MISSED':>13}")
         finally:
             for w in waiters:

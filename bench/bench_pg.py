@@ -135,7 +135,7 @@ def pg_activity_data(dsn: str):  # type: ignore[no-untyped-def]
 
     u = urlsplit(dsn)  # (its keyword defaults, port=5432 and all, override the DSN's)
     return Data.pg_connect(dsn=dsn, host=u.hostname, port=u.port or 5432, user=PGA_ROLE,
-                           database=u.path.lstrip("/"), min_duration=0.0)
+                           password="bench", database=u.path.lstrip("/"), min_duration=0.0)
 
 
 async def main(n: int) -> None:
@@ -144,7 +144,7 @@ async def main(n: int) -> None:
     settings = {"pg_stat_statements.track_planning": "on"}
     with LocalCluster(max_connections=IDLE + ACTIVE + QUEUE + 40, settings=settings) as cluster:
         cluster.psql("create extension if not exists pg_stat_statements; "
-                     f"create role {PGA_ROLE} superuser login")
+                     f"create role {PGA_ROLE} superuser login password 'bench'")
         dsn = cluster.dsn()
         print(f"scene: {IDLE} idle + {ACTIVE} active connections, {QUEUE}-deep lock queue …",
               flush=True)
