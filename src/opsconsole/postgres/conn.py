@@ -25,7 +25,8 @@ from opsconsole.postgres.libpq import DsnError
 
 APP_NAME = "opsconsole"
 
-__all__ = ["APP_NAME", "DsnError", "connect", "connect_kwargs", "own_pids", "server_key"]
+__all__ = ["APP_NAME", "DsnError", "connect", "connect_kwargs", "own_pids", "own_pids_at",
+           "server_key", "target_key"]
 
 # Parameters asyncpg only takes in its DSN's query string (it reads them like libpq).
 _DSN_QUERY = ("sslmode", "sslrootcert", "sslcert", "sslkey", "sslcrl", "sslpassword",
@@ -74,6 +75,17 @@ def own_pids(target: DatabaseTarget, env: Mapping[str, str] | None = None) -> li
     except DsnError:
         return []
     return sorted(_OWN.get(server_key(kw), ()))
+
+
+def own_pids_at(key: str) -> list[int]:
+    """Backend pids of opsconsole's own open connections to the server of ``key``
+    (:func:`server_key`; :func:`own_pids` without resolving the DSN again)."""
+    return sorted(_OWN.get(key, ()))
+
+
+def target_key(target: DatabaseTarget, options: PostgresOptions) -> str:
+    """:func:`server_key` of the server ``target`` reaches (resolves the DSN: once a connect)."""
+    return server_key(connect_kwargs(target, options))
 
 
 def _resolved(dsn: str, env: Mapping[str, str] | None) -> tuple[dict[str, Any], dict[str, str]]:

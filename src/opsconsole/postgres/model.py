@@ -125,13 +125,16 @@ class LockNode:
     backend: Backend
     depth: int
     parent: int | None  # pid drawn above this one
-    blocked_by: tuple[int, ...]  # every pid pg_blocking_pids() names
+    blocked_by: tuple[int, ...]  # pids it waits on (from the server: those not implied
+    # through another one of them, e.g. in a queue the one just ahead; see locktree)
     locktype: str | None  # what it waits for (None for a root that does not wait)
     mode: str | None
     relation: str | None
     wait_age: float | None  # now() - pg_locks.waitstart (PG14+), else None
     blocks: int  # how many sessions wait on it, transitively
     root: int  # pid of its root blocker
+    n_blocked_by: int = 0  # how many pids pg_blocking_pids() names for it (as returned)
+    blocks_direct: int = 0  # how many waiters pg_blocking_pids() names it for
 
     @property
     def pid(self) -> int:

@@ -18,8 +18,7 @@ from typing import Any
 import asyncpg
 
 from opsconsole.postgres.config import DatabaseTarget, PostgresOptions
-from opsconsole.postgres.conn import APP_NAME, connect, own_pids
-from opsconsole.postgres.locktree import WaitInfo, build_tree
+from opsconsole.postgres.conn import APP_NAME, connect, own_pids, own_pids_at, target_key
 from opsconsole.postgres.model import (
     ActivitySnapshot,
     Backend,
@@ -78,31 +77,6 @@ SELECT""" + BACKEND_COLS + """
           CASE WHEN a.state LIKE 'idle in transaction%' THEN a.state_change
                ELSE a.query_start END
  LIMIT 500
-"""
-
-WAITERS_SQL = TAG + """
-SELECT a.pid, pg_blocking_pids(a.pid) AS blocked_by
-  FROM pg_stat_activity a
- WHERE a.wait_event_type = 'Lock'
-   AND a.pid <> pg_backend_pid()
-   AND a.pid <> ALL($1::int[])  -- opsconsole's own connections, whatever their name
-   AND a.application_name IS DISTINCT FROM '""" + APP_NAME + """'
-"""
-
-LOCK_DETAIL_SQL = TAG + """
-SELECT""" + BACKEND_COLS + """,
-       l.locktype, l.mode,
-       CASE WHEN l.relation IS NULL THEN NULL
-            WHEN l.database IN (0, (SELECT oid FROM pg_database
-                                     WHERE datname = current_database()))
-            THEN l.relation::regclass::text
-            ELSE 'relation ' || l.relation::text END AS relation,
-       {waitstart} AS wait_age
-  FROM pg_stat_activity a
-  LEFT JOIN (SELECT DISTINCT ON (pid) pid, locktype, mode, database, relation{waitcol}
-               FROM pg_locks WHERE NOT granted AND pid = ANY($1::int[])
-              ORDER BY pid) l ON l.pid = a.pid
- WHERE a.pid = ANY($2::int[])
 """
 
 # Every entry as parallel arrays (a handful of values to decode instead of one row per
@@ -172,6 +146,7 @@ class PgSource:
         self._texts: dict[tuple[int, int, int, bool], str] = {}
         self._own_keys: set[tuple[int, int, int, bool]] = set()
         self.connects = 0
+        self._own_key: str | None = None
 
     # ------------------------------------------------------------------ connection
     @property
@@ -199,7 +174,16 @@ class PgSource:
             raise
         self.conn = conn
         self.connects += 1
+        try:  # which server the connection reached, for own_pids() without re-resolving
+            self._own_key = target_key(self.target, self.options)
+        except Exception:
+            self._own_key = None
         return conn
+
+    def own_pids(self) -> list[int]:
+        """opsconsole's own backends on this target's server (excluded from the panes)."""
+        key = self._own_key
+        return own_pids_at(key) if key is not None else own_pids(self.target)
 
     async def _detect(self, conn: asyncpg.Connection) -> ServerInfo:
         r = await conn.fetchrow(DETECT_SQL, timeout=self.timeout)
@@ -242,7 +226,7 @@ class PgSource:
         sql = ACTIVITY_SQL.format(width=int(self.options.query_text_width))
 
         async def q(conn: asyncpg.Connection) -> list[Any]:
-            return await conn.fetch(sql, md, own_pids(self.target), timeout=self.timeout)
+            return await conn.fetch(sql, md, self.own_pids(), timeout=self.timeout)
 
         rows = await self.run(q)
         assert self.server is not None
@@ -252,40 +236,10 @@ class PgSource:
 
     # ------------------------------------------------------------------ locks
     async def locks(self) -> LocksSnapshot:
-        async def q(conn: asyncpg.Connection) -> tuple[list[Any], list[Any]]:
-            waiters = await conn.fetch(WAITERS_SQL, own_pids(self.target),
-                                      timeout=self.timeout)
-            if not waiters:
-                return [], []
-            assert self.server is not None
-            pg14 = self.server.version_num >= 140000
-            sql = LOCK_DETAIL_SQL.format(
-                width=int(self.options.query_text_width),
-                waitstart="extract(epoch FROM now() - l.waitstart)::float8" if pg14 else "NULL::float8",
-                waitcol=", waitstart" if pg14 else "",
-            )
-            wait_pids = [r["pid"] for r in waiters]
-            involved = sorted({*wait_pids, *(b for r in waiters for b in r["blocked_by"])})
-            detail = await conn.fetch(sql, wait_pids, involved, timeout=self.timeout)
-            return list(waiters), list(detail)
+        """The blocking tree (see :mod:`opsconsole.postgres.locksource`)."""
+        from opsconsole.postgres.locksource import locks
 
-        waiters, detail = await self.run(q)
-        assert self.server is not None
-        backends = {r["pid"]: _backend(r) for r in detail}
-        if any(0 in r["blocked_by"] for r in waiters):
-            backends[0] = prepared_xact_backend()
-        waits: dict[int, WaitInfo] = {}
-        by_pid = {r["pid"]: r for r in detail}
-        for w in waiters:
-            d = by_pid.get(w["pid"])
-            waits[w["pid"]] = WaitInfo(
-                blocked_by=tuple(w["blocked_by"]),
-                locktype=d["locktype"] if d else None, mode=d["mode"] if d else None,
-                relation=d["relation"] if d else None, wait_age=d["wait_age"] if d else None,
-            )
-        nodes = build_tree(backends, waits)
-        return LocksSnapshot(server=self.server, nodes=tuple(nodes), taken_at=datetime.now(UTC),
-                             waiting=len(waiters))
+        return await locks(self)
 
     # ------------------------------------------------------------------ statements
     def _pgss_sql(self, template: str) -> str:

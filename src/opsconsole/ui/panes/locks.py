@@ -81,7 +81,10 @@ class LocksPane(PgPane):
         n = self.selected_node()
         if n is None:
             return
-        extra = [("blocked by", ", ".join(map(str, n.blocked_by)) or "— (root blocker)"),
+        named = ", ".join(map(str, n.blocked_by)) or "— (root blocker)"
+        if n.n_blocked_by > len(n.blocked_by):  # the others are reached through these
+            named += f" (+{n.n_blocked_by - len(n.blocked_by)} more, reached through these)"
+        extra = [("blocked by", named),
                  ("waits for", n.lock_label() or "—"),
                  ("waited", duration(n.wait_age)),
                  ("blocks", f"{n.blocks} session(s), transitively"),

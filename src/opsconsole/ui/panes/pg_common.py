@@ -305,8 +305,7 @@ class PgPane(PolledPane):
         node = nodes.get(str(pid))
         if node is None:
             return 0, 0
-        direct = sum(1 for n in nodes.values() if pid in n.blocked_by)
-        return node.blocks, direct
+        return node.blocks, node.blocks_direct
 
     def keep_cursor(self, key: str | None) -> None:
         """Put the cursor back on row ``key`` if it is still shown."""
