@@ -164,3 +164,33 @@ def test_bad_silences_and_read_only_watch_are_refused_clearly(tmp_path, receiver
     assert bad.returncode == 2 and "--for 'soon'" in bad.stderr
     ro = cli("--read-only", "watch", "--config", cfg, "--data-dir", data)
     assert ro.returncode == 2 and "writes nothing" in ro.stderr
+
+
+def test_alerts_test_replays_history_the_seed_cpu_rule_does_not_flap(tmp_path):
+    from alertseeds import EXAMPLE
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(EXAMPLE)
+    hist = tmp_path / "h.jsonl"
+    lines = []
+    # 10 minutes at 85 %, then 10 minutes wobbling around 80 (never under the 70 clear level),
+    # then 10 minutes at 50: one firing, one resolution — no flapping on the threshold
+    for i in range(90):
+        cpu = 85 if i < 30 else (79 if i % 2 else 81) if i < 60 else 50
+        lines.append(json.dumps({"at": 1_780_000_000 + 20 * i, "values": {"host.cpu": cpu}}))
+    hist.write_text("# recorded by hand\n" + "\n".join(lines) + "\n")
+    out = cli("alerts", "test", str(hist), "--config", str(cfg))
+    assert out.returncode == 0, out.stderr
+    cpu = [line for line in out.stdout.splitlines() if "high-cpu:" in line]
+    # (escalation level 1 is "after: 0m": reached as it fires)
+    assert [line.split("(")[1].split(")")[0] for line in cpu] == [
+        "pending", "firing", "escalated", "resolved"], out.stdout
+    assert cpu[1].startswith("2026-05-28 20:31:40Z")  # for: 5m after the first sample
+    assert "would have fired 1 time" in out.stdout
+    as_json = json.loads(cli("alerts", "test", str(hist), "--config", str(cfg), "--json").stdout)
+    assert [t["event"] for t in as_json if t["rule"] == "high-cpu"] == [
+        "pending", "firing", "escalated", "resolved"]
+    hist.write_text('{"at": 1, "values": {"host.cpu": 5}}\n{"at": "yesterday", "values": {}}\n')
+    bad = cli("alerts", "test", str(hist), "--config", str(cfg))
+    assert bad.returncode == 2 and f"{hist}:2: \"at\" must be epoch seconds or ISO 8601" in \
+        bad.stderr and "Traceback" not in bad.stderr

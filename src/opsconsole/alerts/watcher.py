@@ -49,7 +49,8 @@ class Watcher:
                  collector: HostCollector | None = None, lease_ttl: float | None = None,
                  clock: Callable[[], float] = time.time,
                  say: Callable[[str], Any] = print,
-                 systemd: SystemdNotifier | None = None) -> None:
+                 systemd: SystemdNotifier | None = None,
+                 record_signals: str | None = None) -> None:
         from opsconsole.sources.host import HostCollector
 
         self.cfg = cfg
@@ -72,6 +73,7 @@ class Watcher:
         self.transitions = 0
         self._pg: dict[str, Any] = {}
         self.silences = SilenceLog()
+        self.record_signals = record_signals  # JSON Lines of what each evaluation read
         self._standing_by: str | None = None
 
     # ------------------------------------------------------------------ the lease
@@ -141,13 +143,25 @@ class Watcher:
         pg = await self._pg_readings() if self.cfg.databases else {}
         signals = SignalSet(host=host, checks={s.name: s for s in self.tracker.statuses()},
                             pg=pg)
-        out = self.evaluator.evaluate(signals, self.clock())
+        now = self.clock()
+        out = self.evaluator.evaluate(signals, now)
+        if self.record_signals:
+            self._record_signals(now, signals)
         if out:
             self._record(out)
         self.systemd.watchdog()
         firing = sum(1 for s in self.evaluator.active() if s.state == "firing")
         self.systemd.status(f"{len(self.evaluator.rules)} rules, {firing} firing")
         return out
+
+    def _record_signals(self, now: float, signals: SignalSet) -> None:
+        from opsconsole.alerts.replay import sample_line
+
+        try:
+            with open(self.record_signals, "a", encoding="utf-8") as f:  # type: ignore[arg-type]
+                f.write(sample_line(now, signals) + "\n")
+        except OSError as exc:
+            self.say(f"could not record signals to {self.record_signals}: {exc}")
 
     def _incident(self) -> str | None:
         try:

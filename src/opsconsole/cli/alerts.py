@@ -24,6 +24,9 @@ def register(sub: argparse._SubParsersAction, common: Callable[[argparse.Argumen
     common(p)
     p.add_argument("--interval", type=float, default=10.0, metavar="SECONDS",
                    help="seconds between evaluations (default 10)")
+    p.add_argument("--record-signals", metavar="FILE",
+                   help="append what each evaluation read to FILE (JSON Lines), for "
+                        "`opsconsole alerts test FILE`")
     p.add_argument("--ticks", type=int, default=None, help=argparse.SUPPRESS)
     p.set_defaults(run=_wrap("cmd_watch"))
 
@@ -34,6 +37,11 @@ def register(sub: argparse._SubParsersAction, common: Callable[[argparse.Argumen
     common(p)
     p.add_argument("--json", action="store_true", help="a JSON list of objects")
     p.add_argument("--all", action="store_true", help="include inactive and resolved alerts")
+    p.add_argument("action", nargs="?", choices=["test"],
+                   help="test FILE: evaluate the configured rules against recorded history "
+                        "(JSON Lines, as watch --record-signals writes) and print what would "
+                        "have fired and when")
+    p.add_argument("file", nargs="?", metavar="FILE", help=argparse.SUPPRESS)
     p.set_defaults(run=_wrap("cmd_alerts"))
 
     p = sub.add_parser("silence", help="silence alerts for a while (recorded)",

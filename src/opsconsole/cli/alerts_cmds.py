@@ -72,7 +72,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.add_signal_handler(sig, stop.set)
-            watcher = Watcher(cfg, store, interval=args.interval, say=say)
+            watcher = Watcher(cfg, store, interval=args.interval, say=say,
+                              record_signals=args.record_signals)
             return await watcher.run(stop, max_ticks=args.ticks)
 
         try:
@@ -147,8 +148,38 @@ def _reader(cfg: AppConfig, data_dir: Path) -> Any:
         raise
 
 
+def cmd_alerts_test(args: argparse.Namespace, cfg: AppConfig) -> int:
+    from opsconsole.alerts.replay import HistoryError, read_samples, replay
+
+    if not args.file:
+        raise _Usage("alerts test needs the history FILE (JSON Lines)")
+    try:
+        samples = list(read_samples(args.file))
+        transitions = replay(cfg.alerts, samples)
+    except HistoryError as exc:
+        raise _Usage(str(exc)) from None
+    except OSError as exc:
+        raise _Usage(f"{args.file}: {exc.strerror or exc}") from None
+    if args.json:
+        print(json.dumps([t.to_dict() for t in transitions], indent=2, default=str))
+        return 0
+    span = f"{duration(samples[-1].at - samples[0].at)}" if samples else "nothing"
+    n = len(cfg.alerts)
+    print(f"{len(samples)} samples over {span}, {n} rule{'s' if n != 1 else ''}")
+    for t in transitions:
+        at = datetime.fromtimestamp(t.at, UTC)
+        value = f"{t.value:.4g}" if isinstance(t.value, float) else str(t.value)
+        print(f"{at:%Y-%m-%d %H:%M:%SZ}  {one_line(t.rule, 40)}: {t.from_state} → "
+              f"{t.to_state} ({t.event}) value {one_line(value, 30)}")
+    fired = sum(1 for t in transitions if t.event == "firing")
+    print(f"would have fired {fired} time{'s' if fired != 1 else ''}")
+    return 0
+
+
 def cmd_alerts(args: argparse.Namespace) -> int:
     def work(args: argparse.Namespace, cfg: AppConfig, data_dir: Path) -> int:
+        if args.action == "test":
+            return cmd_alerts_test(args, cfg)
         store = _reader(cfg, data_dir)
         try:
             rows = alert_rows(cfg, store, include_all=args.all)
