@@ -5,15 +5,22 @@ power loss: the figure we give up for durability), and a Textual DataTable fille
 same 10,000 rows (the naive way to show a timeline).
 
 Goals (issue 5): >= 2,000 durable appends/s, open < 300 ms, export < 1 s.
+Goals (issue 13, the curve at --sizes 10k/50k/100k events): opening stays < 300 ms at
+100,000; the JSON export (`opsconsole incident export --format json -o FILE`, run as a
+subprocess, wall and peak RSS from wait4) streams: < 60 MB peak RSS and < 1.5 s at 100,000;
+compared with `sqlite3 DB .dump` of the same file in the same run.
 
     PYTHONPATH=src python bench/bench_incidents.py [--events 10000] [--appends 2000]
+    PYTHONPATH=src python bench/bench_incidents.py --curve-only [--sizes 10000,50000,100000]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -97,7 +104,8 @@ async def open_screen(db: Path, iid: str, tmp: Path, n_events: int) -> tuple[flo
         while app.screen.id != "main":
             await pilot.pause(0.01)
         # a console that is up and running: every live pane has polled at least once
-        while not all(getattr(p, "polls", 1) > 0 for p in app.main.panes.values()):
+        while not all(getattr(p, "polls", 1) > 0 for p in app.main.panes.values()
+                      if getattr(p, "state", "") != "off"):  # off: nothing configured
             await pilot.pause(0.01)
         await pilot.pause(0.3)
         t = time.perf_counter()
@@ -165,15 +173,126 @@ def bench_export(db: Path, iid: str, rounds: int) -> dict[str, float]:
             "json (incl. load)": statistics.median(js)}
 
 
+def seed_bulk(path: Path, n: int) -> str:
+    """Like :func:`seed`, in one transaction (100,000 durable appends take a minute; the
+    curve is about reading them)."""
+    s = SQLiteStore(path)
+    iid = s.declare("Checkout returns 500s", "SEV1", ["checkout", "db"], actor=ACTOR).incident_id
+    kinds = seed_kinds()
+    conn = s._conn
+    assert conn is not None
+    conn.execute("BEGIN IMMEDIATE")
+    for i in range(n - 1):
+        typ, data = kinds[i % len(kinds)]
+        s._insert(conn, typ, dict(data, i=i), iid, ACTOR, ev.utcnow())
+    conn.execute("COMMIT")
+    s.close()
+    return iid
+
+
+def seed_kinds() -> list[tuple[str, dict]]:
+    return [
+        (ev.NOTE, {"text": "pg: sessions waiting on a lock on orders, checking pg_locks"}),
+        ("health.state_changed", {"check": "checkout-http", "previous": "ok",
+                                  "state": "critical", "detail": "HTTP 500"}),
+        ("db.cancel", {"pid": 4242, "user": "app", "database": "shop", "ok": True}),
+        ("runbook.step_finished", {"runbook": "pg-lock-storm", "step": "find",
+                                   "step_title": "Find the blocker", "exit_status": 0,
+                                   "duration": 1.2, "output_last": ["4242 | {}"]}),
+        (ev.SNAPSHOT, {"cpu": 97.5, "load1": 7.2, "mem": 81.0, "swap": 0.0, "processes": 212}),
+    ]
+
+
+def first_paint_data(db: Path, iid: str) -> float:
+    """What the incident screen reads before its first paint (IncidentScreen._read): every
+    sequence number, the newest page, the state folded from the events its head shows."""
+    from opsconsole.ui.widgets import PAGE, timeline_width
+
+    store = SQLiteStore(db, read_only=True)
+    t = time.perf_counter()
+    seqs = store.seqs(iid)
+    page = store.events(iid, newest=PAGE)
+    state = load_lifecycle(store, iid)
+    state.event_count = len(seqs)
+    timeline_width(page)
+    took = time.perf_counter() - t
+    store.close()
+    return took
+
+
+def load_lifecycle(store: SQLiteStore, iid: str):
+    from opsconsole.incidents import timeline as tl
+    from opsconsole.ui.screens.incident import _HEAD_TYPES
+
+    return tl.fold(store.events(iid, types=_HEAD_TYPES), incident_id=iid)
+
+
+def run_measured(cmd: list[str], out: Path, stdout=None) -> tuple[float, float, int]:
+    """(wall s, peak RSS MB, exit status) of a command, as /usr/bin/time measures it (its
+    wait4's ru_maxrss: the command's own peak, not this process's inherited by a fork)."""
+    stats = out.with_suffix(".time")
+    t = time.perf_counter()
+    rc = subprocess.call(["/usr/bin/time", "-f", "%M", "-o", str(stats), *cmd],
+                         stdout=stdout or subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wall = time.perf_counter() - t
+    kb = int(stats.read_text().split()[-1])
+    return wall, kb / 1024, rc
+
+
+def bench_curve(tmp: Path, sizes: list[int], rounds: int) -> None:
+    print(f"\n## the curve: open and export vs events (median of {rounds}; subprocess peaks)")
+    print(f"  {'events':>8} {'open data':>10} {'json wall':>10} {'json RSS':>9} "
+          f"{'dump wall':>10} {'dump RSS':>9} {'wall x':>7} {'RSS x':>6}  goals")
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1] / "src"))
+    os.environ.update(env)
+    for n in sizes:
+        d = tmp / f"curve{n}"
+        d.mkdir()
+        db = d / "incidents.db"
+        iid = seed_bulk(db, n)
+        opens, jw, jr, dw, dr = [], [], [], [], []
+        for _ in range(rounds):
+            opens.append(first_paint_data(db, iid))
+            w, r, rc = run_measured([sys.executable, "-m", "opsconsole", "incident", "export",
+                                     iid, "--data-dir", str(d), "--format", "json", "-o",
+                                     str(tmp / "out.json")], tmp / "json")
+            assert rc == 0, rc
+            jw.append(w)
+            jr.append(r)
+            with open(tmp / "dump.sql", "wb") as f:
+                w, r, rc = run_measured(["sqlite3", str(db), ".dump"], tmp / "dump", stdout=f)
+            assert rc == 0, rc
+            dw.append(w)
+            dr.append(r)
+        o, a, b = (statistics.median(x) for x in (opens, jw, jr))
+        c, e = statistics.median(dw), statistics.median(dr)
+        goals = []
+        if n >= 100_000:
+            goals = [f"open<300ms {'ok' if o < 0.3 else 'MISSED'}",
+                     f"json<1.5s {'ok' if a < 1.5 else 'MISSED'}",
+                     f"json<60MB {'ok' if b < 60 else 'MISSED'}"]
+        print(f"  {n:>8,} {o * 1000:8.0f}ms {a:9.2f}s {b:7.0f}MB {c:9.2f}s {e:7.0f}MB "
+              f"{a / c:6.1f}x {b / e:5.1f}x  {' · '.join(goals)}")
+        os.unlink(db)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=10_000)
     ap.add_argument("--appends", type=int, default=2_000)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--sizes", default="10000,50000,100000",
+                    help="event counts for the open/export curve")
+    ap.add_argument("--curve-only", action="store_true", help="only the open/export curve")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         print(f"# incident store benchmark (tmp: {tmp})")
+        print("# host load (1, 5, 15 min): " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
+        sizes = [int(x) for x in args.sizes.split(",") if x.strip()]
+        if args.curve_only:
+            bench_curve(tmp, sizes, args.rounds)
+            return 0
         print(f"\n## durable appends ({args.appends} events, median of {args.rounds})")
         res = bench_appends(tmp, args.appends, args.rounds)
         base = res["sqlite FULL (durable)"]
@@ -212,6 +331,7 @@ def main() -> int:
         for k, v in ex.items():
             print(f"  {k:<30} {v * 1000:8.0f} ms")
         print(f"  goal < 1 s: {'MET' if ex['markdown (incl. load)'] < 1.0 else 'MISSED'}")
+        bench_curve(tmp, sizes, args.rounds)
     return 0
 
 

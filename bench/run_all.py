@@ -28,9 +28,11 @@ ROOT = HERE.parent
 # name -> (script, quick arguments used for the README run)
 BENCHES: dict[str, tuple[str, list[str]]] = {
     "tui": ("bench_tui.py", ["--duration", "30"]),
-    "pg": ("bench_pg.py", []),
-    "statements": ("bench_statements.py", []),
+    "imports": ("bench_imports.py", []),
     "check-cli": ("bench_check_cli.py", []),
+    "locktree": ("bench_locktree.py", []),
+    "pg": ("bench_pg.py", ["--refreshes", "20"]),
+    "statements": ("bench_statements.py", ["--refreshes", "10"]),
     "console-checks": ("bench_console_checks.py", []),
     "checks": ("bench_checks.py", []),
     "incidents": ("bench_incidents.py", []),

@@ -18,6 +18,7 @@ import errno as _errno
 import os
 import secrets
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -357,6 +358,38 @@ def atomic_write(path: str | os.PathLike[str], data: bytes | str, mode: int = 0o
         raise
     _fsync_dir(directory)
     return p
+
+
+@contextlib.contextmanager
+def atomic_writer(path: str | os.PathLike[str], mode: int = 0o600) -> Iterator[IO[str]]:
+    """:func:`atomic_write` for text written piece by piece (a streamed export): yields a
+    UTF-8 text file open on a private temporary file next to ``path``; when the block ends
+    without an error it is fsynced and renamed over ``path`` (a symlink there is replaced,
+    never written through), else removed and ``path`` left as it was. Raises ``OSError``."""
+    p = Path(path)
+    directory = p.parent
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | _CLOEXEC | _NOCTTY
+    for _attempt in range(100):
+        tmp = directory / f".{p.name}.{secrets.token_hex(6)}.tmp"
+        try:
+            fd = os.open(tmp, flags, 0o600)
+            break
+        except FileExistsError:
+            continue
+    else:  # pragma: no cover - 100 collisions of 48 random bits
+        raise FileExistsError(_errno.EEXIST, "cannot create a temporary file", str(directory))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="", buffering=1 << 16) as f:
+            os.fchmod(f.fileno(), mode)
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, p)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(directory)
 
 
 def os_reason(exc: BaseException) -> str:

@@ -341,11 +341,30 @@ def cmd_assign(args: argparse.Namespace, cfg: AppConfig, data_dir: Path) -> int:
 
 
 def cmd_export(args: argparse.Namespace, cfg: AppConfig, data_dir: Path) -> int:
-    state, events = _get(_reader(cfg, data_dir, read_only=True), args.id)
+    store = _reader(cfg, data_dir, read_only=True)
     now = _now()
-    text = (postmortem.markdown(state, events, generated_at=now, template=args.pm_template)
-            if args.format == "md"
-            else postmortem.to_json(state, events, generated_at=now))
+    if args.format == "json":  # streamed from the store: flat memory for any size
+        from opsconsole.files import atomic_writer
+        from opsconsole.incidents.export import export_json
+
+        if store is None:
+            raise UnknownIncident(f"no incident {args.id!r} (nothing has been recorded yet)")
+        iid = args.id.strip()
+        if not args.output:
+            export_json(store, iid, sys.stdout.write, generated_at=now)
+            return 0
+        out = Path(args.output)
+        try:
+            with atomic_writer(out) as f:  # atomic, 0600, never through a symlink
+                state = export_json(store, iid, f.write, generated_at=now)
+        except StoreError:
+            raise
+        except OSError as exc:
+            raise _Usage(f"cannot write {out}: {os_reason(exc)}") from None
+        print(f"{state.id}: {state.event_count} events written to {out}", file=sys.stderr)
+        return 0
+    state, events = _get(store, args.id)
+    text = postmortem.markdown(state, events, generated_at=now, template=args.pm_template)
     if args.output:
         out = Path(args.output)
         try:

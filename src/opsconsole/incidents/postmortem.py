@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import os
 import string
-import uuid
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -55,12 +55,19 @@ def _yaml_str(s: str) -> str:
 _JSON_C1 = {cp: f"\\u{cp:04x}" for cp in range(0x7F, 0xA0)}
 
 
-def runbook_runs(events: list[Event]) -> list[dict[str, Any]]:
+def runbook_runs(events: Iterable[Event]) -> list[dict[str, Any]]:
     """Runbook step executions from ``runbook.step_started`` / ``runbook.step_finished``
     events, paired by (runbook, step) in order. Each: started, finished, runbook, step,
     command, exit, duration, output_first, output_last, sha256, actor."""
-    runs: list[dict[str, Any]] = []
-    open_runs: dict[tuple[str, str], dict[str, Any]] = {}
+    return list(iter_runbook_runs(events))
+
+
+def iter_runbook_runs(events: Iterable[Event]) -> Iterator[dict[str, Any]]:
+    """:func:`runbook_runs` one at a time, in the same order, each as soon as nothing later
+    can change it (finished, or its key started again): memory holds the steps in flight,
+    not the whole timeline."""
+    pending: deque[list[Any]] = deque()  # [run, final] in the order runbook_runs lists them
+    open_runs: dict[tuple[str, str], list[Any]] = {}
 
     def key(d: dict[str, Any]) -> tuple[str, str]:
         rb = str(tl.pick(d, "run_id", "runbook", "runbook_title", default="?"))
@@ -75,16 +82,23 @@ def runbook_runs(events: list[Event]) -> list[dict[str, Any]]:
                    "step": str(tl.pick(d, "step_title", "step", "title", default="?")),
                    "command": tl.pick(d, "command", "sql"), "exit": None, "duration": None,
                    "output_first": None, "output_last": None, "sha256": None}
-            open_runs[key(d)] = run
-            runs.append(run)
+            entry = [run, False]
+            replaced = open_runs.get(key(d))
+            if replaced is not None:  # never finished: nothing can change it any more
+                replaced[1] = True
+            open_runs[key(d)] = entry
+            pending.append(entry)
         elif e.type == ev.RUNBOOK_FINISHED:
-            run = open_runs.pop(key(d), None)
-            if run is None:
+            found = open_runs.pop(key(d), None)
+            if found is None:
                 run = {"started": None, "actor": actor_label(e),
                        "runbook": str(tl.pick(d, "runbook", "runbook_title", default="?")),
                        "step": str(tl.pick(d, "step_title", "step", "title", default="?")),
                        "command": tl.pick(d, "command", "sql")}
-                runs.append(run)
+                found = [run, True]
+                pending.append(found)
+            run = found[0]
+            found[1] = True
             run["finished"] = e.ts
             run["command"] = run.get("command") or tl.pick(d, "command", "sql")
             run["exit"] = tl.pick(d, "exit_status", "exit_code", "returncode", "status")
@@ -96,7 +110,10 @@ def runbook_runs(events: list[Event]) -> list[dict[str, Any]]:
             run["output_last"] = tl.pick(d, "output_last", "last_lines", "output_tail")
             run["sha256"] = tl.pick(d, "output_sha256", "sha256")
             run["reason"] = tl.pick(d, "reason", "message")
-    return runs
+        while pending and pending[0][1]:
+            yield pending.popleft()[0]
+    while pending:
+        yield pending.popleft()[0]
 
 
 def _lines(v: Any) -> str:
@@ -213,25 +230,13 @@ def markdown(state: tl.IncidentState, events: list[Event], *,
 
 def to_json(state: tl.IncidentState, events: list[Event], *,
             generated_at: datetime | None = None) -> str:
-    """The JSON twin: the folded state and every event, for other tools."""
-    # One event per line (the C encoder: pretty-printing 10,000 events is 5x slower).
-    token = f"__events_{uuid.uuid4().hex}__"
-    lines = ",\n    ".join(json.dumps(_event_json(e), ensure_ascii=False, default=str)
-                             for e in events)
-    doc: dict[str, Any] = {
-        "format": "opsconsole.incident/1",
-        "incident": state.to_json(),
-        "events": token,
-        "runbook_executions": [
-            {k: (utc(v) + "Z" if isinstance(v, datetime) else v) for k, v in r.items()}
-            for r in runbook_runs(events)
-        ],
-    }
-    if generated_at:
-        doc["generated_at"] = generated_at.astimezone(UTC).isoformat()
-    text = json.dumps(doc, indent=2, ensure_ascii=False, default=str)
-    text = text.replace(f'"{token}"', f"[\n    {lines}\n  ]" if lines else "[]", 1) + "\n"
-    return text.translate(_JSON_C1)
+    """The JSON twin: the folded state and every event, for other tools (in memory; the
+    CLI streams a big incident with :func:`opsconsole.incidents.export.export_json`)."""
+    from opsconsole.incidents.export import write_json
+
+    parts: list[str] = []
+    write_json(parts.append, state, events, events, generated_at=generated_at)
+    return "".join(parts)
 
 
 def _event_json(e: Event) -> dict[str, Any]:

@@ -38,6 +38,10 @@ from opsconsole.ui.screens.record import record_flow
 from opsconsole.ui.widgets import PAGE, LineBlock, TimelineView, timeline_width
 from opsconsole.ui.widgets.keybar import KeyBar
 
+# What the head of the screen folds on opening: the state's types but the notes (the
+# postmortem record and action items included; the comms draft folds everything itself).
+_HEAD_TYPES = tuple(t for t in tl.STATE_TYPES if t != ev.NOTE)
+
 
 def summary_lines(state: tl.IncidentState, now: datetime, target: float,
                   cadence: float | None = None) -> list[Text]:
@@ -218,7 +222,7 @@ class IncidentScreen(Screen[None]):
             if not self.loaded:
                 seqs = self.store.seqs(self.incident_id)
                 page = self.store.events(self.incident_id, newest=PAGE)
-                state = tl.fold(self.store.events(self.incident_id, types=ev.LIFECYCLE),
+                state = tl.fold(self.store.events(self.incident_id, types=_HEAD_TYPES),
                                 incident_id=self.incident_id)
                 state.event_count = len(seqs)
                 state.last_seq = seqs[-1] if seqs else 0

@@ -1,0 +1,134 @@
+"""Exports of big incidents, streamed: read row by row from a SQLite cursor, written as they
+go, so a 100,000-event incident costs what one event costs in memory.
+
+The JSON is the same document :func:`opsconsole.incidents.postmortem.to_json` builds in
+memory (tested equal on the same incident): the folded state first, then every event, one
+per line, then the runbook executions. The state comes first but needs every event, so an
+export reads in one read transaction (one snapshot: a writer appending meanwhile is not
+half in it): the state from the events that shape it (:data:`timeline.STATE_TYPES`) plus
+the count, then the events, then the runbook steps. Free text goes through ``describe``
+(secrets masked, controls made visible) and DEL/C1 are escaped, as in the in-memory export.
+
+Never imports Textual.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from opsconsole import events as ev
+from opsconsole.events import Event
+from opsconsole.incidents import timeline as tl
+from opsconsole.incidents.postmortem import _JSON_C1, _event_json, iter_runbook_runs, utc
+from opsconsole.incidents.store import _COLS, SQLiteStore, UnknownIncident, _row_event
+
+Write = Callable[[str], object]
+_C1 = re.compile("[\x7f-\x9f]")
+_BY_INCIDENT = f"SELECT {_COLS} FROM events WHERE incident_id = ?"
+
+
+def _c1(s: str) -> str:
+    """DEL and C1 escaped (``json.dumps(ensure_ascii=False)`` writes them raw)."""
+    return s.translate(_JSON_C1) if _C1.search(s) else s
+
+
+@contextmanager
+def snapshot(store: SQLiteStore) -> Iterator[sqlite3.Connection]:
+    """The store's read connection inside one read transaction (errors as StoreError)."""
+    with store._reading("exporting") as conn:
+        try:
+            conn.execute("BEGIN")
+            try:
+                yield conn
+            finally:
+                if conn.in_transaction:
+                    conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise store._translate(exc, "exporting") from None
+
+
+def rows(conn: sqlite3.Connection, incident_id: str,
+         types: tuple[str, ...] | None = None) -> Iterator[Event]:
+    """The incident's events in order, one at a time from the cursor (``types``: only
+    these)."""
+    sql, params = _BY_INCIDENT, [incident_id]
+    if types:
+        sql += f" AND type IN ({', '.join('?' * len(types))})"
+        params += list(types)
+    for row in conn.execute(sql + " ORDER BY seq", params):
+        yield _row_event(row)
+
+
+def fold_state(conn: sqlite3.Connection, incident_id: str) -> tl.IncidentState:
+    """The incident's state, equal to ``tl.fold`` over every event, from the events that
+    shape it and two aggregates (raises :class:`UnknownIncident`)."""
+    count, last = conn.execute("SELECT count(*), max(seq) FROM events WHERE incident_id = ?",
+                               (incident_id,)).fetchone()
+    if not count:
+        raise UnknownIncident(f"no incident {incident_id!r}")
+    state = tl.IncidentState(id=incident_id)
+    for e in rows(conn, incident_id, tl.STATE_TYPES):
+        state.apply(e)
+    state.event_count = int(count)
+    state.last_seq = int(last)
+    ts = conn.execute("SELECT ts FROM events WHERE seq = ?", (last,)).fetchone()[0]
+    state.last_event_at = datetime.fromisoformat(ts)
+    return state
+
+
+def _items(write: Write, lines: Iterable[str]) -> int:
+    """A JSON array at depth 1 of ``json.dumps(indent=2)``, one item per line as given."""
+    n = 0
+    for line in lines:
+        write(("[\n    " if n == 0 else ",\n    ") + _c1(line))
+        n += 1
+    write("\n  ]" if n else "[]")
+    return n
+
+
+def _run_json(run: dict[str, Any]) -> str:
+    r = {k: (utc(v) + "Z" if isinstance(v, datetime) else v) for k, v in run.items()}
+    return json.dumps(r, indent=2, ensure_ascii=False, default=str).replace("\n", "\n    ")
+
+
+def write_json(write: Write, state: tl.IncidentState, events: Iterable[Event],
+               runbook_events: Iterable[Event], *, generated_at: datetime | None = None) -> int:
+    """The JSON export written piece by piece: ``events`` every event in order,
+    ``runbook_events`` (at least) its runbook step events in order. Returns the number of
+    events written."""
+    tok_events, tok_runs = (f"__{name}_{uuid.uuid4().hex}__" for name in ("events", "runs"))
+    doc: dict[str, Any] = {"format": "opsconsole.incident/1", "incident": state.to_json(),
+                           "events": tok_events, "runbook_executions": tok_runs}
+    if generated_at:
+        doc["generated_at"] = generated_at.astimezone(UTC).isoformat()
+    head = json.dumps(doc, indent=2, ensure_ascii=False, default=str)
+    before, rest = head.split(f'"{tok_events}"', 1)
+    between, after = rest.split(f'"{tok_runs}"', 1)
+    write(_c1(before))
+    n = _items(write, (json.dumps(_event_json(e), ensure_ascii=False, default=str)
+                       for e in events))
+    write(_c1(between))
+    _items(write, map(_run_json, iter_runbook_runs(runbook_events)))
+    write(_c1(after) + "\n")
+    return n
+
+
+_RUNBOOK = (ev.RUNBOOK_STARTED, ev.RUNBOOK_FINISHED)
+
+
+def export_json(store: SQLiteStore, incident_id: str, write: Write, *,
+                generated_at: datetime | None = None) -> tl.IncidentState:
+    """Stream the incident's JSON export into ``write`` (nothing written when the incident
+    is unknown: :class:`UnknownIncident` comes first). Returns the folded state."""
+    with snapshot(store) as conn:
+        state = fold_state(conn, incident_id)
+        write_json(write, state, rows(conn, incident_id), rows(conn, incident_id, _RUNBOOK),
+                   generated_at=generated_at)
+    return state
