@@ -111,3 +111,27 @@ async def test_tls_settings_are_honoured_per_check_with_pooled_clients(tmp_path)
         await close_clients()
         srv.stop()
     assert pooled_clients() == 0
+
+
+async def test_pooled_clients_keep_no_cookies_between_runs():
+    seen: list[str | None] = []
+
+    class SetsCookie(_KeepAlive):
+        def do_GET(self):
+            seen.append(self.headers.get("Cookie"))
+            body = b"ok"
+            self.send_response(200)
+            self.send_header("Set-Cookie", "session=abc; Path=/")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    with serve_counting(SetsCookie) as srv:
+        spec = http(f"http://127.0.0.1:{srv.server_address[1]}/")
+        try:
+            results = [await run_check(spec) for _ in range(3)]
+        finally:
+            await close_clients()
+    assert [r.state for r in results] == ["OK"] * 3
+    assert seen == [None, None, None]  # as a fresh client each run: no cookie sent back
+    assert srv.connections == 1

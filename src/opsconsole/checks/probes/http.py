@@ -1,14 +1,16 @@
 """``http`` checks: status, body, latency and TLS certificate expiry of one request.
 
-The request goes out through a pooled httpx client (one per TLS setting, connections kept alive
-per target between runs) without proxies from the environment; the body is read at most
-``max_body`` far. A timeout says which phase hung (connecting, TLS handshake,
-sending the request, waiting for the response, reading the body).
+The request goes out through a pooled httpx client (one per TLS setting and target, its
+connections kept alive between runs) without proxies from the environment; the body is read
+at most ``max_body`` far. A timeout says which phase hung (connecting, TLS handshake, sending
+the request, waiting for the response, reading the body).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import http.cookiejar
 import importlib.util
 import os
 import re
@@ -79,13 +81,16 @@ def _cert_not_after(ssl_object: Any) -> datetime | None:
         return None
 
 
-# Pooled clients: one httpx.AsyncClient per event loop and TLS setting, so a check reuses its
-# kept-alive connection to its target run after run instead of a new TCP connection (and TLS
-# handshake) and a new client each time. The number of connections in use is not capped: the
-# scheduler runs each check at most once at a time, so it is bounded by the number of checks,
-# and a hanging target holds only its own check's connection (never a queue the others wait
-# in). Idle connections are capped and expire; every request has its own timeout.
-KEEPALIVE_MAX = 512  # idle connections kept per TLS setting
+# Pooled clients: one httpx.AsyncClient per event loop, TLS setting and target (scheme, host,
+# port), so a check reuses its kept-alive connection to its target run after run instead of a
+# new TCP connection (and TLS handshake) and a new client each time. One pool per target keeps
+# each pool small: httpcore walks all of a pool's connections and queued requests on every
+# request, which with 200 checks in one pool cost more than the connections saved. The
+# connections in use are not capped: the scheduler runs each check at most once at a time, so
+# they are bounded by the number of checks, and a hanging target holds only its own check's
+# connection (never a queue the others wait in). Idle connections are capped and expire;
+# every request has its own timeout.
+KEEPALIVE_MAX = 32  # idle connections kept per target and TLS setting
 KEEPALIVE_EXPIRY = 75.0  # seconds: longer than the usual check intervals (nginx keeps 75 s)
 _CLIENTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Any, Any]] = \
     weakref.WeakKeyDictionary()
@@ -100,9 +105,27 @@ def _no_sniffio() -> None:
         sys.modules["sniffio"] = None  # type: ignore[assignment]
 
 
-def _client(ctx: ssl.SSLContext) -> Any:
+class _NoCookies(http.cookiejar.CookieJar):
+    """Pooled clients keep no cookies: each run of a check sends what a fresh client would."""
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        return None
+
+    def set_cookie(self, cookie: Any) -> None:
+        return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_url(url: str) -> Any:
+    """A check's URL parsed once (httpx.URL is immutable)."""
+    import httpx
+
+    return httpx.URL(url)
+
+
+def _client(ctx: ssl.SSLContext, url: Any) -> Any:
     """The running loop's pooled client for this TLS context (contexts are cached per
-    setting, so one client per setting)."""
+    setting) and this target."""
     import httpx
 
     loop = asyncio.get_running_loop()
@@ -110,17 +133,18 @@ def _client(ctx: ssl.SSLContext) -> Any:
     if clients is None:
         _no_sniffio()
         clients = _CLIENTS[loop] = {}
-    client = clients.get(id(ctx))
+    key = (id(ctx), url.scheme, url.host, url.port)
+    client = clients.get(key)
     if client is None or client.is_closed:
-        client = clients[id(ctx)] = httpx.AsyncClient(
-            verify=ctx, trust_env=False,
+        client = clients[key] = httpx.AsyncClient(
+            verify=ctx, trust_env=False, cookies=_NoCookies(),
             limits=httpx.Limits(max_connections=None, max_keepalive_connections=KEEPALIVE_MAX,
                                 keepalive_expiry=KEEPALIVE_EXPIRY))
     return client
 
 
 def pooled_clients() -> int:
-    """How many pooled clients the running loop has (one per TLS setting in use)."""
+    """How many pooled clients the running loop has (one per TLS setting and target)."""
     return len(_CLIENTS.get(asyncio.get_running_loop(), {}))
 
 
@@ -140,7 +164,8 @@ async def probe(spec: HttpCheck, config: AppConfig | None,
     import httpx
 
     url = spec.url
-    host = httpx.URL(url).host
+    parsed = _parse_url(url)
+    host = parsed.host
     phase = "connecting"
     try:
         ctx = _ssl_context(spec.verify_tls, spec.ca_file)
@@ -151,7 +176,7 @@ async def probe(spec: HttpCheck, config: AppConfig | None,
     body = b""
     truncated = False
     not_after: datetime | None = None
-    client = _client(ctx)
+    client = _client(ctx, parsed)
     fresh = False  # this attempt opened a new connection (not a kept-alive one)
 
     def trace(event: str, info: dict[str, Any]) -> None:
@@ -170,7 +195,7 @@ async def probe(spec: HttpCheck, config: AppConfig | None,
         async with asyncio.timeout(timeout):
             for attempt in (1, 2):
                 phase, fresh = "connecting", False
-                req = client.build_request(spec.method, url, headers=dict(spec.headers),
+                req = client.build_request(spec.method, parsed, headers=dict(spec.headers),
                                            timeout=httpx.Timeout(timeout),
                                            extensions={"trace": _sync_to_async(trace)})
                 try:
@@ -213,7 +238,7 @@ async def probe(spec: HttpCheck, config: AppConfig | None,
         if isinstance(exc, httpx.RemoteProtocolError):
             reason = f"bad HTTP response: {one_line(str(exc), 120)}"
         else:
-            reason = classify_network_error(exc, host or "", httpx.URL(url).port)
+            reason = classify_network_error(exc, host or "", parsed.port)
         raise Outcome("CRITICAL", reason, phase=phase) from None
     status = resp.status_code
     details.update(status=status, body_bytes=len(body), body_truncated=truncated,
