@@ -157,7 +157,8 @@ class HealthPane(Pane):
         self._tracker = tracker
         self.clock = clock or (lambda: datetime.now(UTC))
         self.scheduler: CheckScheduler | None = None
-        self._dirty = True
+        self._urgent = True  # a result changed a check's state: draw at the next tick
+        self._drawn_states: dict[str, str] = {}  # each check's state as last drawn
         self._last_draw = 0.0
         self._keys: list[str] = []
         self._row_cache: RowCache = {}
@@ -214,10 +215,12 @@ class HealthPane(Pane):
             self.update_header()
         if not paused:
             self.scheduler.start_due()
-        # Redraw when results came in, and for the "for 4m12s" column at the refresh interval.
+        # Redraw at once when a check changed state; for other results (a new latency, the
+        # same state's new message) and the "for 4m12s" column at the refresh interval, so a
+        # burst of results is drawn once, not at every tick.
         now = self.app_time()
         interval = float(console_app(self).refresh_interval)
-        if self._dirty or now - self._last_draw >= interval:
+        if self._urgent or now - self._last_draw >= interval:
             self.redraw()
 
     def app_time(self) -> float:
@@ -226,7 +229,8 @@ class HealthPane(Pane):
         return time.monotonic()
 
     def _on_status(self, status: CheckStatus) -> None:
-        self._dirty = True
+        if self._drawn_states.get(status.name) != status.state:
+            self._urgent = True
 
     # ------------------------------------------------------------------ drawing
     def level_styles(self) -> dict[str, str]:
@@ -236,9 +240,10 @@ class HealthPane(Pane):
     def redraw(self) -> None:
         if self._tracker is None:
             return
-        self._dirty = False
+        self._urgent = False
         self._last_draw = self.app_time()
         statuses = self.tracker.statuses()
+        self._drawn_states = {st.name: st.state for st in statuses}
         width = self.size.width or 80
         rows = health_rows(statuses, self.clock(), self.filter_text,
                            message_width=max(width - FIXED_W - 2, 12), styles=self.level_styles(),
@@ -289,9 +294,14 @@ class HealthPane(Pane):
                 row[col] = safe_cell(val)  # type: ignore[index]
             written.append((i, key))
         if written:
-            compat.invalidate_table_render(table)
-            for i, _ in written:
-                table.refresh_row(i)
+            compat.invalidate_table_render(table)  # rows off screen are drawn when scrolled to
+            top, height = table.scroll_offset.y, table.size.height
+            if height <= 0:
+                table.refresh()
+            else:  # refresh_row costs O(rows) each: only the lines on screen (one line a row)
+                for i, _ in written:
+                    if top - 1 <= i <= top + height:
+                        table.refresh_row(i)
         return [k for _, k in written]
 
     def _fit_message_column(self, table: DataTable[Any], width: int) -> bool:
