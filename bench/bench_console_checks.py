@@ -165,6 +165,34 @@ def run_curl(urls: list[str], interval: float, timeout: float, warmup: float, du
     return Run("curl loop", len(urls), (c2 - c1) / dt * 100, k2[0] - k1[0], k2[1] - k1[1], "")
 
 
+PROBE_LOOP = """
+import asyncio, sys, time
+from opsconsole.checks.engine import run_check
+from opsconsole.checks.spec import HttpCheck
+from opsconsole.schema import Duration
+urls = sys.argv[1:]
+specs = [HttpCheck(name=f"c{i}", url=u, timeout=Duration(2), body_contains="ok")
+         for i, u in enumerate(urls)]
+async def main():
+    await asyncio.gather(*(run_check(s) for s in specs))  # warm: imports, first connections
+    c0 = time.process_time()
+    for _ in range(10):
+        rs = await asyncio.gather(*(run_check(s) for s in specs))
+    bad = sum(r.state != "OK" for r in rs)
+    print((time.process_time() - c0) / (10 * len(specs)) * 1e3, bad)
+asyncio.run(main())
+"""
+
+
+def probe_cpu(checkout: Path, urls: list[str]) -> tuple[float, int]:
+    """(ms of CPU per check run, checks not OK): the probes alone, all checks at once, 10
+    rounds, in a process of their own (no UI)."""
+    env = dict(os.environ, PYTHONPATH=str(checkout / "src"))
+    out = subprocess.run([sys.executable, "-c", PROBE_LOOP, *urls], capture_output=True,
+                         text=True, env=env, timeout=300, check=True).stdout.split()
+    return float(out[0]), int(out[1])
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", default="200", help="numbers of checks (0 is always run)")
@@ -193,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="bench-console-checks-"))
     sock = f"bench-cc-{os.getpid()}"
     runs: list[Run] = []
+    probes: list[tuple[str, int, float, int]] = []
     try:
         tmux(sock, "new-session", "-d", "-s", "keeper", "-x", "20", "-y", "5", "sleep 86400")
         for n in sizes:
@@ -205,6 +234,10 @@ def main(argv: list[str] | None = None) -> int:
                 data.mkdir()
                 runs.append(run_console(sock, label, path, cfg, n, data, args.warmup,
                                         args.duration, ctl))
+            if n:
+                for label, path in checkouts:
+                    ms, bad = probe_cpu(path, urls)
+                    probes.append((label, n, ms, bad))
             if n and not args.no_peer and shutil.which("curl"):
                 print(f"running the curl loop with {n} checks ...", file=sys.stderr, flush=True)
                 runs.append(run_curl(urls, args.interval, args.timeout, args.warmup,
@@ -226,6 +259,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{r.label:<10} {r.checks:>6} {r.cpu_pct:6.2f}% {extra:>7} {ratio:>7} "
               f"{r.conns:>6} {r.reqs:>6}  {r.screen}")
     print("conns/reqs: TCP connections accepted / requests answered by the targets in the window")
+    for label, n, ms, bad in probes:
+        print(f"probes alone ({label}, {n} checks at once, no UI): {ms:.3f} ms CPU per check run"
+              f", {bad} not OK")
     print()
     for n in sizes[1:]:
         peer = next((r for r in runs if r.label == "curl loop" and r.checks == n), None)
