@@ -2,8 +2,9 @@
 
 Each check is its own task: a hung target holds only its own task, up to its own timeout,
 never the others or the caller. The next run of a check is scheduled when its last run
-finishes (runs never pile up). Results go through the :class:`CheckTracker` in a worker
-thread (it may write events durably), then ``on_status`` is called on the loop.
+finishes (runs never pile up). Results go through the :class:`CheckTracker` on the loop (in
+memory, quick); only a state change's event is recorded in a worker thread (the sink may
+write durably), then ``on_status`` is called on the loop.
 Never imports Textual.
 """
 
@@ -38,6 +39,7 @@ class CheckScheduler:
         self.next_due: dict[str, float] = {name: 0.0 for name in self.specs}
         self.running: dict[str, asyncio.Task[None]] = {}
         self.runs = 0
+        self._closing: asyncio.Task[None] | None = None
 
     def start_due(self) -> int:
         """Start every check that is due and not running; returns how many started."""
@@ -64,8 +66,9 @@ class CheckScheduler:
     async def _run(self, spec: CheckSpec) -> None:
         try:
             result = await self.runner(spec, self.config)
-            status = await asyncio.to_thread(self.tracker.update, result,
-                                             spec.failures_before_critical)
+            status, events = self.tracker.apply(result, spec.failures_before_critical)
+            if events:  # a state change: the sink may write to disk
+                await asyncio.to_thread(self.tracker.record_events, events)
             self.runs += 1
         except asyncio.CancelledError:
             raise
@@ -78,6 +81,14 @@ class CheckScheduler:
             self.on_status(status)
 
     def stop(self) -> None:
+        """Cancel the runs under way and close the pooled HTTP connections."""
         for task in list(self.running.values()):
             task.cancel()
         self.running.clear()
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        from opsconsole.checks.probes.http import close_clients
+
+        self._closing = loop.create_task(close_clients())

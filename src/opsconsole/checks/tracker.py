@@ -3,7 +3,7 @@
 :meth:`CheckTracker.update` takes raw results and applies ``failures_before_critical``: a
 CRITICAL result shows as a soft WARNING ("failure 1/3: ...") until that many CRITICAL results in a
 row, so one blip does not page. Every state change goes through :meth:`CheckTracker._changed`,
-the ONE place that records ``health.state_changed`` on the event sink (the incident timeline
+the ONE place that makes the ``health.state_changed`` event for the sink (the incident timeline
 consumes it). The first state of a check is recorded only when it is not OK, so starting the
 console does not flood the journal. Never imports Textual.
 """
@@ -75,8 +75,14 @@ class _Track:
     latencies: deque[float] = field(default_factory=lambda: deque(maxlen=60))
     changes: deque[StateChange] = field(default_factory=lambda: deque(maxlen=50))
     perf: dict[str, deque[float]] = field(default_factory=dict)
+    frozen: CheckStatus | None = None  # the last freeze(), until the next update
 
     def freeze(self) -> CheckStatus:
+        if self.frozen is None:
+            self.frozen = self._freeze()
+        return self.frozen
+
+    def _freeze(self) -> CheckStatus:
         return CheckStatus(self.name, self.kind, self.state, self.message, self.since,
                            self.result, self.failures, self.soft, tuple(self.latencies),
                            tuple(self.changes), self.target,
@@ -117,7 +123,18 @@ class CheckTracker:
                       changes=deque(maxlen=self._changes_kept))
 
     def update(self, result: CheckResult, failures_before_critical: int | None = None) -> CheckStatus:
-        """Apply one raw result; returns the check's new status."""
+        """Apply one raw result and record its state change, if any; returns the check's new
+        status."""
+        status, events = self.apply(result, failures_before_critical)
+        self.record_events(events)
+        return status
+
+    def apply(self, result: CheckResult, failures_before_critical: int | None = None,
+              ) -> tuple[CheckStatus, list[tuple[str, dict[str, Any]]]]:
+        """Apply one raw result in memory only (quick: fine on the event loop); returns the
+        check's new status and the events to hand to :meth:`record_events` (none unless the
+        state changed), which may write to disk."""
+        events: list[tuple[str, dict[str, Any]]] = []
         with self._lock:
             tr = self._tracks.get(result.name)
             if tr is None:
@@ -126,6 +143,7 @@ class CheckTracker:
             if failures_before_critical is not None:
                 tr.threshold = max(failures_before_critical, 1)
             tr.result = result
+            tr.frozen = None
             if result.latency is not None:
                 tr.latencies.append(result.latency)
             tr.add_perf(result, self._history)
@@ -145,11 +163,23 @@ class CheckTracker:
             old = tr.state
             tr.message = message
             if new != old:
-                self._changed(tr, old, new, message, result)
-            return tr.freeze()
+                self._changed(tr, old, new, message, result, events)
+            return tr.freeze(), events
 
-    def _changed(self, tr: _Track, old: str, new: str, message: str, result: CheckResult) -> None:
-        """THE place a state change happens: remember it and record the event."""
+    def record_events(self, events: Iterable[tuple[str, dict[str, Any]]]) -> None:
+        """Record events from :meth:`apply` on the sink (a full disk must not stop the
+        checks: failures are kept in ``sink_errors``)."""
+        if self.sink is None:
+            return
+        for type_, data in events:
+            try:
+                self.sink.record(type_, data)
+            except Exception as exc:
+                self.sink_errors.append(f"{type(exc).__name__}: {exc}")
+
+    def _changed(self, tr: _Track, old: str, new: str, message: str, result: CheckResult,
+                 events: list[tuple[str, dict[str, Any]]]) -> None:
+        """THE place a state change happens: remember it and queue its event."""
         at = result.checked_at
         previous_since = tr.since
         tr.state = new
@@ -170,10 +200,7 @@ class CheckTracker:
         }
         if previous_since is not None:
             data["previous_for"] = round((at - previous_since).total_seconds(), 3)
-        try:
-            self.sink.record(HEALTH_CHANGED, data)
-        except Exception as exc:  # a full disk must not stop the checks
-            self.sink_errors.append(f"{type(exc).__name__}: {exc}")
+        events.append((HEALTH_CHANGED, data))
 
     def status(self, name: str) -> CheckStatus:
         with self._lock:

@@ -1,17 +1,23 @@
 """``http`` checks: status, body, latency and TLS certificate expiry of one request.
 
-The request goes out through httpx without proxies from the environment; the body is read
-at most ``max_body`` far. A timeout says which phase hung (connecting, TLS handshake,
-sending the request, waiting for the response, reading the body).
+The request goes out through a pooled httpx client (one per TLS setting and target, its
+connections kept alive between runs) without proxies from the environment; the body is read
+at most ``max_body`` far. A timeout says which phase hung (connecting, TLS handshake, sending
+the request, waiting for the response, reading the body).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import http.cookiejar
+import importlib.util
 import os
 import re
 import ssl
+import sys
 import time
+import weakref
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -75,12 +81,91 @@ def _cert_not_after(ssl_object: Any) -> datetime | None:
         return None
 
 
+# Pooled clients: one httpx.AsyncClient per event loop, TLS setting and target (scheme, host,
+# port), so a check reuses its kept-alive connection to its target run after run instead of a
+# new TCP connection (and TLS handshake) and a new client each time. One pool per target keeps
+# each pool small: httpcore walks all of a pool's connections and queued requests on every
+# request, which with 200 checks in one pool cost more than the connections saved. The
+# connections in use are not capped: the scheduler runs each check at most once at a time, so
+# they are bounded by the number of checks, and a hanging target holds only its own check's
+# connection (never a queue the others wait in). Idle connections are capped and expire;
+# every request has its own timeout.
+KEEPALIVE_MAX = 32  # idle connections kept per target and TLS setting
+KEEPALIVE_EXPIRY = 75.0  # seconds: longer than the usual check intervals (nginx keeps 75 s)
+_CLIENTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Any, Any]] = \
+    weakref.WeakKeyDictionary()
+
+
+def _no_sniffio() -> None:
+    """httpcore tries ``import sniffio`` on every lock and event it sets up (several per
+    request); without sniffio installed each try searches sys.path again (~0.2 ms). Marking it
+    absent once makes the failed import immediate (httpcore then assumes asyncio, as it does
+    when the import fails)."""
+    if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
+        sys.modules["sniffio"] = None  # type: ignore[assignment]
+
+
+class _NoCookies(http.cookiejar.CookieJar):
+    """Pooled clients keep no cookies: each run of a check sends what a fresh client would."""
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        return None
+
+    def set_cookie(self, cookie: Any) -> None:
+        return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_url(url: str) -> Any:
+    """A check's URL parsed once (httpx.URL is immutable)."""
+    import httpx
+
+    return httpx.URL(url)
+
+
+def _client(ctx: ssl.SSLContext, url: Any) -> Any:
+    """The running loop's pooled client for this TLS context (contexts are cached per
+    setting) and this target."""
+    import httpx
+
+    loop = asyncio.get_running_loop()
+    clients = _CLIENTS.get(loop)
+    if clients is None:
+        _no_sniffio()
+        clients = _CLIENTS[loop] = {}
+    key = (id(ctx), url.scheme, url.host, url.port)
+    client = clients.get(key)
+    if client is None or client.is_closed:
+        client = clients[key] = httpx.AsyncClient(
+            verify=ctx, trust_env=False, cookies=_NoCookies(),
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=KEEPALIVE_MAX,
+                                keepalive_expiry=KEEPALIVE_EXPIRY))
+    return client
+
+
+def pooled_clients() -> int:
+    """How many pooled clients the running loop has (one per TLS setting and target)."""
+    return len(_CLIENTS.get(asyncio.get_running_loop(), {}))
+
+
+async def close_clients() -> None:
+    """Close the running loop's pooled clients and their connections (the console calls this
+    when its checks stop; the next run opens new ones)."""
+    clients = _CLIENTS.pop(asyncio.get_running_loop(), {})
+    for client in clients.values():
+        try:
+            await client.aclose()
+        except Exception:  # noqa: S110 - closing sockets that are already gone
+            pass
+
+
 async def probe(spec: HttpCheck, config: AppConfig | None,
                 details: dict[str, Any]) -> tuple[State, str, float | None, dict[str, Any]]:
     import httpx
 
     url = spec.url
-    host = httpx.URL(url).host
+    parsed = _parse_url(url)
+    host = parsed.host
     phase = "connecting"
     try:
         ctx = _ssl_context(spec.verify_tls, spec.ca_file)
@@ -91,44 +176,56 @@ async def probe(spec: HttpCheck, config: AppConfig | None,
     body = b""
     truncated = False
     not_after: datetime | None = None
+    client = _client(ctx, parsed)
+    fresh = False  # this attempt opened a new connection (not a kept-alive one)
+
+    def trace(event: str, info: dict[str, Any]) -> None:
+        nonlocal phase, fresh
+        if event.startswith("connection.connect_tcp"):
+            fresh = True
+        elif event.startswith("connection.start_tls"):
+            phase = "TLS handshake"
+        elif event.startswith(("http11.send_request", "http2.send_request")):
+            phase = "sending the request"
+        elif event.startswith(("http11.receive_response_headers",
+                               "http2.receive_response_headers")):
+            phase = "waiting for the response"
+
     try:
         async with asyncio.timeout(timeout):
-            async with httpx.AsyncClient(
-                verify=ctx, timeout=httpx.Timeout(timeout), follow_redirects=spec.follow_redirects,
-                limits=httpx.Limits(max_connections=1, max_keepalive_connections=0),
-                trust_env=False,
-            ) as client:
-                def trace(event: str, info: dict[str, Any]) -> None:
-                    nonlocal phase
-                    if event.startswith("connection.start_tls"):
-                        phase = "TLS handshake"
-                    elif event.startswith(("http11.send_request", "http2.send_request")):
-                        phase = "sending the request"
-                    elif event.startswith(("http11.receive_response_headers",
-                                           "http2.receive_response_headers")):
-                        phase = "waiting for the response"
-
-                req = client.build_request(spec.method, url, headers=dict(spec.headers),
+            for attempt in (1, 2):
+                phase, fresh = "connecting", False
+                req = client.build_request(spec.method, parsed, headers=dict(spec.headers),
+                                           timeout=httpx.Timeout(timeout),
                                            extensions={"trace": _sync_to_async(trace)})
-                resp = await client.send(req, stream=True)
                 try:
-                    phase = "reading the body"
-                    latency = time.monotonic() - started  # time to the response headers
-                    stream = resp.extensions.get("network_stream")
-                    if url.startswith("https") and stream is not None:
-                        not_after = _cert_not_after(stream.get_extra_info("ssl_object"))
-                    if spec.method != "HEAD":
-                        chunks: list[bytes] = []
-                        size = 0
-                        async for chunk in resp.aiter_raw():
-                            chunks.append(chunk)
-                            size += len(chunk)
-                            if size >= spec.max_body:
-                                truncated = True
-                                break
-                        body = b"".join(chunks)[: spec.max_body]
-                finally:
-                    await resp.aclose()
+                    resp = await client.send(req, stream=True,
+                                             follow_redirects=spec.follow_redirects)
+                except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
+                    # a kept-alive connection the server closed as we reused it: once more
+                    # on a new connection (a server that drops every request fails twice)
+                    if attempt == 2 or fresh or spec.method not in ("GET", "HEAD", "OPTIONS"):
+                        raise
+                    continue
+                break
+            try:
+                phase = "reading the body"
+                latency = time.monotonic() - started  # time to the response headers
+                stream = resp.extensions.get("network_stream")
+                if url.startswith("https") and stream is not None:
+                    not_after = _cert_not_after(stream.get_extra_info("ssl_object"))
+                if spec.method != "HEAD":
+                    chunks: list[bytes] = []
+                    size = 0
+                    async for chunk in resp.aiter_raw():
+                        chunks.append(chunk)
+                        size += len(chunk)
+                        if size >= spec.max_body:
+                            truncated = True
+                            break
+                    body = b"".join(chunks)[: spec.max_body]
+            finally:
+                await resp.aclose()
     except TimeoutError:
         raise Outcome("CRITICAL", f"timed out after {duration(timeout)} ({phase})",
                        phase=phase) from None
@@ -141,7 +238,7 @@ async def probe(spec: HttpCheck, config: AppConfig | None,
         if isinstance(exc, httpx.RemoteProtocolError):
             reason = f"bad HTTP response: {one_line(str(exc), 120)}"
         else:
-            reason = classify_network_error(exc, host or "", httpx.URL(url).port)
+            reason = classify_network_error(exc, host or "", parsed.port)
         raise Outcome("CRITICAL", reason, phase=phase) from None
     status = resp.status_code
     details.update(status=status, body_bytes=len(body), body_truncated=truncated,

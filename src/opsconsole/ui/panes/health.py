@@ -4,51 +4,46 @@ Checks run on their own intervals through a :class:`CheckScheduler` (each check 
 asyncio task with its own timeout, so a hung target never holds the others or the UI); the
 :class:`CheckTracker` applies ``failures_before_critical`` and records every state change.
 ``health_rows`` is a pure function of statuses (unit-tested without a terminal); the table is
-updated by row key with ``sync_table`` so the cursor stays on its check when rows re-sort.
+updated by row key (``sync_table``, or only the rows whose cells changed when the order holds)
+so the cursor stays on its check when rows re-sort and unchanged rows are never rewritten.
 ``enter`` opens the check's details and its history of state changes.
 """
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import DataTable, Static
-from textual.widgets.data_table import ColumnKey
+from textual.widgets.data_table import ColumnKey, RowKey
 
 from opsconsole.checks.engine import SEVERITY
-from opsconsole.checks.perfdata import with_unit
 from opsconsole.checks.scheduler import CheckScheduler
 from opsconsole.checks.tracker import PENDING, CheckStatus, CheckTracker
-from opsconsole.fmt import age, duration, human_bytes, one_line
-from opsconsole.secrets import mask_command_line, mask_tokens
-from opsconsole.text import for_terminal
+from opsconsole.fmt import age, duration, one_line
 from opsconsole.ui import compat
 from opsconsole.ui.actions import ActionSpec, bindings
 from opsconsole.ui.console import console_app
 from opsconsole.ui.panes.base import Pane
+from opsconsole.ui.panes.health_details import (  # noqa: F401 - re-exported
+    SYMBOL,
+    WORD,
+    HealthDetailsScreen,
+    details_text,
+    state_label,
+)
 from opsconsole.ui.styles import level_styles as theme_level_styles
 from opsconsole.ui.widgets import selected_key, sparkline, sync_table
-from opsconsole.ui.widgets.keybar import KeyBar
+from opsconsole.ui.widgets.table import safe_cell
 
 COLUMNS = ("STATE", "CHECK", "LATENCY", "FOR", "MESSAGE")
-WORD = {"OK": "OK", "WARNING": "WARN", "CRITICAL": "CRIT", "UNKNOWN": "UNKNOWN", PENDING: "PENDING"}
-SYMBOL = {"OK": "✓", "WARNING": "!", "CRITICAL": "✗", "UNKNOWN": "?", PENDING: "…"}
 RANK = {PENDING: -1, **SEVERITY}  # worst first: CRITICAL, UNKNOWN, WARNING, OK, PENDING
 NAME_W = 16
 SPARK_W = 6
 FIXED_W = 9 + NAME_W + (6 + 1 + SPARK_W) + 6 + 2 * len(COLUMNS)
-
-
-def state_label(state: str) -> str:
-    return f"{SYMBOL.get(state, '?')} {WORD.get(state, state)}"
 
 
 def sort_statuses(statuses: Sequence[CheckStatus], now: datetime) -> list[CheckStatus]:
@@ -75,23 +70,43 @@ def latency_cell(s: CheckStatus) -> str:
     return f"{lat:>6} {spark}"
 
 
+RowCache = dict[str, tuple[CheckStatus, str, int, Any, tuple[Any, ...]]]
+
+
 def health_rows(statuses: Sequence[CheckStatus], now: datetime, filter_text: str = "",
                 message_width: int = 60, styles: dict[str, str] | None = None,
-                ) -> list[tuple[str, tuple[Any, ...]]]:
-    """[(row key, cells)] for the table: filtered, sorted worst first."""
+                cache: RowCache | None = None) -> list[tuple[str, tuple[Any, ...]]]:
+    """[(row key, cells)] for the table: filtered, sorted worst first.
+
+    With a ``cache`` (kept by the caller between calls), a check whose status, "for" text,
+    width and styles are the same as last time gets the very same cells tuple back (not
+    rebuilt, and recognisable by identity: its row needs no rewrite)."""
     st = styles or {}
+    style_key = tuple(sorted(st.items()))
+    width = max(message_width, 12)
     rows = []
     for s in sort_statuses([s for s in statuses if matches(s, filter_text)], now):
         t = s.time_in_state(now)
+        for_text = age(t) if t is not None and s.state != PENDING else "–"
+        hit = cache.get(s.name) if cache is not None else None
+        if hit is not None and hit[0] is s and hit[1] == for_text and hit[2] == width \
+                and hit[3] == style_key:
+            rows.append((s.name, hit[4]))
+            continue
         state = Text(state_label(s.state), style=st.get(s.state, ""))
         msg = s.message if s.state != PENDING else "not run yet"
-        rows.append((s.name, (
+        cells = (
             state,
             one_line(s.name, NAME_W),
             latency_cell(s),
-            age(t) if t is not None and s.state != PENDING else "–",
-            one_line(msg, max(message_width, 12)),
-        )))
+            for_text,
+            one_line(msg, width),
+        )
+        if hit is not None and hit[4] == cells:
+            cells = hit[4]  # same as shown: keep the tuple the table has
+        if cache is not None:
+            cache[s.name] = (s, for_text, width, style_key, cells)
+        rows.append((s.name, cells))
     return rows
 
 
@@ -102,191 +117,6 @@ def summary(statuses: Sequence[CheckStatus]) -> str:
     order = ("CRITICAL", "UNKNOWN", "WARNING", "OK", PENDING)
     parts = [f"{counts[k]} {WORD[k]}" for k in order if counts.get(k)]
     return " · ".join(parts) if parts else "no checks"
-
-
-OUTPUT_LINES = 8  # of a plugin's output shown until `o` shows it all
-
-
-def perfdata_text(s: CheckStatus) -> Text:
-    """The plugin's performance data: each label with its value in units, thresholds and
-    a sparkline of its last values (the tracker keeps them)."""
-    t = Text()
-    if s.result is None or not s.result.perfdata:
-        return t
-    history = dict(s.perf_history)
-    items = s.result.perfdata
-    label_w = min(max(len(d.label) for d in items), 24)
-    t.append("\nPerformance data\n", style="bold underline")
-    for d in items:
-        limits = [f"{k} {v}" for k, v in (("warn", d.warn), ("crit", d.crit)) if v]
-        limits += [f"{k} {with_unit(v, d.uom)}" for k, v in (("min", d.min), ("max", d.max))
-                   if v is not None]
-        values = history.get(d.label, ())
-        spark = sparkline(values, min(len(values), 20)) if len(values) > 1 else ""
-        t.append(f"  {one_line(d.label, label_w):<{label_w}}  "
-                 f"{one_line(with_unit(d.value, d.uom), 16):>16}  {spark}")
-        if limits:
-            t.append(f"  ({one_line(' · '.join(limits), 80)})", style="dim")
-        t.append("\n")
-    skipped = s.result.details.get("perfdata_skipped")
-    if skipped:
-        t.append(f"  {skipped} malformed item(s) skipped\n", style="dim")
-    return t
-
-
-def has_more_output(r: Any) -> bool:
-    return len(str(r.details.get("output", "")).splitlines()) > OUTPUT_LINES
-
-
-def output_text(r: Any, full: bool) -> Text:
-    """The plugin's output: the first lines, or all of them with ``full``, saying how many
-    lines are not shown and whether the output was cut at ``max_output``."""
-    t = Text()
-    lines = str(r.details.get("output", "")).splitlines()
-    shown = lines if full else lines[:OUTPUT_LINES]
-    t.append("  output:\n")
-    for line in shown:
-        t.append(f"    {one_line(mask_tokens(line), 150)}\n")
-    hidden = len(lines) - len(shown)
-    if hidden:
-        t.append(f"    … +{hidden} lines (o shows all)\n", style="italic")
-    elif full and len(lines) > OUTPUT_LINES:
-        t.append(f"    ({len(lines)} lines; o shows the first {OUTPUT_LINES})\n", style="italic")
-    if r.details.get("output_truncated"):
-        t.append(f"    (output cut at {human_bytes(len(str(r.details.get('output', ''))))} of "
-                 f"{human_bytes(r.details.get('output_bytes') or 0)})\n", style="italic")
-    return t
-
-
-def masked(text: object) -> str:
-    """Text shown in check details with its secrets masked: a command check's command line
-    (``check_pgsql -p pw``, ``--password=…``) word by word, anything else token by token."""
-    raw = str(text)
-    try:
-        words = shlex.split(raw)
-    except ValueError:
-        return str(mask_command_line(raw))
-    if not words:
-        return raw
-    out = mask_command_line(words)
-    return raw if list(out) == words else shlex.join(out)
-
-
-def details_text(s: CheckStatus, now: datetime, styles: dict[str, str] | None = None,
-                 full_output: bool = False) -> Text:
-    """The details screen body: state and since when, last result, performance data,
-    history of changes; ``full_output`` shows all of a plugin's output."""
-    st = styles or {}
-    t = Text()
-    t.append(one_line(s.name), style="bold")
-    t.append("  (" + one_line(f"{s.kind}{' · ' + masked(s.target) if s.target else ''}") + ")\n\n")
-    t.append(state_label(s.state), style=st.get(s.state, "bold"))
-    since = s.time_in_state(now)
-    if since is not None and s.state != PENDING:
-        t.append(f" for {age(since)}")
-        if s.since is not None:
-            t.append(f" (since {s.since.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC)")
-    if s.soft:
-        t.append(f"  · {s.failures} consecutive failure(s), not critical yet")
-    t.append("\n")
-    t.append(for_terminal(mask_tokens(str(s.message)), keep_newlines=True) + "\n", style="")
-    if s.result is not None:
-        r = s.result
-        t.append(f"\nlast run  {r.checked_at.astimezone(UTC):%H:%M:%S} UTC · raw state {r.state}")
-        if r.latency is not None:
-            t.append(f" · latency {duration(r.latency)}")
-        t.append("\n")
-        if s.latencies:
-            lats = list(s.latencies)
-            t.append(f"latency   {sparkline(lats, min(len(lats), 40))}  min {duration(min(lats))}"
-                     f" · max {duration(max(lats))} · {len(lats)} runs\n")
-        t.append_text(perfdata_text(s))
-        if r.details:
-            t.append("\nDetails\n", style="bold underline")
-            for k, v in r.details.items():
-                if k in ("perfdata", "perfdata_skipped", "long_output_lines"):
-                    continue  # shown above, or by the output itself
-                if k == "output":
-                    t.append_text(output_text(r, full_output))
-                    continue
-                if k == "processes" and isinstance(v, list):
-                    t.append(f"  {k}:\n")
-                    for p in v[:10]:
-                        cpu = "–" if p.get("cpu") is None else f"{p.get('cpu')}%"
-                        t.append("    " + one_line(f"pid {p.get('pid')}  {masked(p.get('name'))}  cpu {cpu}"
-                                                   f"  mem {p.get('mem')}%") + "\n")
-                    continue
-                t.append(f"  {k}: {one_line(masked(v), 150)}\n")
-    t.append("\nState changes (newest first)\n", style="bold underline")
-    if not s.changes:
-        t.append("  none yet\n")
-    for c in reversed(s.changes):
-        old = WORD.get(c.old, c.old) if c.old else "start"
-        t.append(f"  {c.at.astimezone(UTC):%Y-%m-%d %H:%M:%S}  ")
-        t.append(f"{old} → ")
-        t.append(WORD.get(c.new, c.new), style=st.get(c.new, "bold"))
-        t.append(f"  {one_line(mask_tokens(str(c.message)), 100)}\n")
-    return t
-
-
-class HealthDetailsScreen(Screen[None]):
-    """One check: state, since when, last result and its details, history of changes."""
-
-    BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
-        Binding("escape,q", "close", "back", id="health-details-close"),
-        Binding("o", "toggle_output", "full output", id="health-details-output"),
-    ]
-    DEFAULT_CSS = """
-    HealthDetailsScreen { background: $surface; }
-    #health-details-box { padding: 0 1; height: 1fr; }
-    #health-details-foot { height: 1; padding: 0 1; }
-    """
-
-    def __init__(self, tracker: CheckTracker, name: str, clock: Callable[[], datetime],
-                 styles: dict[str, str] | None = None) -> None:
-        super().__init__(id="health-details")
-        self.tracker = tracker
-        self.check_name = name
-        self.clock = clock
-        self.state_styles = styles or {}
-        self.full_output = False
-        self._last = ""
-
-    def compose(self) -> ComposeResult:
-        with VerticalScroll(id="health-details-box"):
-            yield Static(self._text(), id="health-details-text")
-        yield Static(Text("escape closes · ↑↓ pgup pgdn home end scroll", style="italic"),
-                     id="health-details-foot")  # fixed: never scrolls away
-        yield KeyBar()
-
-    def _text(self) -> Text:
-        return details_text(self.tracker.status(self.check_name), self.clock(), self.state_styles,
-                            self.full_output)
-
-    def on_mount(self) -> None:
-        self.query_one("#health-details-box", VerticalScroll).focus()  # the keys scroll it
-        self.set_interval(1.0, self.redraw)
-
-    def redraw(self) -> None:
-        text = self._text()
-        if text.plain != self._last:  # repaint only when something changed
-            self._last = text.plain
-            self.query_one("#health-details-text", Static).update(text)
-            self.refresh_bindings()
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "toggle_output":  # offered only when there is more output to see
-            r = self.tracker.status(self.check_name).result
-            return r is not None and has_more_output(r)
-        return super().check_action(action, parameters)
-
-    def action_toggle_output(self) -> None:
-        """Show all of a plugin's output (scroll through it), or its first lines again."""
-        self.full_output = not self.full_output
-        self.redraw()
-
-    def action_close(self) -> None:
-        self.dismiss(None)
 
 
 class _AppSink:
@@ -327,9 +157,14 @@ class HealthPane(Pane):
         self._tracker = tracker
         self.clock = clock or (lambda: datetime.now(UTC))
         self.scheduler: CheckScheduler | None = None
-        self._dirty = True
+        self._urgent = True  # a result changed a check's state: draw at the next tick
+        self._drawn_states: dict[str, str] = {}  # each check's state as last drawn
         self._last_draw = 0.0
         self._keys: list[str] = []
+        self._row_cache: RowCache = {}
+        self._shown: dict[str, tuple[Any, ...]] = {}  # the cells the table has, by check
+        self.rows_written = 0  # rows rewritten since mount (added or with changed cells)
+        self.last_written: list[str] = []  # the rows the last redraw rewrote
 
     @property
     def tracker(self) -> CheckTracker:
@@ -380,10 +215,12 @@ class HealthPane(Pane):
             self.update_header()
         if not paused:
             self.scheduler.start_due()
-        # Redraw when results came in, and for the "for 4m12s" column at the refresh interval.
+        # Redraw at once when a check changed state; for other results (a new latency, the
+        # same state's new message) and the "for 4m12s" column at the refresh interval, so a
+        # burst of results is drawn once, not at every tick.
         now = self.app_time()
         interval = float(console_app(self).refresh_interval)
-        if self._dirty or now - self._last_draw >= interval:
+        if self._urgent or now - self._last_draw >= interval:
             self.redraw()
 
     def app_time(self) -> float:
@@ -392,7 +229,8 @@ class HealthPane(Pane):
         return time.monotonic()
 
     def _on_status(self, status: CheckStatus) -> None:
-        self._dirty = True
+        if self._drawn_states.get(status.name) != status.state:
+            self._urgent = True
 
     # ------------------------------------------------------------------ drawing
     def level_styles(self) -> dict[str, str]:
@@ -402,12 +240,14 @@ class HealthPane(Pane):
     def redraw(self) -> None:
         if self._tracker is None:
             return
-        self._dirty = False
+        self._urgent = False
         self._last_draw = self.app_time()
         statuses = self.tracker.statuses()
+        self._drawn_states = {st.name: st.state for st in statuses}
         width = self.size.width or 80
         rows = health_rows(statuses, self.clock(), self.filter_text,
-                           message_width=max(width - FIXED_W - 2, 12), styles=self.level_styles())
+                           message_width=max(width - FIXED_W - 2, 12), styles=self.level_styles(),
+                           cache=self._row_cache)
         try:
             table: DataTable[Any] = self.query_one(DataTable)
         except Exception:
@@ -415,24 +255,67 @@ class HealthPane(Pane):
         if not table.columns:
             return
         with self.app.batch_update():
-            self._fit_message_column(table, width)
-            sync_table(table, rows, COLUMNS)
+            if self._fit_message_column(table, width):
+                self._shown = {}  # every row is drawn again at the new width
+            self.last_written = self._sync(table, rows)
+        self.rows_written += len(self.last_written)
+        if len(self._row_cache) > 2 * len(rows) + 16:  # checks filtered out, or gone
+            keep = {k for k, _ in rows}
+            self._row_cache = {k: v for k, v in self._row_cache.items() if k in keep}
         self._keys = [k for k, _ in rows]
         text = summary(statuses)
         if text != self.summary:
             self.summary = text
             self.update_header()
 
-    def _fit_message_column(self, table: DataTable[Any], width: int) -> None:
-        """The message takes the rest of the pane's width (fixed, so it never scrolls)."""
+    def _sync(self, table: DataTable[Any], rows: list[tuple[str, tuple[Any, ...]]]) -> list[str]:
+        """Make the table show ``rows``; returns the keys of the rows rewritten.
+
+        When the rows are the same checks in the same order as shown (the usual case: a few
+        results came in), only the rows whose cells changed are written and repainted; an
+        unchanged row is not touched. Otherwise :func:`sync_table` does the whole job."""
+        keys = [k for k, _ in rows]
+        shown = self._shown
+        if keys != self._keys or len(shown) != len(keys) or table.row_count != len(keys):
+            changes = sync_table(table, rows, COLUMNS)
+            self._shown = dict(rows)
+            return changes.added + [k for k in changes.changed if k not in changes.added]
+        written: list[tuple[int, str]] = []
+        data = compat.row_cells(table)
+        for i, (key, cells) in enumerate(rows):
+            old = shown.get(key)
+            if old is cells:
+                continue
+            shown[key] = cells
+            if old == cells:
+                continue
+            row = data[RowKey(key)]
+            for col, val in zip(COLUMNS, cells, strict=True):
+                row[col] = safe_cell(val)  # type: ignore[index]
+            written.append((i, key))
+        if written:
+            compat.invalidate_table_render(table)  # rows off screen are drawn when scrolled to
+            top, height = table.scroll_offset.y, table.size.height
+            if height <= 0:
+                table.refresh()
+            else:  # refresh_row costs O(rows) each: only the lines on screen (one line a row)
+                for i, _ in written:
+                    if top - 1 <= i <= top + height:
+                        table.refresh_row(i)
+        return [k for _, k in written]
+
+    def _fit_message_column(self, table: DataTable[Any], width: int) -> bool:
+        """The message takes the rest of the pane's width (fixed, so it never scrolls);
+        returns whether its width changed."""
         want = max(width - FIXED_W - 2, 12)
         col = table.columns.get(ColumnKey("MESSAGE"))  # type: ignore[call-overload]
         if col is None or col.width == want:
-            return
+            return False
         col.width = want
         col.auto_width = False
         compat.forget_column_widths(table)
         table.refresh(layout=True)
+        return True
 
     def apply_filter(self, text: str) -> None:
         self.redraw()
