@@ -142,8 +142,9 @@ def ensure_private_dir(path: str | os.PathLike[str], notes: list[str] | None = N
 
     A missing directory is created with mode 0700 (missing parents with the default mode).
     An existing one is refused when it is a symlink, not a directory, or owned by another
-    user; one of ours that group or others can access is tightened to 0700 and a sentence
-    saying so is appended to ``notes`` (when given).
+    user, or a shared sticky directory such as ``/tmp`` (never chmod-ed: that would lock every
+    other user out of it); one of ours that group or others can access is tightened to 0700
+    and a sentence saying so is appended to ``notes`` (when given).
     """
     p = Path(path)
     created = False
@@ -169,6 +170,10 @@ def ensure_private_dir(path: str | os.PathLike[str], notes: list[str] | None = N
             raise FileRefused(p, f"is {_kind(st.st_mode)}, not a directory", _errno.ENOTDIR)
         _check_owner(p, st, "directory", " — pass --data-dir")
         old = stat.S_IMODE(st.st_mode)
+        if not created and old & stat.S_ISVTX:
+            # /tmp, /var/tmp: shared by every user; tightening it would break the system
+            raise FileRefused(p, f"is a shared directory (mode {old:04o}); keep opsconsole's "
+                                 "files in a directory of their own", _errno.EPERM)
         if created and old != 0o700:
             os.fchmod(fd, 0o700)  # exactly 0700 whatever the umask
         elif old & 0o077:

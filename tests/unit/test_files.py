@@ -122,6 +122,21 @@ def test_ensure_private_dir_tightens_an_existing_0755_dir_of_ours(tmp_path):
     assert notes == []
 
 
+def test_a_store_in_a_shared_sticky_directory_is_refused_and_the_directory_untouched(tmp_path):
+    """A store file opened straight in /tmp used to chmod /tmp to 0700 (seen: postgres could
+    no longer create its clusters there). A sticky, shared directory is refused instead."""
+    from opsconsole.incidents.store import SQLiteStore, StoreError
+
+    shared = tmp_path / "tmp"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)
+    with pytest.raises(files.FileRefused, match="shared directory"):
+        files.ensure_private_dir(shared)
+    with pytest.raises(StoreError, match="shared directory"):
+        SQLiteStore(shared / "incidents.db")
+    assert mode_of(shared) == 0o1777
+
+
 def test_ensure_private_dir_refuses_a_symlink(tmp_path):
     real = tmp_path / "elsewhere"
     real.mkdir(mode=0o755)
