@@ -90,6 +90,16 @@ def seed(path: Path, n: int) -> str:
     return iid
 
 
+async def until(cond, what: str, pause, timeout: float = 60.0) -> None:
+    """Wait for ``cond()`` (polling with ``pause``); a bench that cannot go on says why
+    instead of hanging."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"bench_incidents: gave up after {timeout:.0f} s waiting for {what}")
+        await pause()
+
+
 async def open_screen(db: Path, iid: str, tmp: Path, n_events: int) -> tuple[float, float]:
     """Wall time (1) from opening the incident to the first frame with its state and the
     newest events drawn, and (2) from pressing home to the oldest page drawn."""
@@ -101,29 +111,34 @@ async def open_screen(db: Path, iid: str, tmp: Path, n_events: int) -> tuple[flo
     app = OpsConsoleApp(options=RunOptions(data_dir=tmp),
                         services=Services(incident_store=store, hostname="bench"))
     async with app.run_test(size=(120, 40)) as pilot:
-        while app.screen.id != "main":
-            await pilot.pause(0.01)
+        await until(lambda: app.screen.id == "main", "the main screen",
+                    lambda: pilot.pause(0.01))
         # a console that is up and running: every live pane has polled at least once
-        while not all(getattr(p, "polls", 1) > 0 for p in app.main.panes.values()
-                      if getattr(p, "state", "") != "off"):  # off: nothing configured
-            await pilot.pause(0.01)
+        await until(lambda: all((getattr(p, "polls", 1) or 0) > 0
+                                for p in app.main.panes.values()
+                                if getattr(p, "state", "") != "off"),  # off: nothing configured
+                    "every live pane to poll: " + ", ".join(
+                        f"{k}={getattr(p, 'state', '?')}" for k, p in app.main.panes.items()),
+                    lambda: pilot.pause(0.01))
         await pilot.pause(0.3)
         t = time.perf_counter()
         from opsconsole.ui.flows import open_incident
 
         open_incident(app, iid)
-        while not (isinstance(app.screen, IncidentScreen) and app.screen.loaded
-                   and app.screen.query_one(TimelineView).painted_at is not None):
-            await asyncio.sleep(0.001)
+        await until(lambda: isinstance(app.screen, IncidentScreen) and app.screen.loaded
+                    and app.screen.query_one(TimelineView).painted_at is not None,
+                    "the incident screen's first paint", lambda: asyncio.sleep(0.001))
         view = app.screen.query_one(TimelineView)
         first = view.painted_at - t  # the compositor drew the first timeline line
         assert len(view.seqs) == app.screen.state.event_count == n_events
         await pilot.pause()
         oldest = view.seqs[0]
         t = time.perf_counter()
+        focused = app.focused
         await pilot.press("home")  # jump to the oldest events: their page is read on demand
-        while oldest not in view.loaded or view._cache.get(0) is None:
-            await asyncio.sleep(0.001)
+        # the oldest page read and laid out (what the next frame draws)
+        await until(lambda: oldest in view.loaded and view.scroll_y == 0,
+                    f"the oldest page (home went to {focused!r})", lambda: asyncio.sleep(0.001))
         full = time.perf_counter() - t
     store.close()
     return first, full
