@@ -16,9 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual.actions import SkipAction
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import App, SystemCommand
 from textual.binding import Binding
-from textual.containers import Container
 from textual.css.query import NoMatches
 from textual.reactive import var
 from textual.screen import Screen
@@ -41,6 +40,7 @@ from opsconsole.ui.compat import DiffDisplay, add_app_binding
 from opsconsole.ui.console import Declared, RecordingChanged, StoreWriteFailed, StoreWritten
 from opsconsole.ui.header import ConsoleHeader, header_text, recording_text
 from opsconsole.ui.keyhold import KeyHold
+from opsconsole.ui.mainscreen import MainScreen
 from opsconsole.ui.panes.base import Pane, PolledPane
 from opsconsole.ui.panes.health import HealthPane
 from opsconsole.ui.panes.incidents import IncidentsPane
@@ -50,8 +50,6 @@ from opsconsole.ui.panes.slow_queries import SlowQueriesPane
 from opsconsole.ui.screendiff import ScreenDiff
 from opsconsole.ui.tabs import draw_tabs
 from opsconsole.ui.themes import DEFAULT_THEME, load_themes, theme_dirs
-from opsconsole.ui.widgets import LineBlock
-from opsconsole.ui.widgets.keybar import KeyBar
 
 if TYPE_CHECKING:
     from opsconsole.ui.screens.help import HelpRow
@@ -91,35 +89,6 @@ class Services:
     pg_source: Any = None  # PostgreSQL panes: anything like postgres.source.PgSource (fixed data)
     check_runner: Any = None  # async (spec, config) -> CheckResult; default: real checks
     check_tracker: Any = None  # a pre-filled CheckTracker (snapshots)
-
-
-class MainScreen(Screen[None]):
-    BINDINGS = bindings(GLOBAL_ACTIONS)
-    # The app sets focus itself (set_current_pane). Textual's auto-focus would pick the first
-    # focusable widget, the health pane's hidden filter input, at start and again when a
-    # modal closes, and a key typed then (e.g. 2) lands in that invisible filter.
-    AUTO_FOCUS = ""
-
-    def __init__(self, panes: list[Pane]) -> None:
-        super().__init__(id="main")
-        self.panes = {p.pane_id: p for p in panes}
-
-    def compose(self) -> ComposeResult:
-        yield ConsoleHeader()
-        yield LineBlock(id="pane-tabs")
-        with Container(id="pane-grid"):
-            yield from self.panes.values()
-        yield KeyBar()
-
-    def on_pane_state_changed(self, _message: Pane.StateChanged) -> None:
-        draw_tabs(self.app)
-
-    def on_descendant_focus(self, event: Any) -> None:
-        node = event.control if hasattr(event, "control") else None
-        while node is not None and not isinstance(node, Pane):
-            node = node.parent
-        if isinstance(node, Pane) and isinstance(self.app, OpsConsoleApp):
-            self.app.set_current_pane(node.pane_id, focus=False)
 
 
 HELP_SPEC = next(s for s in GLOBAL_ACTIONS if s.id == "help")
