@@ -178,3 +178,38 @@ async def test_bounded_table_caches_stay_bounded_and_show_the_latest_cells() -> 
             assert t.get_row("7") == ["7", cpu(7, ticks - 1), "proc-7"]
             line = "".join(seg.text for seg in t.render_line(8))  # header, rows 0..6, row 7
             assert cpu(7, ticks - 1) in line and "proc-7" in line, line
+
+
+async def test_bounded_table_keeps_only_the_current_renders_of_a_small_changing_table() -> None:
+    """A table of 3 rows that changes every refresh (the locks pane) fills even bounded
+    caches slowly, one refresh at a time, for minutes (the soak's slow climb). Every render
+    is keyed by the table's update count, so the bounded table drops the older ones when the
+    count moves: after 60 refreshes it holds about one render's worth, the plain table (the
+    oracle that the workload does leave stale renders) holds dozens of refreshes' worth; the
+    bounded one still shows the latest values."""
+    from opsconsole.ui.widgets import sync_table
+
+    columns = ["PID", "STATE", "QUERY"]
+    app = _Tables()
+    async with app.run_test(size=(120, 40)) as pilot:
+        tables = [app.query_one("#bounded", DataTable), app.query_one("#plain", DataTable)]
+        for t in tables:
+            for c in columns:
+                t.add_column(c, key=c)
+        ticks = 60
+        for tick in range(ticks):
+            rows = [(str(pid), (str(pid), f"waiting {tick:02d}s", f"UPDATE t{pid}"))
+                    for pid in range(3)]
+            for t in tables:
+                sync_table(t, rows, columns)
+            await pilot.pause()
+        bounded, plain = tables
+        one_render = 3 * len(columns) + len(columns)  # the rows' cells and the header's
+        assert len(bounded._cell_render_cache) <= 2 * one_render, upgrade_hint(
+            "DataTable render caches keyed by _update_count")
+        assert len(bounded._row_render_cache) <= 2 * 4
+        assert len(bounded._line_cache) <= 2 * 4
+        assert len(plain._cell_render_cache) > 10 * one_render
+        assert bounded.get_row("2") == ["2", f"waiting {ticks - 1}s", "UPDATE t2"]
+        line = "".join(seg.text for seg in bounded.render_line(3))  # header, rows 0, 1, 2
+        assert f"waiting {ticks - 1}s" in line and "UPDATE t2" in line, line

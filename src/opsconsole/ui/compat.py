@@ -41,6 +41,7 @@ __all__ = [
     "clean_update",
     "color_system",
     "drop_row_data",
+    "drop_stale_renders",
     "forget_column_widths",
     "invalidate_table_render",
     "is_terminal_key",
@@ -95,13 +96,37 @@ TABLE_CACHE_BOUNDS = {"_cell_render_cache": 1500, "_row_render_cache": 300,
 
 
 def bound_table_caches(table: DataTable[Any]) -> DataTable[Any]:
-    """Lower the table's render cache sizes to :data:`TABLE_CACHE_BOUNDS` (call it on a new
-    table, before it renders); returns the table."""
+    """Lower the table's render cache sizes to :data:`TABLE_CACHE_BOUNDS` and drop its stale
+    renders before each render (:func:`drop_stale_renders`); call it on a new table, before
+    it renders. Returns the table."""
     for name, bound in TABLE_CACHE_BOUNDS.items():
         cache = getattr(table, name, None)
         if cache is not None and hasattr(cache, "maxsize"):
             cache.maxsize = min(cache.maxsize, bound)
+    render_lines = table.render_lines
+    seen = {"count": table._update_count}
+
+    def render_lines_fresh(crop: Any) -> list[Strip]:
+        if table._update_count != seen["count"]:
+            seen["count"] = table._update_count
+            drop_stale_renders(table)
+        return render_lines(crop)
+
+    table.render_lines = render_lines_fresh  # type: ignore[method-assign]
     return table
+
+
+def drop_stale_renders(table: DataTable[Any]) -> None:
+    """Forget the renders of older versions of the table. Every entry of the four render
+    caches is keyed by the table's update count, so once the count moved on none of them
+    can be looked up again; bounded caches alone keep them until they are pushed out, and a
+    table that changes a few cells a refresh (the locks pane's 3 rows) takes many minutes
+    to fill its bound: the soak's slow climb. Clearing them keeps each cache at about one
+    render's worth of entries."""
+    for name in TABLE_CACHE_BOUNDS:
+        cache = getattr(table, name, None)
+        if cache is not None:
+            cache.clear()
 
 
 def measure_new_rows(table: DataTable[Any]) -> None:
