@@ -10,12 +10,15 @@ import socket
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import pytest
 from test_alerts_notify import Receiver
 
 from conftest import cli_env
 from eventually import eventually_sync
+from opsconsole.incidents.lease import Lease
+from opsconsole.incidents.store import DB_NAME
 from servers import serve_http
 
 
@@ -113,8 +116,12 @@ def test_one_evaluator_a_killed_one_is_replaced_without_a_second_notification(tm
         took = next(line for line in second.lines if "lease taken" in line)
         assert "; 0 alert state" not in took, took  # api-down's firing, at least, resumed
         # it keeps evaluating a while: still firing, and nobody is told twice
-        n = len(second.lines)
-        eventually_sync(lambda: len(second.lines) > n or second.p.poll() is not None, 10)
+        lease = Lease(Path(data) / DB_NAME)
+        since = lease.current().renewed_at
+        eventually_sync(lambda: lease.current().renewed_at > since + 1.5, 20,
+                        what="the new evaluator to go on evaluating (renewing its lease)",
+                        last=lambda: second.lines)
+        assert second.p.poll() is None
         rows = json.loads(cli("alerts", "--config", cfg, "--data-dir", data, "--json").stdout)
         assert [(r["name"], r["state"]) for r in rows if r["name"] == "api-down"] == [
             ("api-down", "firing")]
