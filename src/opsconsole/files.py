@@ -325,6 +325,20 @@ def _fsync_dir(directory: Path) -> None:
         os.close(dfd)
 
 
+def _private_tmp(directory: Path, name: str) -> tuple[Path, int]:
+    """A new private (0600) temporary file next to ``name`` in ``directory``, never
+    through a symlink: (its path, an fd open for writing)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | _CLOEXEC | _NOCTTY
+    for _attempt in range(100):
+        tmp = directory / f".{name}.{secrets.token_hex(6)}.tmp"
+        try:
+            return tmp, os.open(tmp, flags, 0o600)
+        except FileExistsError:
+            continue
+    # pragma: no cover - 100 collisions of 48 random bits
+    raise FileExistsError(_errno.EEXIST, "cannot create a temporary file", str(directory))
+
+
 def atomic_write(path: str | os.PathLike[str], data: bytes | str, mode: int = 0o600) -> Path:
     """Replace ``path`` with ``data`` atomically; the new file has ``mode`` (default 0600).
 
@@ -336,16 +350,7 @@ def atomic_write(path: str | os.PathLike[str], data: bytes | str, mode: int = 0o
     p = Path(path)
     payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
     directory = p.parent
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | _CLOEXEC | _NOCTTY
-    for _attempt in range(100):
-        tmp = directory / f".{p.name}.{secrets.token_hex(6)}.tmp"
-        try:
-            fd = os.open(tmp, flags, 0o600)
-            break
-        except FileExistsError:
-            continue
-    else:  # pragma: no cover - 100 collisions of 48 random bits
-        raise FileExistsError(_errno.EEXIST, "cannot create a temporary file", str(directory))
+    tmp, fd = _private_tmp(directory, p.name)
     try:
         try:
             os.fchmod(fd, mode)
@@ -373,16 +378,7 @@ def atomic_writer(path: str | os.PathLike[str], mode: int = 0o600) -> Iterator[I
     never written through), else removed and ``path`` left as it was. Raises ``OSError``."""
     p = Path(path)
     directory = p.parent
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | _CLOEXEC | _NOCTTY
-    for _attempt in range(100):
-        tmp = directory / f".{p.name}.{secrets.token_hex(6)}.tmp"
-        try:
-            fd = os.open(tmp, flags, 0o600)
-            break
-        except FileExistsError:
-            continue
-    else:  # pragma: no cover - 100 collisions of 48 random bits
-        raise FileExistsError(_errno.EEXIST, "cannot create a temporary file", str(directory))
+    tmp, fd = _private_tmp(directory, p.name)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="", buffering=1 << 16) as f:
             os.fchmod(f.fileno(), mode)
