@@ -73,6 +73,7 @@ class Watcher:
         self.transitions = 0
         self._pg: dict[str, Any] = {}
         self.silences = SilenceLog()
+        self._incident_id: str | None = None  # where this batch's events go (see _record)
         self.record_signals = record_signals  # JSON Lines of what each evaluation read
         self._standing_by: str | None = None
 
@@ -171,7 +172,9 @@ class Watcher:
         return open_[0].id if open_ else None
 
     def _record(self, transitions: list[Transition]) -> None:
-        iid = self._incident()
+        # one fold of the store per batch of transitions (never per tick: most have none);
+        # the deliveries that follow go to the same incident
+        iid = self._incident_id = self._incident()
         try:
             self.silences.update(self.store)
         except StoreError as exc:
@@ -201,7 +204,7 @@ class Watcher:
             self.say(f"could not record {type_}: {exc}")
 
     def _delivered(self, d: Delivery) -> None:
-        self._append(*delivery_event(d), self._incident())
+        self._append(*delivery_event(d), self._incident_id)
         if not d.ok:
             self.say(d.sentence())
 
