@@ -158,6 +158,21 @@ async def test_retry_after_a_500_delivers_once(receiver):
     await n.aclose()
 
 
+async def test_resolved_never_overtakes_a_firing_still_being_retried(receiver):
+    # the firing POST fails once and is retried after a backoff; the resolved sent during
+    # that backoff must wait for it, or the receiver would end with the alert firing
+    receiver.plan = ["500"]
+    n = Notifier(targets(f'- {{name: oncall, kind: webhook, url: "{receiver.url}/hook", '
+                         f'backoff: 300ms, max_backoff: 300ms}}'))
+    n.send(note("firing"))
+    await eventually(lambda: len(receiver.bodies()) == 1, what="the failing first POST")
+    n.send(note("resolved"))
+    await n.drain(10)
+    assert [b["state"] for b in receiver.bodies()] == ["firing", "firing", "resolved"]
+    assert [(d.state, d.ok) for d in n.deliveries] == [("firing", True), ("resolved", True)]
+    await n.aclose()
+
+
 async def test_a_hanging_receiver_times_out_and_the_retry_delivers(receiver):
     receiver.plan = ["hang"]
     n = Notifier(targets(f'- {{name: oncall, kind: webhook, url: "{receiver.url}/hook", '

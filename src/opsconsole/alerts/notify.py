@@ -162,6 +162,9 @@ class Notifier:
         self._sent: OrderedDict[SentKey, None] = OrderedDict((k, None) for k in sent)
         self._remember = remember
         self._tasks: set[asyncio.Task[Delivery]] = set()
+        # the last send scheduled per (target, episode): the next one for the same pair
+        # waits for it, so a receiver never hears "resolved" before "firing"
+        self._last: dict[tuple[str, str], asyncio.Task[Delivery]] = {}
         self._sem: asyncio.Semaphore | None = None
         self._max_concurrency = max_concurrency
         self._env = env
@@ -189,10 +192,14 @@ class Notifier:
                 continue
             if n.state not in target.states:
                 continue  # this target is not told about this kind of transition
-            task = asyncio.get_running_loop().create_task(self._deliver(target, n),
+            chain = (name, n.dedup_key)
+            before = self._last.get(chain)
+            task = asyncio.get_running_loop().create_task(self._deliver(target, n, before),
                                                           name=f"notify-{name}")
+            self._last[chain] = task
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+            task.add_done_callback(lambda t, c=chain: self._forget_chain(c, t))
             scheduled.append(task)
         return scheduled
 
@@ -240,6 +247,10 @@ class Notifier:
         while len(self._sent) > self._remember:
             self._sent.popitem(last=False)
 
+    def _forget_chain(self, chain: tuple[str, str], task: asyncio.Task[Delivery]) -> None:
+        if self._last.get(chain) is task:
+            del self._last[chain]
+
     def _record(self, d: Delivery) -> None:
         self.deliveries.append(d)
         if len(self.deliveries) > self.max_records:
@@ -263,7 +274,11 @@ class Notifier:
         base = min(float(target.max_backoff), float(target.backoff) * (2 ** (attempt - 1)))
         return base * (0.5 + 0.5 * self._rng.random())
 
-    async def _deliver(self, target: NotifyTarget, n: Notification) -> Delivery:
+    async def _deliver(self, target: NotifyTarget, n: Notification,
+                       before: asyncio.Task[Delivery] | None = None) -> Delivery:
+        if before is not None and not before.done():
+            # in order per target and episode; the earlier send's outcome is its own record
+            await asyncio.wait({before})
         if self._sem is None:
             self._sem = asyncio.Semaphore(self._max_concurrency)
         sender = self._sender(target)
