@@ -57,3 +57,11 @@ def test_the_same_result_as_every_pass_always():
     assert len(texts) > 20_000
     for text in texts:
         assert s.mask_tokens(text) == old_mask_tokens(text), repr(text)
+
+
+def test_every_key_hint_contains_one_of_the_key_words():
+    names = {*s._SECRET_NAMES, *s._SECRET_SUFFIXES, "_key"}
+    for name in names:
+        assert any(w in name for w in s._KEY_WORDS), name
+    assert s._KEY_HINT.pattern == "|".join(
+        __import__("re").escape(n) for n in sorted(names, key=len, reverse=True))
