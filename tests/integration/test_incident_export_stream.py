@@ -272,3 +272,25 @@ def test_cli_json_export_streams_to_a_file_and_to_stdout(tmp_path, run_cli):
     assert r.returncode == 2 and "no incident" in r.stderr
     assert not (tmp_path / "none.json").exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_event_lines_and_run_items_equal_json_dumps_on_varied_values():
+    """The assembled event line and run item equal json.dumps of the same dict (the oracle):
+    hostile text, nested data, numbers of every kind, None actors' fields."""
+    rng = random.Random(77)
+    values: list[Any] = [None, True, False, 0, -3, 2**70, 1.5, -0.0, float("nan"), float("inf"),
+                         "", *HOSTILE, ["a", 1, None], {"k": [1, {"x": "é"}]}, [], {},
+                         T0, ("t", 1)]
+    for i in range(3_000):
+        typ, data = _random_event(rng, i)
+        data = dict(data, extra=rng.choice(values))
+        e = Event(type=typ, data=json.loads(json.dumps(data, default=str)),
+                  actor=rng.choice([ALICE, BOB]), ts=T0 + timedelta(microseconds=i * 7919),
+                  incident_id="INC-1", seq=i + 1)
+        assert export.event_line(e) == json.dumps(_event_json(e), ensure_ascii=False,
+                                                  default=str), i
+        run = {k: rng.choice(values) for k in rng.sample(
+            ["started", "finished", "actor", "runbook", "step", "command", "exit", "duration",
+             "output_first", "output_last", "sha256", "reason"], rng.randint(0, 12))}
+        assert export._run_json(run) == export._run_json_slow(run), run
+    assert export._run_json({1: "a"}) == export._run_json_slow({1: "a"})
