@@ -248,3 +248,54 @@ def test_markdown_runbook_steps_can_be_marked_auto_run_safe(tmp_path):
                  "Clean up.\n\n```sh\nrm -rf /tmp/x\n```\n")
     rb = load_runbook(p)
     assert [s.auto_run_safe for s in rb.steps] == [True, False]
+
+
+async def test_the_postmortem_tells_the_alerts_story_in_markdown_and_json(tmp_path):
+    import json
+
+    from opsconsole.events import ALERT_NOTIFIED
+    from opsconsole.incidents import postmortem
+    from opsconsole.incidents.export import export_json
+    from opsconsole.incidents.store import load_state
+
+    store = SQLiteStore(tmp_path / "data" / "incidents.db")
+    clock = [T0]
+    rig = Rig(write_config(tmp_path, extra="""\
+    escalate: [{after: 5m, notify: []}]
+"""), store, clock)
+    await rig.tick("CRITICAL", 0)   # pending
+    await rig.tick("CRITICAL", 35)  # firing: declares, runs the step
+    (inc,) = incidents(store)
+    store.append(ALERT_NOTIFIED, {"alert": "api-down", "state": "firing", "target": "oncall",
+                                  "kind": "webhook", "ok": False, "attempts": 3,
+                                  "error": "HTTP 500 token=abcdefghijklmnopqrstu"},
+                 incident_id=inc.id, ts=datetime.fromtimestamp(clock[0] + 1, UTC))
+    ack = rig.w.evaluator.ack("api-down", "ann", at=clock[0] + 60)
+    rig.w._record([ack])
+    await rig.tick("CRITICAL", 400)  # past the escalation's 5 min: acknowledged, none
+    await rig.tick("OK", 10)         # resolved
+    rig.close()
+    state, events = load_state(store, inc.id)
+    md = postmortem.markdown(state, events)
+    section = md.split("## Alerts\n", 1)[1].split("\n## ", 1)[0]
+    lines = [line for line in section.splitlines() if line.startswith("- ")]
+    texts = [line.split(" — ", 1)[1] for line in lines]
+    assert texts[0].startswith("Alert api-down (critical) is pending: value CRITICAL")
+    assert texts[1] == "Alert api-down declared this incident (SEV2)"
+    assert texts[2].startswith("Alert api-down (critical) is FIRING")
+    assert "Alert api-down ran runbook service-restart step 1 “Note the restart” " \
+           "automatically" in texts
+    assert any(t.startswith("Notification to oncall (webhook) of api-down firing FAILED "
+                            "after 3 attempts") for t in texts)
+    assert any(t.startswith("Alert api-down (critical) acknowledged by ann") for t in texts)
+    assert not any("escalated" in t for t in texts)  # acknowledged first: no escalation
+    (resolved,) = [t for t in texts if t.startswith("Alert api-down (critical) resolved")]
+    assert "after 6m50s" in resolved  # fired at +35 s, resolved at +445 s
+    assert lines[0].startswith("- 2026-05-28 20:26:40 UTC")  # the evaluator's clock
+    assert "abcdefghijklmnopqrstu" not in md
+    parts: list[str] = []
+    export_json(store, inc.id, parts.append)
+    doc = json.loads("".join(parts))
+    assert [a["text"] for a in doc["alerts"]] == texts
+    assert doc["alerts"][0]["at"] == "2026-05-28 20:26:40Z"
+    store.close()
