@@ -252,6 +252,10 @@ def load_config(path: str | Path | None) -> AppConfig:
         t = t if t.is_absolute() else p.parent / t
         load_template(t)
         cfg = replace(cfg, incidents=replace(cfg.incidents, postmortem_template=str(t)))
+    if any(r.auto_run is not None for r in cfg.alerts):  # only then are runbooks read
+        from opsconsole.runbooks.autorun import check_auto_run
+
+        check_auto_run(cfg, p)
     return replace(cfg, source=str(p))
 
 

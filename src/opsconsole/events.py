@@ -131,3 +131,12 @@ class EventSink(Protocol):
     def record(self, type: str, data: dict[str, Any], *, incident_id: str | None = None) -> Event:
         """Record durably and return the event (raises OSError when it could not be written)."""
         ...
+
+# Alert actions (issue 14, declare:/auto_run:): an alert that declared an incident or was
+# attached to the open one (data: action "declared"/"attached", rule, key, episode,
+# severity, summary, value, incident, actor); an auto_run: step started for a firing, or
+# refused (data: rule, key, episode, runbook, step, status "started"/"refused", reason).
+# Both are the evaluator's memory of what it did once per firing episode (read back on a
+# restart or a lease takeover).
+ALERT_DECLARED = "alert.declared"
+ALERT_AUTO_RUN = "alert.auto_run"

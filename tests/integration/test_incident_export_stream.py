@@ -15,6 +15,7 @@ from opsconsole import events as ev
 from opsconsole.events import Actor, Event
 from opsconsole.incidents import export, postmortem
 from opsconsole.incidents import timeline as tl
+from opsconsole.incidents.alertwords import alert_sentences
 from opsconsole.incidents.postmortem import _JSON_C1, _event_json, actor_label, utc
 from opsconsole.incidents.store import SQLiteStore, load_state
 
@@ -78,6 +79,8 @@ def old_to_json(state: tl.IncidentState, events: list[Event], *,
             {k: (utc(v) + "Z" if isinstance(v, datetime) else v) for k, v in r.items()}
             for r in old_runbook_runs(events)
         ],
+        # the postmortem's Alerts section (issue 14), from the same events in memory
+        "alerts": [{**r, "at": utc(r["at"]) + "Z"} for r in alert_sentences(events)],
     }
     if generated_at:
         doc["generated_at"] = generated_at.astimezone(UTC).isoformat()
@@ -124,7 +127,27 @@ def _random_event(rng: random.Random, i: int) -> tuple[str, dict[str, Any]]:
                                "data": {"state": "CRITICAL"}}),
         ("custom.thing", {"k": text, "n": i}),
     ]
-    return rng.choice(choices)
+    picked = rng.choice(choices)
+    # alert events (issue 14) in about one event in five, from a second generator so the
+    # first one's sequence (and the incidents the other tests expect) stays as it was
+    other = random.Random(i * 7919 + len(text))
+    if other.random() < 0.2:
+        alerts: list[tuple[str, dict[str, Any]]] = [
+            (ev.ALERT_TRANSITION, {"rule": "api-down", "key": "api-down", "event":
+                                   other.choice(["pending", "firing", "resolved", "escalated"]),
+                                   "severity": "critical", "value": text, "summary": text,
+                                   "at": T0.timestamp() + other.randint(-60, 600), "escalation": 1}),
+            (ev.ALERT_NOTIFIED, {"alert": "api-down", "state": "firing", "target": "oncall",
+                                 "kind": "webhook", "ok": other.choice([True, False]),
+                                 "attempts": 2, "error": text}),
+            (ev.ALERT_DECLARED, {"rule": text, "action": other.choice(["declared", "attached"]),
+                                 "incident": "INC-1", "episode": f"x:{i}"}),
+            (ev.CONTEXT_ATTACHED, {"seq": i, "type": ev.ALERT_TRANSITION, "ts": T0.isoformat(),
+                                   "actor": {"user": "alert x", "host": "h"},
+                                   "data": {"rule": "x", "event": "pending", "value": 81.5}}),
+        ]
+        return other.choice(alerts)
+    return picked
 
 
 def build(store: SQLiteStore, rng: random.Random, n: int) -> str:

@@ -47,7 +47,7 @@ def test_every_documented_field_loads(tmp_path):
             summary: "{name}: {value} sessions blocked by pid {pid} since {since} ({labels.team})"
             description: "{{literal}} braces"
             notify: [oncall]
-            runbook: lock-contention
+            runbook: pg-lock-contention
             params: {pid: "{pid}", database: "{database}"}
             declare: attach
             escalate: [{after: 15m, notify: [secondary]}, {after: 30m, notify: [manager]}]

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from opsconsole.alerts.actions import AlertActions
 from opsconsole.alerts.defaults import default_rules, effective_rules
 from opsconsole.alerts.notify import Delivery, Notifier
 from opsconsole.alerts.record import delivery_event, notification_for, transition_event
@@ -50,7 +51,7 @@ class Watcher:
                  clock: Callable[[], float] = time.time,
                  say: Callable[[str], Any] = print,
                  systemd: SystemdNotifier | None = None,
-                 record_signals: str | None = None) -> None:
+                 record_signals: str | None = None, auto_runner: Any = None) -> None:
         from opsconsole.sources.host import HostCollector
 
         self.cfg = cfg
@@ -76,6 +77,9 @@ class Watcher:
         self._incident_id: str | None = None  # where this batch's events go (see _record)
         self.record_signals = record_signals  # JSON Lines of what each evaluation read
         self._standing_by: str | None = None
+        # declare: and auto_run: (once per firing episode; the memory is the store)
+        self.actions = AlertActions(cfg, store, evaluator="watch", host=self.host, say=say,
+                                    clock=clock, runner=auto_runner)
 
     # ------------------------------------------------------------------ the lease
     def _take_over(self) -> None:
@@ -93,6 +97,22 @@ class Watcher:
         resumed = sum(1 for s in self.evaluator.states.values() if s.since is not None)
         self.say(f"evaluating {len(self.evaluator.rules)} rules (lease taken; "
                  f"{resumed} alert state(s) resumed from the store)")
+        self.actions.resume()
+        self._catch_up()
+
+    def _catch_up(self) -> None:
+        """Act (declare:, auto_run:) on resumed firing alerts never acted on."""
+        if not any(c.rule.declare or c.rule.auto_run is not None for c in self.evaluator.rules):
+            return
+        try:
+            self.silences.update(self.store)
+        except StoreError:
+            pass
+        at = datetime.fromtimestamp(self.clock(), UTC)
+        in_force = self.silences.in_force(at)
+        self._incident_id = self.actions.catch_up(
+            self.evaluator, self._incident(),
+            lambda labels: silenced_by(labels, at, in_force, self.cfg.maintenance) is not None)
 
     def holds(self) -> bool:
         try:
@@ -188,6 +208,9 @@ class Watcher:
             if quiet is not None:  # recorded and shown, never notified or escalated
                 data["silenced_by"] = quiet.describe() if hasattr(quiet, "describe") \
                     else str(getattr(quiet, "name", quiet))
+            # declare: may open the incident this firing (and what follows) is recorded on
+            iid = self._incident_id = self.actions.on_transition(t, iid,
+                                                                 silenced=quiet is not None)
             self._append(type_, data, iid)
             value = f"{t.value:.4g}" if isinstance(t.value, float) else str(t.value)
             self.say(f"{t.rule}: {t.from_state} → {t.to_state} ({t.event}) value {value}"
@@ -229,6 +252,7 @@ class Watcher:
         finally:
             self.systemd.stopping()
             self.scheduler.stop()
+            await self.actions.drain(30)
             if self.notifier is not None:
                 await self.notifier.drain(10)
                 await self.notifier.aclose()

@@ -61,6 +61,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
         if args.interval <= 0:
             raise _Usage("--interval must be a positive number of seconds")
         from opsconsole.alerts.watcher import Watcher
+        from opsconsole.runbooks.autorun import AutoRunner
 
         store = _store(cfg, data_dir)
 
@@ -73,7 +74,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.add_signal_handler(sig, stop.set)
             watcher = Watcher(cfg, store, interval=args.interval, say=say,
-                              record_signals=args.record_signals)
+                              record_signals=args.record_signals,
+                              auto_runner=AutoRunner(cfg, store))
             return await watcher.run(stop, max_ticks=args.ticks)
 
         try:

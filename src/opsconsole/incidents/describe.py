@@ -11,6 +11,8 @@ from typing import Any
 from opsconsole.events import (
     ACTION_ADDED,
     ACTION_STATUS,
+    ALERT_AUTO_RUN,
+    ALERT_DECLARED,
     ALERT_NOTIFIED,
     ALERT_TRANSITION,
     COMMS_SENT,
@@ -267,7 +269,8 @@ def _describe(e: Event) -> str:
         return f"Action item added: {d.get('text', '')}{owner}"
     if t == ACTION_STATUS:
         return f"Action item #{d.get('action', '?')} → {d.get('status', 'done')}"
-    if t in (ALERT_TRANSITION, ALERT_NOTIFIED, SILENCE_ADDED, SILENCE_EXPIRED):
+    if t in (ALERT_TRANSITION, ALERT_NOTIFIED, SILENCE_ADDED, SILENCE_EXPIRED,
+             ALERT_DECLARED, ALERT_AUTO_RUN):
         from opsconsole.incidents.alertwords import describe_alert_event
 
         return describe_alert_event(t, d)

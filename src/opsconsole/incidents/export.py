@@ -125,13 +125,20 @@ def _run_json(run: dict[str, Any]) -> str:
 
 
 def write_json(write: Write, state: tl.IncidentState, events: Iterable[Event],
-               runbook_events: Iterable[Event], *, generated_at: datetime | None = None) -> int:
+               runbook_events: Iterable[Event], *, generated_at: datetime | None = None,
+               alert_events: Iterable[Event] = ()) -> int:
     """The JSON export written piece by piece: ``events`` every event in order,
-    ``runbook_events`` (at least) its runbook step events in order. Returns the number of
-    events written."""
+    ``runbook_events`` (at least) its runbook step events in order, ``alert_events`` (at
+    least) its alert events and attached context, for the ``alerts`` sentences. Returns the
+    number of events written."""
+    from opsconsole.incidents.alertwords import alert_sentences
+
     tok_events, tok_runs = (f"__{name}_{uuid.uuid4().hex}__" for name in ("events", "runs"))
     doc: dict[str, Any] = {"format": "opsconsole.incident/1", "incident": state.to_json(),
                            "events": tok_events, "runbook_executions": tok_runs}
+    alerts = [{**r, "at": utc(r["at"]) + "Z"}
+              for r in alert_sentences(alert_events)]
+    doc["alerts"] = alerts
     if generated_at:
         doc["generated_at"] = generated_at.astimezone(UTC).isoformat()
     head = json.dumps(doc, indent=2, ensure_ascii=False, default=str)
@@ -172,6 +179,10 @@ def event_line(e: Event) -> str:
             f'"text": {_encode(describe(e))}}}')
 
 
+_ALERTS = (ev.ALERT_TRANSITION, ev.ALERT_NOTIFIED, ev.ALERT_DECLARED, ev.ALERT_AUTO_RUN,
+           ev.SILENCE_ADDED, ev.SILENCE_EXPIRED, ev.CONTEXT_ATTACHED)
+
+
 def export_json(store: SQLiteStore, incident_id: str, write: Write, *,
                 generated_at: datetime | None = None) -> tl.IncidentState:
     """Stream the incident's JSON export into ``write`` (nothing written when the incident
@@ -179,5 +190,5 @@ def export_json(store: SQLiteStore, incident_id: str, write: Write, *,
     with snapshot(store) as conn:
         state = fold_state(conn, incident_id)
         write_json(write, state, rows(conn, incident_id), rows(conn, incident_id, _RUNBOOK),
-                   generated_at=generated_at)
+                   generated_at=generated_at, alert_events=rows(conn, incident_id, _ALERTS))
     return state

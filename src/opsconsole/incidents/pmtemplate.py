@@ -14,7 +14,7 @@ PLACEHOLDERS = (
     "front_matter", "id", "title", "severity", "status", "services", "commander", "headline",
     "impact", "impact_users", "impact_duration", "root_cause", "resolution", "prevention",
     "postmortem_required", "durations", "milestones", "remarks", "timeline",
-    "runbook_executions", "action_items",
+    "runbook_executions", "action_items", "alerts",
 )
 _FIELD = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 
@@ -52,6 +52,10 @@ _What happened, in two or three sentences._
 ## Resolution
 
 {{ resolution }}
+
+## Alerts
+
+{{ alerts }}
 
 ## Timeline
 

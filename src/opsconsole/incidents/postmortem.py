@@ -224,8 +224,20 @@ def markdown(state: tl.IncidentState, events: list[Event], *,
         "remarks": "; ".join(warn + list(remarks.values())) or "none",
         "timeline": "\n".join(tlines), "runbook_executions": runs_md,
         "action_items": "\n".join(al),
+        "alerts": alerts_markdown(events),
     }
     return pmtemplate.render(template or pmtemplate.DEFAULT_TEMPLATE, values)
+
+
+def alerts_markdown(events: Iterable[Event]) -> str:
+    """The postmortem's Alerts section: what the alerts did during the incident, one
+    sentence a line (see :func:`opsconsole.incidents.alertwords.alert_sentences`)."""
+    from opsconsole.incidents.alertwords import alert_sentences
+
+    rows = alert_sentences(events)
+    if not rows:
+        return "_No alert fired, notified or acted on this incident's timeline._"
+    return "\n".join(f"- {utc(r['at'])} UTC — {_cell(mask_tokens(r['text']))}" for r in rows)
 
 
 def to_json(state: tl.IncidentState, events: list[Event], *,
@@ -235,7 +247,8 @@ def to_json(state: tl.IncidentState, events: list[Event], *,
     from opsconsole.incidents.export import write_json
 
     parts: list[str] = []
-    write_json(parts.append, state, events, events, generated_at=generated_at)
+    write_json(parts.append, state, events, events, generated_at=generated_at,
+               alert_events=events)
     return "".join(parts)
 
 

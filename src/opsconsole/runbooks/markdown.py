@@ -84,7 +84,7 @@ SHELL_LANGS = {"sh", "bash", "shell", "zsh"}
 SESSION_LANGS = {"console", "shell-session", "shellsession", "sh-session", "terminal"}
 SQL_LANGS = {"sql", "postgresql", "postgres", "psql", "pgsql", "plpgsql"}
 OPTION_KEYS = {"timeout", "retries", "confirm", "database", "milestone", "id", "title",
-               "dry_run", "continue_on_failure", "retry_delay",
+               "dry_run", "continue_on_failure", "retry_delay", "auto_run_safe",
                "expect", "expect_rows", "expect_matches", "expect_not_matches"}
 # expect=VALUE, expect_rows=N, expect_matches=REGEX: the step's expect: mapping
 EXPECT_OPTIONS = {"expect": "value", "expect_rows": "rows", "expect_matches": "matches",
@@ -139,7 +139,8 @@ def parse_options(info: str, path: Path, line: int, column: int) -> dict[str, An
             typed = yaml.safe_load(v) if k in ("expect", "expect_rows") else v
             opts.setdefault("expect", {})[EXPECT_OPTIONS[k]] = typed
             continue
-        opts[k] = yaml.safe_load(v) if k in ("retries", "continue_on_failure") else v
+        opts[k] = yaml.safe_load(v) if k in ("retries", "continue_on_failure",
+                                             "auto_run_safe") else v
     return opts
 
 

@@ -129,6 +129,8 @@ class _StepBase:
     when: Condition | None = None
     stop_when: Condition | None = None
     expect: Any = field(None, check=check_expect)
+    # an alert's auto_run: may run this step unattended (runbooks.autorun); off by default
+    auto_run_safe: bool = False
     line: int | None = field(None, metadata={"internal": True})
 
     # fields run by /bin/sh: their placeholders become environment variable references

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from opsconsole.runbooks.model import Loaded
 
 
@@ -60,3 +62,94 @@ def search(loaded: list[Loaded], query: str) -> list[Loaded]:
             scored.append((-total, n, item))
     scored.sort(key=lambda x: (x[0], x[1]))
     return [x[2] for x in scored]
+
+
+# ---------------------------------------------------------------------- suggestions
+# words of an alert that mean a tag's word (a rule's signal says pg, runbooks say postgres)
+_ALIASES = {"pg": ("postgres",), "postgresql": ("postgres",), "mem": ("memory",),
+            "fs": ("filesystem",), "conn": ("connections",), "cpu": ("cpu",),
+            # the lock-chain signals (blocked_sessions, root_blocker_pid) are about locks
+            "blocked": ("blocked", "locks"), "blocker": ("blocker", "locks"),
+            "lock": ("locks",)}
+_STOP = {"the", "and", "for", "with", "state", "value", "used", "pct", "total", "main",
+         "critical", "warning", "info", "firing", "pending", "check", "host"}
+
+
+def _words(text: str) -> set[str]:
+    import re
+
+    out = set()
+    for word in re.findall(r"[a-z][a-z0-9]*", text.lower()):
+        for w in _ALIASES.get(word, (word,)):
+            if len(w) >= 3 and w not in _STOP:
+                out.add(w)
+    return out
+
+
+def _hit(a: str, b: str) -> bool:
+    """The same word, or the same stem: ``lock``/``locks``, ``blocked``/``blocker`` (a
+    common start of 5 letters or more, or all of a 4-letter word)."""
+    if a == b:
+        return True
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n >= 5 or (n >= 4 and min(len(a), len(b)) == n)
+
+
+def suggest(loaded: list[Loaded], alerts: list[dict[str, Any]]) -> list[tuple[Loaded, str]]:
+    """The runbooks that fit the alerts firing (or pending) now, best first, each with the
+    alert it is suggested for: for each alert in the order given (worst first), the rule's
+    own ``runbook:``, then the runbooks whose tags, id or ``when_to_use`` share words with
+    the alert's name, labels and condition (tags and id count double; only those within a
+    word of the best fit). A pure function."""
+    by_id = {i.runbook.id: i for i in loaded if i.runbook is not None}
+    out: list[tuple[Loaded, str]] = []
+    seen: set[str] = set()
+    live = [a for a in alerts if a.get("state") in ("firing", "pending", "silenced", "nodata")]
+    live.sort(key=lambda a: 0 if a.get("state") == "firing" else 1)  # stable: worst first
+    for a in live:
+        name = str(a.get("name", "?"))
+        own = by_id.get(str(a.get("runbook") or ""))
+        if own is not None and own.runbook is not None and own.runbook.id not in seen:
+            seen.add(own.runbook.id)
+            out.append((own, name))
+        labels = a.get("labels") or {}
+        words = _words(" ".join([name, str(a.get("expr") or ""),
+                                 *(str(v) for k, v in labels.items()
+                                   if k not in ("alertname", "severity"))]))
+        scored = []
+        for n, item in enumerate(loaded):
+            rb = item.runbook
+            if rb is None or rb.id in seen:
+                continue
+            strong = _words(" ".join([*rb.tags, rb.id]))
+            weak = _words(rb.symptoms)
+            score = sum(2 if any(_hit(w, s) for s in strong) else
+                        1 if any(_hit(w, s) for s in weak) else 0 for w in words)
+            if score >= 2:
+                scored.append((-score, n, item))
+        # only the close fits: one shared generic word (postgres, high) is not a fit
+        best = -min((x[0] for x in scored), default=0)
+        for _, _, item in sorted((x for x in scored if -x[0] >= best - 1),
+                                 key=lambda x: (x[0], x[1])):
+            assert item.runbook is not None
+            seen.add(item.runbook.id)
+            out.append((item, name))
+    return out
+
+
+def ranked(loaded: list[Loaded], query: str,
+           alerts: list[dict[str, Any]] | None) -> list[tuple[Loaded, str | None]]:
+    """What the picker lists: with no query, the suggestions for ``alerts`` first (marked
+    with their alert), then every other runbook as :func:`search` orders them; with a
+    query, :func:`search`'s order, the suggested ones still marked."""
+    sugg = suggest(loaded, alerts or [])
+    mark = {id(item): name for item, name in sugg}
+    found = search(loaded, query)
+    if query.split():
+        return [(item, mark.get(id(item))) for item in found]
+    first = [(item, name) for item, name in sugg]
+    return first + [(item, None) for item in found if id(item) not in mark]

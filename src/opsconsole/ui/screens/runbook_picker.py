@@ -18,7 +18,7 @@ from textual.widgets.option_list import Option
 
 from opsconsole.runbooks.library import load_all, runbook_dirs
 from opsconsole.runbooks.model import Loaded, Runbook
-from opsconsole.runbooks.search import search
+from opsconsole.runbooks.search import ranked
 from opsconsole.text import for_terminal, one_line
 from opsconsole.ui.actions import ActionSpec, bindings
 from opsconsole.ui.actions import hotkey_specs as hotkey_specs  # re-exported (moved)
@@ -42,8 +42,10 @@ def load_runbooks(config: Any) -> list[Loaded]:
     return load_all(runbook_dirs(list(getattr(config, "runbook_dirs", []) or [])))
 
 
-def picker_label(item: Loaded, width: int = 200) -> Text:
+def picker_label(item: Loaded, width: int = 200, suggested: str | None = None) -> Text:
     t = Text(no_wrap=True, overflow="ellipsis")
+    if suggested:
+        t.append(f"suggested: {one_line(suggested, 40)} ", style="bold reverse")
     if item.runbook is None:
         t.append("✗ ", style="bold")
         t.append(one_line(item.path.name), style="bold")
@@ -98,8 +100,13 @@ class RunbookPickerScreen(Screen[None]):
                                  border-top: solid $primary; background: $surface; }
     """
 
-    def __init__(self, loaded: list[Loaded] | None = None, context: dict[str, str] | None = None) -> None:
+    def __init__(self, loaded: list[Loaded] | None = None, context: dict[str, str] | None = None,
+                 alerts: list[dict[str, Any]] | None = None) -> None:
         super().__init__(id="runbook-picker")
+        # the alerts firing/pending now (rows as opsconsole alerts --json gives them): the
+        # runbooks that fit them are listed first (runbooks.search.ranked)
+        self.alerts = list(alerts or [])
+        self.marks: dict[int, str] = {}
         self.loaded = loaded
         self.context = context or {}
         self.shown: list[Loaded] = []
@@ -148,10 +155,19 @@ class RunbookPickerScreen(Screen[None]):
             t.append(" · READ-ONLY: read, not run", style="bold")
         return t
 
+    def suggest_for(self, alerts: list[dict[str, Any]]) -> None:
+        """The alerts firing now (for the console's alert state to feed): re-ranks."""
+        self.alerts = list(alerts)
+        if self.is_mounted:
+            self.refilter(self.query_one("#runbook-search", Input).value)
+
     def refilter(self, query: str) -> None:
-        self.shown = search(self.loaded or [], query)
+        rows = ranked(self.loaded or [], query, self.alerts)
+        self.shown = [item for item, _ in rows]
+        self.marks = {n: name for n, (_, name) in enumerate(rows) if name}
         ol = self.query_one("#runbook-list", OptionList)
-        ol.set_options([Option(picker_label(item), id=str(n)) for n, item in enumerate(self.shown)])
+        ol.set_options([Option(picker_label(item, suggested=self.marks.get(n)), id=str(n))
+                        for n, item in enumerate(self.shown)])
         if self.shown:
             ol.highlighted = 0
         self.query_one("#runbook-picker-title", Static).update(self.title_text())
@@ -253,8 +269,19 @@ def context_of(app: Any) -> dict[str, str]:
         return {}
 
 
+def alerts_of(app: Any) -> list[dict[str, Any]]:
+    """The alerts the app holds now, if it keeps any (``alert_rows() -> list[dict]`` or an
+    ``alert_rows`` list, as ``opsconsole alerts --json`` rows)."""
+    rows = getattr(app, "alert_rows", None)
+    try:
+        rows = rows() if callable(rows) else rows
+        return [r for r in rows or [] if isinstance(r, dict)]
+    except Exception:
+        return []
+
+
 def open_picker(app: Any) -> None:
-    app.push_screen(RunbookPickerScreen(context=context_of(app)))
+    app.push_screen(RunbookPickerScreen(context=context_of(app), alerts=alerts_of(app)))
 
 
 # --------------------------------------------------------------------------- hotkeys
