@@ -131,3 +131,4 @@ class EventSink(Protocol):
     def record(self, type: str, data: dict[str, Any], *, incident_id: str | None = None) -> Event:
         """Record durably and return the event (raises OSError when it could not be written)."""
         ...
+ALERT_ACK = "alert.ack"  # an operator acknowledged a firing alert (the evaluator applies it)
