@@ -201,3 +201,53 @@ async def test_read_only_console_displays_and_writes_nothing(tmp_path):
         await pilot.pause()
         assert ro.screen.id != "silence-modal"
     assert db.read_bytes() == before
+
+
+async def test_an_ack_from_the_console_stops_a_running_watch_escalating(tmp_path, receiver):
+    """``opsconsole watch`` in another process evaluates; the console follows, and its ``a``
+    is applied by the watch: the alert is acknowledged there and its escalation level is
+    never reached (nor notified)."""
+    from datetime import UTC, datetime
+
+    from test_watch import Watch
+
+    data = tmp_path / "data"
+    text = config_text(tmp_path, closed_port(), hook=f"{receiver.url}/hook", for_="0s")
+    text = text.replace("{after: 10m, notify: []}", "{after: 15s, notify: [oncall]}")
+    (tmp_path / "c.yaml").write_text(text)
+    watch = Watch(str(tmp_path / "c.yaml"), str(data))
+    try:
+        from eventually import eventually_sync
+
+        eventually_sync(lambda: watch.saw("api-down: inactive → firing"), 60,
+                        what="the watch firing", last=lambda: watch.lines)
+        app = make_app(parse_config(text), data_dir=data, clock=lambda: datetime.now(UTC),
+                       alert_interval=0.2)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(pilot, lambda: (r := row(app)) and r["state"] == "firing", 30,
+                           what="the console showing the watch's alert")
+            assert app.alerts.view.mode == "following"
+            assert f"pid {watch.p.pid}" in app.alerts.view.who()
+            app.set_current_pane("health", focus=True)
+            await pilot.pause()
+            await pilot.press("a")
+            await wait_for(pilot, lambda: row(app)["acked_by"], 30,
+                           what="the watch applying the ack (recorded state)")
+        assert watch.saw("api-down: firing → firing (acknowledged)")
+        acked = next(e for e in store_events(data, ALERT_TRANSITION)
+                     if e.data["event"] == "acknowledged")
+        fired = acked.data["since"]
+
+        # the watch records its state only on a change: wait on its lease renewals (one a
+        # tick) past the time the escalation level was due
+        from opsconsole.incidents.lease import Lease
+
+        lease = Lease(data / DB_NAME)
+        eventually_sync(lambda: lease.current().renewed_at > fired + 16, 60,
+                        what="the watch evaluating past the escalation time",
+                        last=lambda: watch.lines)
+        assert watch.p.poll() is None
+        assert not any("escalated" in line for line in watch.lines), watch.lines
+        assert [b["state"] for b in receiver.bodies("/hook")] == ["firing"]
+    finally:
+        watch.stop()
