@@ -114,6 +114,8 @@ BINDING_IDS: tuple[str, ...] = (
     "runbook-picker-up", "runbook-picker-close", "runbook-run", "runbook-skip", "runbook-stop",
     "runbook-back", "runbook-note", "runbook-down", "runbook-up", "runbook-close",
     "runbook-params-cancel",
+    # the alerts strip (ui.alerts_view)
+    "alert-runbook", "alert-ack", "alert-silence",
 )
 _HOTKEY_ID = re.compile(r"runbook-hotkey-(\d+)")
 

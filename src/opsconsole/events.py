@@ -140,3 +140,4 @@ class EventSink(Protocol):
 # restart or a lease takeover).
 ALERT_DECLARED = "alert.declared"
 ALERT_AUTO_RUN = "alert.auto_run"
+ALERT_ACK = "alert.ack"  # an operator acknowledged a firing alert (the evaluator applies it)

@@ -93,7 +93,7 @@ class AlertActions:
     def __init__(self, cfg: AppConfig, store: SQLiteStore, *, evaluator: str = "watch",
                  host: str | None = None, read_only: bool = False,
                  say: Callable[[str], Any] = print, clock: Callable[[], float] | None = None,
-                 runner: Any = None) -> None:
+                 runner: Any = None, loop: asyncio.AbstractEventLoop | None = None) -> None:
         self.cfg = cfg
         self.store = store
         self.evaluator = evaluator
@@ -106,6 +106,9 @@ class AlertActions:
         self.runner = runner
         self.done: set[tuple[str, str]] = set()  # (declare|auto_run, episode)
         self.tasks: set[asyncio.Task[Any]] = set()
+        # the loop auto_run: steps run on when transitions are recorded from another thread
+        # (the console evaluates in a worker thread)
+        self.loop = loop
 
     # ------------------------------------------------------------------ memory
     def resume(self) -> int:
@@ -238,6 +241,9 @@ class AlertActions:
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
+            if self.loop is not None and self.loop.is_running():
+                asyncio.run_coroutine_threadsafe(self.auto_run(t, incident_id), self.loop)
+                return
             self.say(f"{t.rule}: auto_run needs the evaluator's event loop; not run")
             return
         task = loop.create_task(self.auto_run(t, incident_id))

@@ -11,7 +11,9 @@ Each tick: the checks that are due run (each on its own interval, as in the cons
 host is sampled (in a thread), each PostgreSQL target is read (bounded by its timeouts; an
 unreachable one is NO DATA), the rules are evaluated, every transition is recorded (on the
 worst open incident's timeline when there is one), notifications go out, and the state is
-recorded. Never imports Textual.
+recorded (the lease, the evaluation and the records are :mod:`opsconsole.alerts.core`,
+shared with the console). Acknowledgements recorded by any console are honoured. Never
+imports Textual.
 """
 
 from __future__ import annotations
@@ -20,30 +22,24 @@ import asyncio
 import socket
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from opsconsole.alerts.actions import AlertActions
+from opsconsole.alerts.core import EVALUATOR_STATE, EvaluationCore
 from opsconsole.alerts.defaults import default_rules, effective_rules
-from opsconsole.alerts.notify import Delivery, Notifier
-from opsconsole.alerts.record import delivery_event, notification_for, transition_event
-from opsconsole.alerts.rules import Evaluator, Transition
+from opsconsole.alerts.notify import Notifier
+from opsconsole.alerts.rules import Transition
 from opsconsole.alerts.signals import PgReadings, SignalSet
-from opsconsole.alerts.silencelog import SilenceLog
-from opsconsole.alerts.silences import silenced_by
 from opsconsole.checks.scheduler import CheckScheduler
 from opsconsole.checks.tracker import CheckTracker
-from opsconsole.events import ALERT_NOTIFIED
-from opsconsole.incidents.lease import Lease, LeaseError
-from opsconsole.incidents.store import SQLiteStore, StoreError, all_states, worst_first
+from opsconsole.incidents.store import SQLiteStore
 from opsconsole.sdnotify import Notifier as SystemdNotifier
+
+__all__ = ["EVALUATOR_STATE", "Watcher"]
 
 if TYPE_CHECKING:
     from opsconsole.config import AppConfig
     from opsconsole.sources.host import HostCollector
-
-EVALUATOR_STATE = "alert.evaluator_state"  # data: Evaluator.to_dict() after transitions
-
 
 class Watcher:
     def __init__(self, cfg: AppConfig, store: SQLiteStore, *, interval: float = 10.0,
@@ -64,75 +60,37 @@ class Watcher:
         # the default rules cover each real filesystem mounted now
         mounts = [fs.mountpoint for fs in self.collector.collect().filesystems]
         self.rules = effective_rules(default_rules(cfg.thresholds, mounts), cfg.alerts)
-        self.evaluator = Evaluator([r for r in self.rules if r.enabled], clock)
+        # the lease, the evaluator, the records and the notifier: shared with the console
+        self.core = EvaluationCore(cfg, store, self.rules, clock=clock, say=say,
+                                   lease_ttl=lease_ttl or max(3 * interval, 15.0),
+                                   host=self.host,
+                                   actions=AlertActions(cfg, store, evaluator="watch",
+                                                        host=self.host, say=say, clock=clock,
+                                                        runner=auto_runner))
+        self.actions = self.core.actions
+        self.evaluator = self.core.evaluator
+        self.lease = self.core.lease
+        self.silences = self.core.silences
         self.tracker = CheckTracker()
         self.scheduler = CheckScheduler(cfg.checks, cfg, self.tracker)
-        self.lease = Lease(store.path, ttl=lease_ttl or max(3 * interval, 15.0), clock=clock)
-        self.notifier: Notifier | None = None
         self.systemd = systemd or SystemdNotifier()
         self.ticks = 0
-        self.transitions = 0
         self._pg: dict[str, Any] = {}
-        self.silences = SilenceLog()
-        self._incident_id: str | None = None  # where this batch's events go (see _record)
         self.record_signals = record_signals  # JSON Lines of what each evaluation read
-        self._standing_by: str | None = None
-        # declare: and auto_run: (once per firing episode; the memory is the store)
-        self.actions = AlertActions(cfg, store, evaluator="watch", host=self.host, say=say,
-                                    clock=clock, runner=auto_runner)
+
+    @property
+    def notifier(self) -> Notifier | None:
+        return self.core.notifier
+
+    @property
+    def transitions(self) -> int:
+        return self.core.transitions
 
     # ------------------------------------------------------------------ the lease
-    def _take_over(self) -> None:
-        """Just became the evaluator: resume from the recorded state and deliveries."""
-        last = self.store.events_after(0, types=(EVALUATOR_STATE,))
-        if last:
-            self.evaluator.restore(last[-1].data)
-        sent = []
-        for e in self.store.events_after(0, types=(ALERT_NOTIFIED,)):
-            d = e.data
-            if d.get("ok") and d.get("dedup_key"):
-                sent.append((str(d["dedup_key"]), str(d.get("state")), int(d.get("level") or 0),
-                             str(d.get("target"))))
-        self.notifier = Notifier(self.cfg.notify, on_delivery=self._delivered, sent=sent)
-        resumed = sum(1 for s in self.evaluator.states.values() if s.since is not None)
-        self.say(f"evaluating {len(self.evaluator.rules)} rules (lease taken; "
-                 f"{resumed} alert state(s) resumed from the store)")
-        self.actions.resume()
-        self._catch_up()
-
-    def _catch_up(self) -> None:
-        """Act (declare:, auto_run:) on resumed firing alerts never acted on."""
-        if not any(c.rule.declare or c.rule.auto_run is not None for c in self.evaluator.rules):
-            return
-        try:
-            self.silences.update(self.store)
-        except StoreError:
-            pass
-        at = datetime.fromtimestamp(self.clock(), UTC)
-        in_force = self.silences.in_force(at)
-        self._incident_id = self.actions.catch_up(
-            self.evaluator, self._incident(),
-            lambda labels: silenced_by(labels, at, in_force, self.cfg.maintenance) is not None)
-
     def holds(self) -> bool:
-        try:
-            held_before = self.lease.held
-            held = self.lease.acquire()
-        except LeaseError as exc:
-            self.say(f"lease: {exc}")
-            return False
-        if held and not held_before:
-            self._standing_by = None
-            self._take_over()
-        elif not held:
-            if held_before:
-                self.say("lease lost: another evaluator took over; standing by")
-                self.scheduler.stop()
-            info = self.lease.current()
-            who = info.label() if info else "?"
-            if who != self._standing_by:
-                self.say(f"standing by: the evaluator is {who}")
-                self._standing_by = who
+        held = self.core.holds()
+        if self.core.lost:
+            self.scheduler.stop()
         return held
 
     # ------------------------------------------------------------------ one tick
@@ -165,11 +123,10 @@ class Watcher:
         signals = SignalSet(host=host, checks={s.name: s for s in self.tracker.statuses()},
                             pg=pg)
         now = self.clock()
-        out = self.evaluator.evaluate(signals, now)
+        out, sends = self.core.evaluate(signals, now)
         if self.record_signals:
             self._record_signals(now, signals)
-        if out:
-            self._record(out)
+        self.core.send(sends)
         self.systemd.watchdog()
         firing = sum(1 for s in self.evaluator.active() if s.state == "firing")
         self.systemd.status(f"{len(self.evaluator.rules)} rules, {firing} firing")
@@ -184,52 +141,9 @@ class Watcher:
         except OSError as exc:
             self.say(f"could not record signals to {self.record_signals}: {exc}")
 
-    def _incident(self) -> str | None:
-        try:
-            open_ = worst_first(all_states(self.store), self.cfg.incidents.severity_names())
-        except (StoreError, AttributeError):
-            return None
-        return open_[0].id if open_ else None
-
     def _record(self, transitions: list[Transition]) -> None:
-        # one fold of the store per batch of transitions (never per tick: most have none);
-        # the deliveries that follow go to the same incident
-        iid = self._incident_id = self._incident()
-        try:
-            self.silences.update(self.store)
-        except StoreError as exc:
-            self.say(f"could not read silences: {exc}")
-        at = datetime.fromtimestamp(self.clock(), UTC)
-        in_force = self.silences.in_force(at)
-        for t in transitions:
-            self.transitions += 1
-            type_, data = transition_event(t)
-            quiet = silenced_by(t.labels, at, in_force, self.cfg.maintenance)
-            if quiet is not None:  # recorded and shown, never notified or escalated
-                data["silenced_by"] = quiet.describe() if hasattr(quiet, "describe") \
-                    else str(getattr(quiet, "name", quiet))
-            # declare: may open the incident this firing (and what follows) is recorded on
-            iid = self._incident_id = self.actions.on_transition(t, iid,
-                                                                 silenced=quiet is not None)
-            self._append(type_, data, iid)
-            value = f"{t.value:.4g}" if isinstance(t.value, float) else str(t.value)
-            self.say(f"{t.rule}: {t.from_state} → {t.to_state} ({t.event}) value {value}"
-                     + (f" (silenced: {data['silenced_by']})" if quiet is not None else ""))
-            n = notification_for(t, self.host)
-            if n is not None and t.notify and self.notifier is not None and quiet is None:
-                self.notifier.send(n, list(t.notify))
-        self._append(EVALUATOR_STATE, self.evaluator.to_dict(), None)
-
-    def _append(self, type_: str, data: dict[str, Any], incident_id: str | None) -> None:
-        try:
-            self.store.append(type_, data, incident_id=incident_id)
-        except StoreError as exc:  # a full disk: keep evaluating, say it
-            self.say(f"could not record {type_}: {exc}")
-
-    def _delivered(self, d: Delivery) -> None:
-        self._append(*delivery_event(d), self._incident_id)
-        if not d.ok:
-            self.say(d.sentence())
+        """Record ``transitions`` and notify them (see :meth:`EvaluationCore.record`)."""
+        self.core.send(self.core.record(transitions))
 
     # ------------------------------------------------------------------ the loop
     async def run(self, stop: asyncio.Event | None = None, max_ticks: int | None = None) -> int:
@@ -252,7 +166,8 @@ class Watcher:
         finally:
             self.systemd.stopping()
             self.scheduler.stop()
-            await self.actions.drain(30)
+            if self.actions is not None:
+                await self.actions.drain(30)
             if self.notifier is not None:
                 await self.notifier.drain(10)
                 await self.notifier.aclose()
@@ -261,8 +176,5 @@ class Watcher:
                     await asyncio.wait_for(src.close(), 5)
                 except Exception:
                     pass
-            try:
-                self.lease.release()
-            except LeaseError:
-                pass
+            self.core.release()
         return 0

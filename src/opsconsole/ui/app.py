@@ -89,6 +89,8 @@ class Services:
     pg_source: Any = None  # PostgreSQL panes: anything like postgres.source.PgSource (fixed data)
     check_runner: Any = None  # async (spec, config) -> CheckResult; default: real checks
     check_tracker: Any = None  # a pre-filled CheckTracker (snapshots)
+    alert_interval: float = 2.0  # seconds between alert evaluations (ui/alerts_console.py)
+    alert_lease_ttl: float = 15.0  # how long this console's evaluator lease lasts unrenewed
 
 
 HELP_SPEC = next(s for s in GLOBAL_ACTIONS if s.id == "help")
@@ -151,6 +153,11 @@ class OpsConsoleApp(KeyHold, DiffDisplay, App[None]):
         for binding in Binding.make_bindings(bindings(self.hotkey_specs)):
             add_app_binding(self, binding)
         self._load_themes()
+        from opsconsole.ui.alerts_console import ConsoleAlerts
+
+        # evaluates the alert rules (holding the store's lease) or follows who does
+        self.alerts = ConsoleAlerts(self, self.services.alert_interval,
+                                    self.services.alert_lease_ttl)
         if self.config.keys:
             self.set_keymap(dict(self.config.keys))
 
@@ -262,6 +269,23 @@ class OpsConsoleApp(KeyHold, DiffDisplay, App[None]):
         self.set_current_pane(self.current_pane, focus=True)
         self.update_header()
         self._tick_clock()
+        self.alerts.start()
+
+    def alert_rows(self) -> list[dict[str, Any]]:
+        """The alerts shown now (the runbook picker suggests runbooks for them)."""
+        return list(self.alerts.view.rows)
+
+    def alerts_changed(self) -> None:
+        """A new alerts view: the strip, the tab line and the header show it."""
+        try:
+            self.pane("health").show_alerts(self.alerts.view)  # type: ignore[attr-defined]
+        except (LookupError, AttributeError):
+            return
+        self._draw_tabs()
+        self.update_header()
+
+    def on_unmount(self) -> None:
+        self.alerts.stop()  # the next evaluator need not wait for the lease to run out
 
     # ------------------------------------------------------------------ helpers
     @property

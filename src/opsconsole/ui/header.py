@@ -84,6 +84,9 @@ def header_text(app: OpsConsoleApp, width: int) -> Text:
         if brand:
             t.append(" opsconsole ", style="bold reverse")
         t.append(f" {app.services.hostname} ")
+        who = alerts_who(app)
+        if who:
+            t.append(f" {dot} {who}")
         if extra:
             t.append(f" {dot} ")
             t.append_text(extra)
@@ -102,6 +105,16 @@ def header_text(app: OpsConsoleApp, width: int) -> Text:
         lt.truncate(max(room - len(ell), 0))
         lt.append(ell)
     return lt + r
+
+
+def alerts_who(app: OpsConsoleApp) -> str:
+    """Who evaluates the alerts (``alerts: this console``), once the console knows."""
+    alerts = getattr(app, "alerts", None)
+    if alerts is None or not alerts.ticks:
+        return ""
+    from opsconsole.text import one_line
+
+    return one_line(alerts.view.who(), 60)
 
 
 def header_extra(app: OpsConsoleApp) -> Text | None:

@@ -98,13 +98,32 @@ def incidents_badge(states: Iterable[Any]) -> Badge:
     return Badge(f"{worst}{more}", "critical" if worst in ("SEV1", "SEV2") else "warning")
 
 
+def alerts_badge(firing: int, pending: int, critical: bool = False) -> Badge:
+    """Alerts not silenced: ``▲n`` firing, ``△n`` pending (both when both)."""
+    parts = ([f"{g('▲')}{firing}"] if firing else []) + ([f"{g('△')}{pending}"] if pending else [])
+    if not parts:
+        return NONE
+    return Badge(" ".join(parts), "critical" if firing and critical else "warning")
+
+
+def with_alerts(badge: Badge, alerts: Badge) -> Badge:
+    """The health tab's badge: the checks' then the alerts' (``✗2 ▲3``)."""
+    if not alerts:
+        return badge
+    if not badge:
+        return alerts
+    level = "critical" if "critical" in (badge.level, alerts.level) else badge.level
+    return Badge(f"{badge.text} {alerts.text}", level)
+
+
 def pane_badge(pane: Any) -> Badge:
     """The badge of a live pane object (reads its latest snapshot; no I/O)."""
     if getattr(pane, "state", "") == "stale":
         return STALE
     pid = pane.pane_id
     if pid == "health":
-        return health_badge(pane.tracker.statuses()) if pane._tracker is not None else NONE
+        checks = health_badge(pane.tracker.statuses()) if pane._tracker is not None else NONE
+        return with_alerts(checks, getattr(pane, "alerts_badge", lambda: NONE)())
     if pid == "resources":
         return resources_badge(pane.snapshot, pane.thresholds)
     if pid == "slow":

@@ -27,6 +27,7 @@ from opsconsole.fmt import age, duration, one_line
 from opsconsole.ui import compat
 from opsconsole.ui.actions import ActionSpec, bindings
 from opsconsole.ui.console import console_app
+from opsconsole.ui.glyphs import g
 from opsconsole.ui.panes.base import Pane
 from opsconsole.ui.panes.health_details import (  # noqa: F401 - re-exported
     SYMBOL,
@@ -172,6 +173,9 @@ class HealthPane(Pane):
         return self._tracker
 
     def compose_body(self) -> ComposeResult:
+        from opsconsole.ui.alerts_view import AlertsStrip
+
+        yield AlertsStrip(id="alerts-strip")  # the alerts above the checks (hidden if none)
         if not self.specs and self._tracker is None:
             yield Static(Text(f"no checks configured\n{self.hint}"),
                          classes="pane-body pane-empty")
@@ -186,7 +190,7 @@ class HealthPane(Pane):
             self.state = "off"
             self.update_header()
             return
-        table = self.query_one(DataTable)
+        table = self.query_one(".health-table", DataTable)
         widths = {"STATE": 9, "CHECK": NAME_W, "LATENCY": 6 + 1 + SPARK_W, "FOR": 6,
                   "MESSAGE": 12}
         for col in COLUMNS:
@@ -249,7 +253,7 @@ class HealthPane(Pane):
                            message_width=max(width - FIXED_W - 2, 12), styles=self.level_styles(),
                            cache=self._row_cache)
         try:
-            table: DataTable[Any] = self.query_one(DataTable)
+            table: DataTable[Any] = self.query_one(".health-table", DataTable)
         except Exception:
             return
         if not table.columns:
@@ -323,10 +327,60 @@ class HealthPane(Pane):
     def on_resize(self) -> None:
         self.redraw()
 
+    # ------------------------------------------------------------------ alerts
+    def show_alerts(self, view: Any) -> None:
+        """Draw the alerts strip from the console's latest alerts view (ui/alerts_console)."""
+        from opsconsole.ui.alerts_view import AlertsStrip
+
+        try:
+            strip = self.query_one(AlertsStrip)
+        except Exception:
+            return
+        firing, pending, silenced = view.counts()
+        title = Text()
+        title.append("ALERTS", style="bold")
+        counts = [f"{firing} firing"] * bool(firing) + [f"{pending} pending"] * bool(pending) \
+            + [f"{silenced} silenced"] * bool(silenced)
+        title.append(f" {g('·')} " + (", ".join(counts) or "none") + f" {g('·')} {view.who()}")
+        was_shown = strip.has_class("-shown")
+        styles = theme_level_styles(self.app.theme_variables, ("warning", "critical"))
+        strip.show_rows(view.rows, title, {**styles, "info": ""})
+        if view.rows and not was_shown and firing and self.has_class("-current"):
+            self.focus_primary()
+
+    def alerts_badge(self) -> Any:
+        from opsconsole.ui.tabs import alerts_badge
+
+        view = getattr(console_app(self), "alerts", None)
+        if view is None:
+            return alerts_badge(0, 0)
+        rows = view.view.rows
+        firing, pending, _ = view.view.counts()
+        crit = any(r["state"] == "firing" and r["severity"] == "critical"
+                   and not r.get("silenced_by") for r in rows)
+        return alerts_badge(firing, pending, crit)
+
+    def focus_primary(self) -> None:
+        """The alerts when one fires (not silenced), else the checks."""
+        from opsconsole.ui.alerts_view import AlertsTable
+
+        try:
+            alerts = self.query_one(AlertsTable)
+        except Exception:
+            alerts = None
+        view = getattr(console_app(self), "alerts", None)
+        if alerts is not None and view is not None and view.view.counts()[0]:
+            alerts.focus()
+            return
+        try:
+            self.query_one(".health-table", DataTable).focus()
+        except Exception:
+            super().focus_primary()
+
     # ------------------------------------------------------------------ actions
     def selected_check(self) -> str | None:
         try:
-            table: DataTable[Any] = self.query_one(DataTable)
+            table: DataTable[Any] = self.query_one(".health-table", DataTable)
         except Exception:
             return None
         return selected_key(table)
@@ -341,6 +395,11 @@ class HealthPane(Pane):
         self.action_details()
 
     def action_details(self) -> None:
+        from opsconsole.ui.alerts_view import AlertsTable
+
+        if isinstance(self.app.focused, AlertsTable):  # enter on an alert: its runbook
+            self.app.focused.action_alert_runbook()
+            return
         name = self.selected_check()
         if name is None or self._tracker is None:
             return

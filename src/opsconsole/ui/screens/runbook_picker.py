@@ -225,10 +225,12 @@ class RunbookPickerScreen(Screen[None]):
 
 
 def open_runbook(app: Any, rb: Runbook, *, start: int = 0, autorun: bool = False,
-                 context: dict[str, str] | None = None) -> None:
+                 context: dict[str, str] | None = None,
+                 given: dict[str, Prefill] | None = None) -> None:
     """Resume the walk of ``rb`` for the active incident when there is one (the steps run so
     far shown as such, the cursor on the next); else ask for parameters (pre-filled from
-    the panes, see :mod:`opsconsole.ui.runbook_prefill`) and push a new walkthrough."""
+    the panes, see :mod:`opsconsole.ui.runbook_prefill`; ``given`` ones, e.g. from an
+    alert, win) and push a new walkthrough."""
     incident = getattr(app, "active_incident", None)
     run = runs_of(app).get(rb.id, incident)
     if run is not None and run.complete and not autorun:
@@ -250,6 +252,8 @@ def open_runbook(app: Any, rb: Runbook, *, start: int = 0, autorun: bool = False
     values = prefill(app, rb)
     for k, v in (context or {}).items():
         values.setdefault(k, Prefill(v, "from the focused pane"))
+    wanted = {p.name for p in rb.params if not p.secret}
+    values.update({k: v for k, v in (given or {}).items() if k in wanted})  # e.g. an alert's
     app.push_screen(RunbookParamsScreen(rb, prefill=values), got)
 
 
