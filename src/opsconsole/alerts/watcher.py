@@ -62,10 +62,19 @@ class Watcher:
         self.collector = collector or HostCollector()
         # the default rules cover each real filesystem mounted now
         mounts = [fs.mountpoint for fs in self.collector.collect().filesystems]
-        self.rules = effective_rules(default_rules(cfg.thresholds, mounts), cfg.alerts)
+        from opsconsole.slo.engine import slo_rules
+        from opsconsole.slo.history import HistoryDB
+        from opsconsole.slo.runner import SloRunner
+
+        # issue 15: SLO burn-rate rules, metrics scrapes and per-minute check history
+        self.slo = SloRunner(list(cfg.metrics), list(cfg.slos), HistoryDB(store.path), clock)
+        self.slo.load()
+        self.rules = effective_rules(default_rules(cfg.thresholds, mounts),
+                                     [*slo_rules(cfg.slos), *cfg.alerts])
         self.evaluator = Evaluator([r for r in self.rules if r.enabled], clock)
         self.tracker = CheckTracker()
-        self.scheduler = CheckScheduler(cfg.checks, cfg, self.tracker)
+        self.scheduler = CheckScheduler(cfg.checks, cfg, self.tracker,
+                                        history=self.slo.recorder)
         self.lease = Lease(store.path, ttl=lease_ttl or max(3 * interval, 15.0), clock=clock)
         self.notifier: Notifier | None = None
         self.systemd = systemd or SystemdNotifier()
@@ -142,8 +151,9 @@ class Watcher:
         self.scheduler.start_due()
         host = await asyncio.to_thread(self.collector.collect)
         pg = await self._pg_readings() if self.cfg.databases else {}
+        await self.slo.tick()
         signals = SignalSet(host=host, checks={s.name: s for s in self.tracker.statuses()},
-                            pg=pg)
+                            pg=pg, values=self.slo.signals())
         now = self.clock()
         out = self.evaluator.evaluate(signals, now)
         if self.record_signals:

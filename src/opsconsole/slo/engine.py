@@ -167,7 +167,7 @@ class SloEngine:
         for label, secs in BURN_WINDOWS.items():
             g, t = c.sums(last - secs // 60 + 1, last)
             burn[label] = None if t <= 0 else ((t - g) / t) / s.budget
-        budget_time = s.budget * s.window.seconds
+        budget_time = round(s.budget * s.window.seconds, 6)
         return {
             "name": s.name, "service": s.service, "objective": s.objective.fraction,
             "window": s.window.label(), "indicator": s.indicator.kind,

@@ -72,7 +72,7 @@ class Objective(float):
 
     @property
     def fraction(self) -> float:
-        return float(self) / 100.0
+        return round(float(self) / 100.0, 12)
 
 
 class Window(str):
@@ -171,7 +171,7 @@ class SloSpec:
     @property
     def budget(self) -> float:
         """The error budget as a fraction of events (1 - objective)."""
-        return 1.0 - self.objective.fraction
+        return round(1.0 - self.objective.fraction, 12)
 
 
 def check_slos(slos: list[SloSpec], metrics: list[MetricsSource], checks: list[str]) -> str | None:
