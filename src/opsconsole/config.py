@@ -115,6 +115,7 @@ BINDING_IDS: tuple[str, ...] = (
     "runbook-picker-up", "runbook-picker-close", "runbook-run", "runbook-skip", "runbook-stop",
     "runbook-back", "runbook-note", "runbook-down", "runbook-up", "runbook-close",
     "runbook-params-cancel",
+    "slo", "slo-close",  # issue 15: the SLO view
 )
 _HOTKEY_ID = re.compile(r"runbook-hotkey-(\d+)")
 
