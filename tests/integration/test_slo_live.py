@@ -188,3 +188,38 @@ slos:
     assert "| api-availability | 99.90% | 96.667% | **no** |" in rep.stdout
     bad = run_cli("slo", "report", "--month", "2026-13", "--config", str(cfg_file))
     assert bad.returncode == 2 and "YYYY-MM" in bad.stderr
+
+
+def test_postmortem_and_report_show_the_budget_an_incident_burned(tmp_path, run_cli):
+    cfg_file = tmp_path / "c.yaml"
+    cfg_file.write_text("""
+checks:
+  - {name: api, kind: http, url: "http://127.0.0.1:9/health"}
+slos:
+  - {name: api-availability, objective: 99%, window: 30d, indicator: {check: api}}
+""")
+    store = open_store(tmp_path / "cli-data")
+    cfg = parse_config(cfg_file.read_text())
+    now = datetime.now(UTC).timestamp()
+    t = [now - 7200]
+    r = _runner(cfg, t, HistoryDB(store.path))
+    declared = None
+    for i in range(100):  # 100 runs; the 10 failures happen during the incident
+        failing = 50 <= i < 60
+        if i == 50:
+            declared = store.declare("api down", "SEV2", ["api"],
+                                     ts=datetime.fromtimestamp(t[0], UTC))
+        r.recorder.add_result(CheckResult("api", "CRITICAL" if failing else "OK", "", 0.1,
+                                          checked_at=datetime.fromtimestamp(t[0], UTC)))
+        t[0] += 60
+    r.flush()
+    iid = declared.incident_id
+    store.close()
+    pm = run_cli("incident", "export", iid, "--config", str(cfg_file))
+    assert pm.returncode == 0, pm.stderr
+    assert "## SLO impact" in pm.stdout
+    assert "| api-availability | 10 | 50 | 1000.0% |" in pm.stdout  # 10 bad of a 1-event budget
+    rep = run_cli("slo", "report", "--json", "--config", str(cfg_file))
+    (row,) = json.loads(rep.stdout)["slos"]
+    assert row["compliant"] is False and row["incidents"][0]["id"] == iid
+    assert row["incidents"][0]["bad_events"] == 10
