@@ -223,3 +223,35 @@ slos:
     (row,) = json.loads(rep.stdout)["slos"]
     assert row["compliant"] is False and row["incidents"][0]["id"] == iid
     assert row["incidents"][0]["bad_events"] == 10
+
+
+def test_the_watcher_scrapes_records_and_evaluates_the_slo_rules(tmp_path, app):
+    import asyncio
+
+    from opsconsole.alerts.watcher import Watcher
+
+    cfg, t = _cfg(app.url), [T0]
+    store = open_store(tmp_path)
+    w = Watcher(cfg, store, interval=10, clock=lambda: t[0], say=lambda _s: None)
+    assert {"slo-api-errors-page-fast", "slo-api-errors-ticket"} <= {r.name for r in w.rules}
+
+    async def run() -> None:
+        app.work(1)
+        app.work(1, code=500)
+        await w.tick()  # the first scrape: the series' first values, no increase yet
+        app.work(80)
+        app.work(20, code=500)
+        t[0] += 60
+        await w.tick()
+        w.scheduler.stop()
+
+    asyncio.run(run())
+    sig = w.slo.signals()
+    assert sig["metrics.app.up"] == 1.0
+    assert sig["slo.api-errors.attainment"] == pytest.approx(80.0)
+    assert w.evaluator.states["slo-api-errors-page-fast"].state == "firing"
+    t[0] += 120
+    w.slo.flush()
+    hist = HistoryDB(store.path).read("sli:api-errors", 0)
+    assert sum(v[1] for v in hist.values()) == 100
+    store.close()
