@@ -31,6 +31,7 @@ from opsconsole.schema import (
     load_text,
     positive,
 )
+from opsconsole.slo.spec import MetricsSource, SloSpec, check_slos
 
 __all__ = ["AppConfig", "ConfigError", "Levels", "Thresholds", "database_targets", "load_config",
            "config_candidates", "resolve_config_path"]
@@ -116,6 +117,7 @@ BINDING_IDS: tuple[str, ...] = (
     "runbook-params-cancel",
     # the alerts strip (ui.alerts_view)
     "alert-runbook", "alert-ack", "alert-silence",
+    "slo", "slo-close",  # issue 15: the SLO view
 )
 _HOTKEY_ID = re.compile(r"runbook-hotkey-(\d+)")
 
@@ -158,6 +160,8 @@ class AppConfig:
     alerts: list[AlertRule] = field([])  # alert rules (opsconsole.alerts.spec)
     notify: list[NotifyTarget] = field([])  # alert notification targets (alerts.notify_config)
     maintenance: list[MaintenanceWindow] = field([])  # maintenance windows (alerts.silences)
+    metrics: list[MetricsSource] = field([])  # /metrics endpoints scraped (slo.spec)
+    slos: list[SloSpec] = field([])  # service level objectives (slo.spec)
     source: str | None = field(None, metadata={"internal": True})
 
     def __check__(self) -> None:
@@ -186,6 +190,9 @@ class AppConfig:
                 known = ", ".join(sorted(targets)) or "none: there is no notify: section"
                 raise Invalid(f"alert {rule.name!r} notifies {unknown[0]!r}, which is not a "
                               f"notify: target (known: {known})", "alerts")
+        problem = check_slos(self.slos, self.metrics, names)
+        if problem:
+            raise Invalid(problem, "slos")
         for key in self.keys:
             m = _HOTKEY_ID.fullmatch(key)
             if m and int(m.group(1)) >= len(self.hotkeys):

@@ -120,7 +120,7 @@ def test_a_version_1_store_gains_the_lease_table_and_keeps_its_events(tmp_path):
     store = SQLiteStore(db)
     try:
         assert [e.data for e in store.events(None)] == [{"text": "kept"}]
-        assert store.conn_pragmas()["user_version"] == 2
+        assert store.conn_pragmas()["user_version"] == 3
     finally:
         store.close()
     assert Lease(db).acquire()

@@ -95,12 +95,18 @@ NAMED_FIELDS = {
     "pg": {"connections": N, "max_connections": N, "connections_used_pct": P, "blocked": N,
            "root_blocker": N, "oldest_xact_age": S, "idle_in_xact_age": S, "longest_query": S,
            "cache_hit_ratio": P, "wraparound_age": N, "replication_lag": S},
+    # issue 15: figures of an SLO (opsconsole.slo.engine), handed over in SignalSet.values;
+    # metrics.NAME.up: 1 when the last scrape of that metrics: source worked, else NO DATA
+    "slo": {"attainment": P, "budget_remaining": N, "burn_5m": N, "burn_30m": N,
+            "burn_1h": N, "burn_6h": N, "burn_3d": N},
+    "metrics": {"up": N},
 }
 FAMILIES = ("host", *NAMED_FIELDS)
 CATALOGUE = {"host": {**HOST_FIELDS, **{f"{k}[…]": v for k, v in HOST_INDEXED.items()},
                       **{f"{k}.…": v for k, v in HOST_SUB.items()}}, **NAMED_FIELDS}
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
-_PARAM_OF = {"check": "check", "log_errors": "check", "process": "check", "pg": "database"}
+_PARAM_OF = {"check": "check", "log_errors": "check", "process": "check", "pg": "database",
+             "slo": "slo", "metrics": "source"}
 
 
 class RefError(Exception):
@@ -187,7 +193,8 @@ def resolve_ref(parts: list[tuple[str | int, int, bool]]) -> SignalRef:
 
 def _example(fam: str) -> str:
     return {"host": "host.cpu", "check": "check.api.state", "log_errors": "log_errors.app.count",
-            "process": "process.nginx.cpu", "pg": "pg.main.blocked"}[fam]
+            "process": "process.nginx.cpu", "pg": "pg.main.blocked",
+            "slo": "slo.api-errors.burn_1h", "metrics": "metrics.app.up"}.get(fam, fam)
 
 
 def _host(parts: list[tuple[str | int, int, bool]]) -> SignalRef:

@@ -41,7 +41,7 @@ from opsconsole.text import one_line
 
 TEMPLATE_NAMES = ("value", "threshold", "since", "for", "name", "severity", "state")
 SIGNAL_PARAMS = ("pid", "mount", "check", "database", "label", "interface", "core", "device",
-                 "uom")
+                 "uom", "slo", "source")
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
 _LABEL = re.compile(r"labels\.([A-Za-z_][A-Za-z0-9_-]*)\Z")
 MAX_TEMPLATE = 4000

@@ -59,7 +59,15 @@ class Watcher:
         self.collector = collector or HostCollector()
         # the default rules cover each real filesystem mounted now
         mounts = [fs.mountpoint for fs in self.collector.collect().filesystems]
-        self.rules = effective_rules(default_rules(cfg.thresholds, mounts), cfg.alerts)
+        from opsconsole.slo.engine import slo_rules
+        from opsconsole.slo.history import HistoryDB
+        from opsconsole.slo.runner import SloRunner
+
+        # issue 15: SLO burn-rate rules, metrics scrapes and per-minute check history
+        self.slo = SloRunner(list(cfg.metrics), list(cfg.slos), HistoryDB(store.path), clock)
+        self.slo.load()
+        self.rules = effective_rules(default_rules(cfg.thresholds, mounts),
+                                     [*slo_rules(cfg.slos), *cfg.alerts])
         # the lease, the evaluator, the records and the notifier: shared with the console
         self.core = EvaluationCore(cfg, store, self.rules, clock=clock, say=say,
                                    lease_ttl=lease_ttl or max(3 * interval, 15.0),
@@ -72,7 +80,8 @@ class Watcher:
         self.lease = self.core.lease
         self.silences = self.core.silences
         self.tracker = CheckTracker()
-        self.scheduler = CheckScheduler(cfg.checks, cfg, self.tracker)
+        self.scheduler = CheckScheduler(cfg.checks, cfg, self.tracker,
+                                        history=self.slo.recorder)
         self.systemd = systemd or SystemdNotifier()
         self.ticks = 0
         self._pg: dict[str, Any] = {}
@@ -120,8 +129,9 @@ class Watcher:
         self.scheduler.start_due()
         host = await asyncio.to_thread(self.collector.collect)
         pg = await self._pg_readings() if self.cfg.databases else {}
+        await self.slo.tick()
         signals = SignalSet(host=host, checks={s.name: s for s in self.tracker.statuses()},
-                            pg=pg)
+                            pg=pg, values=self.slo.signals())
         now = self.clock()
         out, sends = self.core.evaluate(signals, now)
         if self.record_signals:

@@ -29,7 +29,8 @@ class CheckScheduler:
     def __init__(self, specs: Iterable[CheckSpec], config: AppConfig | None,
                  tracker: CheckTracker, runner: Runner | None = None,
                  on_status: Callable[[CheckStatus], Any] | None = None,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic,
+                 history: Any = None) -> None:
         self.specs = {s.name: s for s in specs}
         self.config = config
         self.tracker = tracker
@@ -40,6 +41,7 @@ class CheckScheduler:
         self.running: dict[str, asyncio.Task[None]] = {}
         self.runs = 0
         self._closing: asyncio.Task[None] | None = None
+        self.history = history  # a slo.history.MinuteRecorder: every result, per minute
 
     def start_due(self) -> int:
         """Start every check that is due and not running; returns how many started."""
@@ -67,6 +69,8 @@ class CheckScheduler:
         try:
             result = await self.runner(spec, self.config)
             status, events = self.tracker.apply(result, spec.failures_before_critical)
+            if self.history is not None:  # in memory; written once a minute
+                self.history.add_result(result)
             if events:  # a state change: the sink may write to disk
                 await asyncio.to_thread(self.tracker.record_events, events)
             self.runs += 1

@@ -364,7 +364,13 @@ def cmd_export(args: argparse.Namespace, cfg: AppConfig, data_dir: Path) -> int:
         print(f"{state.id}: {state.event_count} events written to {out}", file=sys.stderr)
         return 0
     state, events = _get(store, args.id)
-    text = postmortem.markdown(state, events, generated_at=now, template=args.pm_template)
+    impact = ""
+    if cfg.slos and getattr(store, "path", None):  # issue 15: the budget it burned
+        from opsconsole.slo.impact import impact_markdown, incident_impact
+
+        impact = impact_markdown(incident_impact(cfg, str(store.path), state, now.timestamp()))
+    text = postmortem.markdown(state, events, generated_at=now, template=args.pm_template,
+                               slo_impact=impact)
     if args.output:
         out = Path(args.output)
         try:

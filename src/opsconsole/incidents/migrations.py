@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 APPLICATION_ID = 0x4F505343  # "OPSC"
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -56,6 +56,17 @@ MIGRATIONS: tuple[str, ...] = (
         renewed_at   REAL NOT NULL,
         expires_at   REAL NOT NULL
     );
+    """,
+    # 2 -> 3: history (issue 15): per-minute figures of checks and SLO indicators, one row
+    # per series per hour (`data`: zlib-compressed JSON {minute: [numbers]}), rewritten each
+    # minute while its hour is open. Not the event log: pruned after the retention.
+    """
+    CREATE TABLE history_hours (
+        series       TEXT NOT NULL,
+        hour         INTEGER NOT NULL,
+        data         BLOB NOT NULL,
+        PRIMARY KEY (series, hour)
+    ) WITHOUT ROWID;
     """,
 )
 assert len(MIGRATIONS) == SCHEMA_VERSION

@@ -125,7 +125,8 @@ def _lines(v: Any) -> str:
 
 
 def markdown(state: tl.IncidentState, events: list[Event], *,
-             generated_at: datetime | None = None, template: str | None = None) -> str:
+             generated_at: datetime | None = None, template: str | None = None,
+             slo_impact: str = "") -> str:
     """The postmortem draft as Markdown (``template``: one with ``{{ placeholders }}``, see
     :mod:`opsconsole.incidents.pmtemplate`; the shipped one by default)."""
     from opsconsole.incidents import fields as rf
@@ -226,7 +227,8 @@ def markdown(state: tl.IncidentState, events: list[Event], *,
         "action_items": "\n".join(al),
         "alerts": alerts_markdown(events),
     }
-    return pmtemplate.render(template or pmtemplate.DEFAULT_TEMPLATE, values)
+    # issue 15: "SLO impact" (slo.impact.impact_markdown: the budget this incident burned)
+    return pmtemplate.render(template or pmtemplate.DEFAULT_TEMPLATE, values) + slo_impact
 
 
 def alerts_markdown(events: Iterable[Event]) -> str:

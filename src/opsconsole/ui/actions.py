@@ -90,6 +90,8 @@ GLOBAL_ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("timeline", "t", "app.timeline", "timeline", "Open the active incident's timeline",
                rank=1),
     ActionSpec("back", "escape", "app.back", "back", "Close the filter or go back", show=False),
+    ActionSpec("slo", "L", "app.slo", "SLOs", "Show the SLOs: attainment, error budget left, "
+               "burn rates", show=False, key_display="L"),
     ActionSpec("palette", "ctrl+p", "app.command_palette", "commands", "Open the command palette",
                palette=False, show=False),
 )

@@ -479,6 +479,19 @@ class OpsConsoleApp(KeyHold, DiffDisplay, App[None]):
 
         await launch_hotkey(self, n)
 
+    def action_slo(self) -> None:
+        """``L``: the SLO view (figures read from the store's history in a thread)."""
+        import time as _time
+
+        from opsconsole.ui.screens.slo import SloScreen
+
+        if isinstance(self.screen, SloScreen):
+            self.screen.dismiss(None)
+            return
+        path = getattr(self.incident_store, "path", None)
+        self.push_screen(SloScreen(self.config, None if path is None else str(path), {},
+                                   _time.time()))
+
     def action_timeline(self) -> None:
         from opsconsole.ui import flows
 

@@ -1,0 +1,60 @@
+"""The SLO view: `L` opens it, figures come from the store's history (read in a thread)."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from opsconsole.checks.engine import CheckResult
+from opsconsole.config import parse_config
+from opsconsole.incidents.store import open_store
+from opsconsole.slo.history import HistoryDB
+from opsconsole.slo.runner import SloRunner
+from opsconsole.ui.screens.slo import SloScreen, slo_text
+from uihelpers import make_app, wait_for
+
+CFG = """
+checks:
+  - {name: api, kind: tcp, address: "127.0.0.1:9", interval: 1h}
+slos:
+  - {name: api-availability, objective: 99.9%, window: 30d, indicator: {check: api}}
+  - {name: quiet, objective: 99%, window: month, indicator: {check: api, latency_below: 1ms}}
+"""
+
+
+def test_slo_text_says_no_data_for_a_window_without_events():
+    f = {"name": "x", "objective": 0.99, "window": "30d", "attainment": None,
+         "budget_remaining": None, "burn_rates": {"5m": None, "1h": None},
+         "events": {"good": 0, "total": 0}}
+    text = slo_text([f], {"x": [0.0] * 24}, {"x": "firing"}).plain
+    assert "actual   no data" in text and "budget left  no data" in text
+    assert "alerts: firing" in text and "5m -" in text
+
+
+async def test_l_opens_the_slo_view_with_figures_from_the_history():
+    cfg = parse_config(CFG)
+    data = Path(tempfile.mkdtemp(prefix="opsconsole-test-data-"))
+    store = open_store(data)
+    t = [time.time() - 1800]
+    r = SloRunner([], list(cfg.slos), HistoryDB(store.path), clock=lambda: t[0])
+    for i in range(30):
+        r.recorder.add_result(CheckResult("api", "CRITICAL" if i == 0 else "OK", "", 0.01,
+                                          checked_at=datetime.fromtimestamp(t[0], UTC)))
+        t[0] += 60
+    r.flush()
+    store.close()
+    app = make_app(cfg, data_dir=data)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await wait_for(pilot, lambda: app.incident_store is not None, what="the store")
+        await pilot.press("L")
+        await wait_for(pilot, lambda: isinstance(app.screen, SloScreen), what="the SLO view")
+
+        def shown() -> str:
+            return str(app.screen.query_one("#slo-text").render())
+
+        await wait_for(pilot, lambda: "events 29/30" in shown(), what="the figures")
+        assert "96.667%" in shown() and "budget left" in shown()
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, SloScreen), what="closed")
