@@ -31,6 +31,7 @@ from opsconsole.schema import (
     load_text,
     positive,
 )
+from opsconsole.sources.promql import PromTarget
 
 __all__ = ["AppConfig", "ConfigError", "Levels", "Thresholds", "database_targets", "load_config",
            "config_candidates", "resolve_config_path"]
@@ -156,6 +157,7 @@ class AppConfig:
     alerts: list[AlertRule] = field([])  # alert rules (opsconsole.alerts.spec)
     notify: list[NotifyTarget] = field([])  # alert notification targets (alerts.notify_config)
     maintenance: list[MaintenanceWindow] = field([])  # maintenance windows (alerts.silences)
+    prometheus: list[PromTarget] = field([])  # PromQL signal sources (sources.promql)
     source: str | None = field(None, metadata={"internal": True})
 
     def __check__(self) -> None:
@@ -184,6 +186,16 @@ class AppConfig:
                 known = ", ".join(sorted(targets)) or "none: there is no notify: section"
                 raise Invalid(f"alert {rule.name!r} notifies {unknown[0]!r}, which is not a "
                               f"notify: target (known: {known})", "alerts")
+        proms = [t.name for t in self.prometheus]
+        dup = {n for n in proms if proms.count(n) > 1}
+        if dup:
+            raise Invalid(f"prometheus names must be unique; repeated: {', '.join(sorted(dup))}",
+                          "prometheus")
+        from opsconsole.alerts.sourcerefs import check_source_refs
+
+        located = check_source_refs(self.checks, self.prometheus, self.alerts)
+        if located is not None:
+            raise located
         for key in self.keys:
             m = _HOTKEY_ID.fullmatch(key)
             if m and int(m.group(1)) >= len(self.hotkeys):
