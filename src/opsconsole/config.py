@@ -32,6 +32,7 @@ from opsconsole.schema import (
     positive,
 )
 from opsconsole.slo.spec import MetricsSource, SloSpec, check_slos
+from opsconsole.sources.promql import PromTarget
 
 __all__ = ["AppConfig", "ConfigError", "Levels", "Thresholds", "database_targets", "load_config",
            "config_candidates", "resolve_config_path"]
@@ -162,6 +163,7 @@ class AppConfig:
     maintenance: list[MaintenanceWindow] = field([])  # maintenance windows (alerts.silences)
     metrics: list[MetricsSource] = field([])  # /metrics endpoints scraped (slo.spec)
     slos: list[SloSpec] = field([])  # service level objectives (slo.spec)
+    prometheus: list[PromTarget] = field([])  # PromQL signal sources (sources.promql)
     source: str | None = field(None, metadata={"internal": True})
 
     def __check__(self) -> None:
@@ -193,6 +195,16 @@ class AppConfig:
         problem = check_slos(self.slos, self.metrics, names)
         if problem:
             raise Invalid(problem, "slos")
+        proms = [t.name for t in self.prometheus]
+        dup = {n for n in proms if proms.count(n) > 1}
+        if dup:
+            raise Invalid(f"prometheus names must be unique; repeated: {', '.join(sorted(dup))}",
+                          "prometheus")
+        from opsconsole.alerts.sourcerefs import check_source_refs
+
+        located = check_source_refs(self.checks, self.prometheus, self.alerts)
+        if located is not None:
+            raise located
         for key in self.keys:
             m = _HOTKEY_ID.fullmatch(key)
             if m and int(m.group(1)) >= len(self.hotkeys):

@@ -384,11 +384,26 @@ def _convert_dataclass(node: Node, cls: type, ctx: _Ctx, where: str) -> Any:
             check()
     except Invalid as exc:
         target = key_nodes.get(exc.field or "", node)
+        # a cross-section rule may point deeper: ``exc.path`` (list indexes, keys) below the
+        # field, and ``exc.offset`` inside that scalar (an alert condition's signal)
+        for step in getattr(exc, "path", ()) or ():
+            target = _child(target, step) or target
         label = f"{where}.{exc.field}" if exc.field and where != "value" else (exc.field or where)
-        raise ctx.error(target, f"{label}: {exc}") from None
+        raise ctx.error(target, f"{label}: {exc}", getattr(exc, "offset", None)) from None
     except (TypeError, ValueError) as exc:
         raise ctx.error(node, f"{where}: {exc}") from None
     return obj
+
+
+def _child(node: Node, step: str | int) -> Node | None:
+    """The item ``step`` of a list node or the value of key ``step`` of a mapping node."""
+    if isinstance(node, SequenceNode) and isinstance(step, int) and 0 <= step < len(node.value):
+        return node.value[step]
+    if isinstance(node, MappingNode):
+        for k, v in node.value:
+            if isinstance(k, ScalarNode) and k.value == step:
+                return v
+    return None
 
 
 def load_text(text: str, tp: Any, path: str | Path | None = None, empty: Any = None, *,

@@ -15,7 +15,17 @@ The catalogue (type in brackets: percent, number, seconds, state):
   ``host.uptime`` [seconds], ``host.fs["/mount"].used_pct|free_bytes|used_bytes``,
   ``host.disk.read_bps|write_bps``, ``host.net["eth0"].rx_bps|tx_bps`` [bytes/s].
 - ``check.NAME.state`` [state], ``.latency`` [seconds], ``.failures`` (consecutive
-  CRITICAL results), ``.perf["label"]`` (a Nagios plugin's perfdata value by label).
+  CRITICAL results), ``.perf["label"]`` or ``.perf.label`` (a Nagios plugin's perfdata
+  value by label, in base units: ``ms``/``us`` → seconds, ``KB``/``MB``/``GB``/``TB`` →
+  bytes (×1024), ``%`` and ``c`` counters as written), ``.perf["label"].warn|crit|min|max``
+  (the plugin's levels, same units; ``warn``/``crit`` only when the range has one bound)
+  and ``.perf["label"].pct`` (value / max × 100, e.g. check_disk's MB used of the size);
+  ``.value`` [number]: the one number a ``promql``, ``json`` or ``sql`` check measured.
+- ``promql.TARGET.QUERY`` [number]: a named query of the ``prometheus:`` target TARGET
+  (``promql.fleet.error_rate``); with ``by: LABEL`` one value per series,
+  ``promql.fleet.up["host-1:9100"]`` (see :mod:`opsconsole.sources.promql`). The values
+  are read by the evaluator (``opsconsole watch``) and handed over in ``SignalSet.values``;
+  the config loader checks that TARGET and QUERY exist (``file:line:column``).
 - ``log_errors.NAME.count``: matching lines in the window of the ``log_errors`` check NAME.
 - ``process.NAME.cpu|mem`` [percent, summed over the processes the ``process`` check NAME
   matched; cpu is NO DATA on the check's first sample], ``process.NAME.count``.
@@ -89,7 +99,7 @@ HOST_INDEXED = {"core": {"": P}, "fs": {"used_pct": P, "free_bytes": N, "used_by
                 "net": {"rx_bps": N, "tx_bps": N}}
 HOST_SUB = {"disk": {"read_bps": N, "write_bps": N}}
 NAMED_FIELDS = {
-    "check": {"state": ST, "latency": S, "failures": N, "perf": N},
+    "check": {"state": ST, "latency": S, "failures": N, "perf": N, "value": N},
     "log_errors": {"count": N},
     "process": {"cpu": P, "mem": P, "count": N},
     "pg": {"connections": N, "max_connections": N, "connections_used_pct": P, "blocked": N,
@@ -101,12 +111,16 @@ NAMED_FIELDS = {
             "burn_1h": N, "burn_6h": N, "burn_3d": N},
     "metrics": {"up": N},
 }
-FAMILIES = ("host", *NAMED_FIELDS)
+FAMILIES = ("host", *NAMED_FIELDS, "promql")
+PERF_FIELDS = ("warn", "crit", "min", "max", "pct")
+# perfdata units → the base unit (seconds, bytes); others are taken as written
+UOM_SCALE = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "B": 1.0, "KB": 1024.0, "MB": 1024.0 ** 2,
+             "GB": 1024.0 ** 3, "TB": 1024.0 ** 4}
 CATALOGUE = {"host": {**HOST_FIELDS, **{f"{k}[…]": v for k, v in HOST_INDEXED.items()},
                       **{f"{k}.…": v for k, v in HOST_SUB.items()}}, **NAMED_FIELDS}
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
 _PARAM_OF = {"check": "check", "log_errors": "check", "process": "check", "pg": "database",
-             "slo": "slo", "metrics": "source"}
+             "slo": "slo", "metrics": "source", "promql": "prometheus"}
 
 
 class RefError(Exception):
@@ -135,8 +149,10 @@ class SignalRef:
             out[_PARAM_OF[self.family]] = self.name
         if self.family == "host" and self.index is not None:
             out[{"fs": "mount", "net": "interface", "core": "core"}[self.field]] = str(self.index)
-        if self.family == "check" and self.field == "perf":
+        if self.family == "check" and self.field.startswith("perf"):
             out["label"] = str(self.index)
+        if self.family == "promql" and self.index is not None:
+            out["series"] = str(self.index)
         return out
 
 
@@ -164,6 +180,8 @@ def resolve_ref(parts: list[tuple[str | int, int, bool]]) -> SignalRef:
         raise RefError(f"{fam} needs a field, e.g. {_example(fam)}", end)
     if fam == "host":
         return _host(parts)
+    if fam == "promql":
+        return _promql(parts)
     name, name_at, _ = parts[1]
     if isinstance(name, int):
         name = str(name)
@@ -179,22 +197,52 @@ def resolve_ref(parts: list[tuple[str | int, int, bool]]) -> SignalRef:
     fld = str(fld)
     index: str | int | None = None
     rest = parts[3:]
+    sub = ""
     if fam == "check" and fld == "perf":
-        if len(rest) != 1 or not rest[0][2]:
-            at = rest[0][1] if rest else fld_at
-            raise RefError('check.NAME.perf needs a perfdata label: perf["time"]', at)
+        if not rest:
+            raise RefError('check.NAME.perf needs a perfdata label: perf["time"] or perf.time',
+                           fld_at)
         index = str(rest[0][0])
-        rest = []
+        if len(rest) > 1:
+            sub_part = rest[1]
+            if sub_part[2] or str(sub_part[0]) not in PERF_FIELDS:
+                raise RefError(_choices(f"unknown perfdata field {sub_part[0]!r}",
+                                        str(sub_part[0]), PERF_FIELDS), sub_part[1])
+            sub = "." + str(sub_part[0])
+        rest = rest[2:]
     if rest:
         raise RefError(f"unexpected {_spell(rest[0][0], rest[0][2])} after {fam}.{name}.{fld}", rest[0][1])
     key = fam + _spell(name) + "." + fld + (f"[{json.dumps(index)}]" if index is not None else "")
-    return SignalRef(fam, name, fld, index, fields[fld], key)
+    return SignalRef(fam, name, fld + sub, index, fields[fld], key + sub)
+
+
+def _promql(parts: list[tuple[str | int, int, bool]]) -> SignalRef:
+    """``promql.TARGET.QUERY`` or ``promql.TARGET.QUERY["label value"]``; whether TARGET
+    and QUERY exist is the config's to check (they are declared there)."""
+    example = "promql.fleet.error_rate"
+    if len(parts) < 3 or parts[1][2] or parts[2][2]:
+        at = parts[2][1] if len(parts) >= 3 else parts[-1][1]
+        raise RefError(f"promql needs a prometheus: target and a query name, e.g. {example}",
+                       at)
+    target, query = str(parts[1][0]), str(parts[2][0])
+    index: str | None = None
+    rest = parts[3:]
+    if rest:
+        if not rest[0][2] or len(rest) > 1:
+            bad = rest[0] if not rest[0][2] else rest[1]
+            raise RefError(f"unexpected {_spell(bad[0], bad[2])} after promql.{target}.{query}"
+                           ' (a series is picked by its label value: ["host-1:9100"])', bad[1])
+        index = str(rest[0][0])
+    key = "promql" + _spell(target) + _spell(query) + (
+        f"[{json.dumps(index)}]" if index is not None else "")
+    return SignalRef("promql", target, query, index, N, key)
 
 
 def _example(fam: str) -> str:
     return {"host": "host.cpu", "check": "check.api.state", "log_errors": "log_errors.app.count",
             "process": "process.nginx.cpu", "pg": "pg.main.blocked",
-            "slo": "slo.api-errors.burn_1h", "metrics": "metrics.app.up"}.get(fam, fam)
+            "slo": "slo.api-errors.burn_1h", "metrics": "metrics.app.up",
+            "promql": "promql.fleet.error_rate"}.get(fam, fam)
 
 
 def _host(parts: list[tuple[str | int, int, bool]]) -> SignalRef:
@@ -267,7 +315,37 @@ class PgReadings:
 
 
 def _f(v: Any) -> Any:
-    return NO_DATA if v is None else float(v)
+    if v is None or isinstance(v, bool | str):
+        return NO_DATA
+    return float(v)
+
+
+def _one_bound(rng: str | None) -> float | None:
+    """The threshold of a Nagios range with one bound (``10``, ``~:10``, ``:10``, ``10:``);
+    None for two bounds (``5:10``) or an inside range (``@…``)."""
+    if not rng or rng.startswith("@"):
+        return None
+    lo, colon, hi = rng.partition(":")
+    try:
+        if not colon:
+            return float(lo)
+        if lo in ("", "~"):
+            return float(hi) if hi else None
+        return float(lo) if not hi else None
+    except ValueError:
+        return None
+
+
+def _perf(d: Any, sub: str) -> Any:
+    """A perfdata item's value (or ``sub`` field), scaled to the base unit of its UOM."""
+    scale = UOM_SCALE.get(d.uom, 1.0)
+    if sub == "pct":
+        if d.value is None or not d.max:
+            return NO_DATA
+        return d.value * 100.0 / d.max
+    raw = {"": d.value, "min": d.min, "max": d.max, "warn": _one_bound(d.warn),
+           "crit": _one_bound(d.crit)}[sub]
+    return NO_DATA if raw is None else float(raw) * scale
 
 
 @dataclass
@@ -363,9 +441,11 @@ class SignalSet:
             if status is not None:
                 return float(status.failures), {}
             return (1.0 if result.state == "CRITICAL" else 0.0), {}
+        if f == "value":
+            return _f(result.details.get("value")), {}
         for d in result.perfdata:
             if d.label == ref.index:
-                return _f(d.value), ({"uom": d.uom} if d.uom else {})
+                return _perf(d, f.partition(".")[2]), ({"uom": d.uom} if d.uom else {})
         return NO_DATA, {}
 
     def _log_errors(self, ref: SignalRef) -> tuple[Any, dict[str, str]]:

@@ -86,6 +86,11 @@ class Watcher:
         self.ticks = 0
         self._pg: dict[str, Any] = {}
         self.record_signals = record_signals  # JSON Lines of what each evaluation read
+        from opsconsole.sources.promql import PromPoller
+
+        # prometheus: queries, read each target's interval; their errors said once a change
+        self.promql = PromPoller(list(getattr(cfg, "prometheus", None) or []))
+        self._promql_said: dict[str, str] = {}
 
     @property
     def notifier(self) -> Notifier | None:
@@ -130,8 +135,9 @@ class Watcher:
         host = await asyncio.to_thread(self.collector.collect)
         pg = await self._pg_readings() if self.cfg.databases else {}
         await self.slo.tick()
+        values = {**self.slo.signals(), **await self._promql_values()}
         signals = SignalSet(host=host, checks={s.name: s for s in self.tracker.statuses()},
-                            pg=pg, values=self.slo.signals())
+                            pg=pg, values=values)
         now = self.clock()
         out, sends = self.core.evaluate(signals, now)
         if self.record_signals:
@@ -141,6 +147,19 @@ class Watcher:
         firing = sum(1 for s in self.evaluator.active() if s.state == "firing")
         self.systemd.status(f"{len(self.evaluator.rules)} rules, {firing} firing")
         return out
+
+    async def _promql_values(self) -> dict[str, Any]:
+        if not self.promql.targets:
+            return {}
+        values = await self.promql.values()
+        errors = dict(self.promql.errors)
+        for key, err in errors.items():
+            if self._promql_said.get(key) != err:
+                self.say(f"promql {key}: {err} (its signals read no data)")
+        for key in set(self._promql_said) - set(errors):
+            self.say(f"promql {key}: answering again")
+        self._promql_said = errors
+        return values
 
     def _record_signals(self, now: float, signals: SignalSet) -> None:
         from opsconsole.alerts.replay import sample_line

@@ -297,13 +297,113 @@ class LogErrorsCheck(_Common):
             raise Invalid(f"expected critical >= warning ({self.warning})", "critical")
 
 
+# --------------------------------------------------------------------------- one number
+
+class JsonPath(str):
+    """A path into a JSON body (:mod:`opsconsole.checks.jsonpath`), checked at load."""
+
+    steps: tuple[str | int, ...]
+
+    @classmethod
+    def parse(cls, value: object) -> JsonPath:
+        from opsconsole.checks.jsonpath import parse_path
+
+        steps = parse_path(value)  # type: ignore[arg-type]
+        out = cls(value)
+        out.steps = steps
+        return out
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Levels:
+    """Levels for a measured number: WARNING at ``warn``, CRITICAL at ``crit``; with
+    ``worse: below`` lower is worse (a cache hit ratio)."""
+
+    warn: float | None = None
+    crit: float | None = None
+    worse: Literal["above", "below"] = "above"
+
+    def _check_levels(self) -> None:
+        w, c = self.warn, self.crit
+        if w is not None and c is not None:
+            if self.worse == "above" and w > c:
+                raise Invalid(f"expected warn ({w:g}) <= crit ({c:g}) (higher is worse; "
+                              "worse: below for the other way)", "warn")
+            if self.worse == "below" and w < c:
+                raise Invalid(f"expected warn ({w:g}) >= crit ({c:g}) with worse: below",
+                              "warn")
+
+
+@dataclass(frozen=True, kw_only=True)
+class PromqlCheck(_Common, _Levels):
+    """A PromQL query on a ``prometheus:`` target; its number against warn/crit. Several
+    series: ``by: LABEL`` judges each (the worst counts), ``aggregate:`` makes one."""
+
+    kind: Literal["promql"] = "promql"
+    prometheus: str = field(check=_nonempty)
+    query: str = field(check=_nonempty)
+    by: str | None = None
+    aggregate: Literal["max", "min", "sum", "avg", "count"] | None = None
+    range: Duration | None = field(None, check=lambda v: v is not None and positive(v))
+    step: Duration | None = field(None, check=lambda v: v is not None and positive(v))
+    over: Literal["avg", "max", "min", "last"] = "avg"
+    no_data: Literal["UNKNOWN", "OK", "WARNING", "CRITICAL"] = "UNKNOWN"
+
+    def __check__(self) -> None:
+        self._check_levels()
+        if self.by and self.aggregate:
+            raise Invalid("by: and aggregate: exclude each other", "aggregate")
+        if self.step is not None and self.range is None:
+            raise Invalid("step: goes with range:", "step")
+
+
+@dataclass(frozen=True, kw_only=True)
+class JsonCheck(HttpCheck, _Levels):
+    """An http check that also reads one value from the JSON body by ``path``: a number
+    against warn/crit, or a string (or boolean) against ``expect`` / ``expect_warning``."""
+
+    kind: Literal["json"] = "json"  # type: ignore[assignment]
+    path: JsonPath
+    expect: list[str] = field([])
+    expect_warning: list[str] = field([])
+    max_body: ByteSize = field(ByteSize(256 * 1024), check=positive)
+
+    def __check__(self) -> None:
+        super().__check__()
+        self._check_levels()
+        if (self.expect or self.expect_warning) and (self.warn is not None or
+                                                     self.crit is not None):
+            raise Invalid("expect: is for a string value, warn:/crit: for a number: "
+                          "choose one", "expect")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SqlCheck(_Common, _Levels):
+    """One number from a read-only query on a ``databases:`` target: exactly one row of
+    one numeric column (anything else is a check error)."""
+
+    kind: Literal["sql"] = "sql"
+    database: str = field(check=_nonempty)
+    query: str = field(check=_nonempty)
+
+    def __check__(self) -> None:
+        self._check_levels()
+
+
 CheckSpec = (HttpCheck | TcpCheck | PostgresCheck | ProcessCheck | CommandCheck | DiskCheck
-             | FileAgeCheck | LogErrorsCheck)
+             | FileAgeCheck | LogErrorsCheck | PromqlCheck | JsonCheck | SqlCheck)
+VALUE_KINDS = ("promql", "json", "sql")  # checks whose result carries details["value"]
 
 def target_of(spec: CheckSpec) -> str:
     """What a check looks at, in a few words (for tables)."""
+    if isinstance(spec, JsonCheck):
+        return f"{spec.url} {spec.path}"
     if isinstance(spec, HttpCheck):
         return f"{spec.method} {spec.url}"
+    if isinstance(spec, PromqlCheck):
+        return f"{spec.prometheus}: {spec.query}"
+    if isinstance(spec, SqlCheck):
+        return f"database {spec.database}: {spec.query}"
     if isinstance(spec, TcpCheck):
         return spec.address
     if isinstance(spec, PostgresCheck):
@@ -320,7 +420,7 @@ def target_of(spec: CheckSpec) -> str:
 def check_references(checks: list[CheckSpec], database_names: list[str]) -> str | None:
     """Cross-section rules (called from AppConfig): a postgres check names a known target."""
     for c in checks:
-        if isinstance(c, PostgresCheck) and c.database not in database_names:
+        if isinstance(c, PostgresCheck | SqlCheck) and c.database not in database_names:
             known = ", ".join(database_names) or "none configured"
             return (f"check {c.name!r} refers to database {c.database!r}, which is not in "
                     f"databases: (known: {known})")

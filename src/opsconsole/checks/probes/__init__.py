@@ -23,7 +23,9 @@ class Probe(Protocol):
                        ) -> tuple[State, str, float | None, dict[str, Any]]: ...
 
 
-KINDS = ("http", "tcp", "postgres", "process", "command", "disk", "file_age", "log_errors")
+KINDS = ("http", "tcp", "postgres", "process", "command", "disk", "file_age", "log_errors",
+         "promql", "json", "sql")
+_MODULE = {"json": "json_body"}  # not a module named json
 
 
 class _Probes(Mapping[str, Probe]):
@@ -33,7 +35,7 @@ class _Probes(Mapping[str, Probe]):
     def __getitem__(self, kind: str) -> Probe:
         if kind not in KINDS:
             raise KeyError(kind)
-        module = importlib.import_module(f"opsconsole.checks.probes.{kind}")
+        module = importlib.import_module(f"opsconsole.checks.probes.{_MODULE.get(kind, kind)}")
         probe: Probe = module.probe
         return probe
 

@@ -18,6 +18,7 @@ import ssl
 import sys
 import time
 import weakref
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -159,8 +160,28 @@ async def close_clients() -> None:
             pass
 
 
+@dataclass(frozen=True)
+class Fetched:
+    """What one request got: the status, the body (at most ``max_body``), the time to the
+    response headers, the certificate's end of validity."""
+
+    status: int
+    reason: str
+    body: bytes
+    truncated: bool
+    latency: float
+    not_after: datetime | None
+    http_version: str
+
+
 async def probe(spec: HttpCheck, config: AppConfig | None,
                 details: dict[str, Any]) -> tuple[State, str, float | None, dict[str, Any]]:
+    got = await fetch(spec)
+    return judge(spec, got, details)
+
+
+async def fetch(spec: HttpCheck) -> Fetched:
+    """Send the check's request (raises :class:`Outcome` when it gets no response)."""
     import httpx
 
     url = spec.url
@@ -240,16 +261,26 @@ async def probe(spec: HttpCheck, config: AppConfig | None,
         else:
             reason = classify_network_error(exc, host or "", parsed.port)
         raise Outcome("CRITICAL", reason, phase=phase) from None
-    status = resp.status_code
+    return Fetched(resp.status_code, resp.reason_phrase or "", body, truncated, latency,
+                   not_after, resp.http_version)
+
+
+def judge(spec: HttpCheck, got: Fetched, details: dict[str, Any],
+          extra: list[tuple[State, str]] | None = None,
+          ok_message: str | None = None) -> tuple[State, str, float | None, dict[str, Any]]:
+    """The state of one response: status, body, certificate, latency (and ``extra``
+    problems a caller found, e.g. in a JSON body)."""
+    status, body, truncated, latency, not_after = (got.status, got.body, got.truncated,
+                                                   got.latency, got.not_after)
     details.update(status=status, body_bytes=len(body), body_truncated=truncated,
-                   http_version=resp.http_version)
+                   http_version=got.http_version)
     text = body.decode("utf-8", errors="replace")
     if body and b"\xef\xbf\xbd" not in body and "\ufffd" in text:
         details["body_not_utf8"] = True
     problems: list[tuple[State, str]] = []
     ranges = status_matcher(spec.expect_status)
     if not any(lo <= status <= hi for lo, hi in ranges):
-        reason = f" {resp.reason_phrase}" if resp.reason_phrase else ""
+        reason = f" {got.reason}" if got.reason else ""
         problems.append(("CRITICAL", f"HTTP {status}{reason} (expected {spec.expect_status})"))
     if spec.body_contains is not None and spec.body_contains not in text:
         cut = " in the first " + human_bytes(spec.max_body) if truncated else ""
@@ -267,11 +298,12 @@ async def probe(spec: HttpCheck, config: AppConfig | None,
     lat_state, lat_msg = latency_state(latency, spec)
     if lat_state != "OK":
         problems.append((lat_state, lat_msg))
+    problems += extra or []
     if problems:
         state = worst(s for s, _ in problems)
         msgs = [m for s, m in problems if s == state] + [m for s, m in problems if s != state]
         return state, "; ".join(msgs), latency, details
-    msg = f"HTTP {status} in {duration(latency)}"
+    msg = ok_message or f"HTTP {status} in {duration(latency)}"
     if "cert_days_left" in details:
         msg += f", certificate valid {details['cert_days_left']:.0f} more days"
     return "OK", msg, latency, details
