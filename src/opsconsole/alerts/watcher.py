@@ -17,7 +17,6 @@ recorded. Never imports Textual.
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -32,10 +31,11 @@ from opsconsole.alerts.silencelog import SilenceLog
 from opsconsole.alerts.silences import silenced_by
 from opsconsole.checks.scheduler import CheckScheduler
 from opsconsole.checks.tracker import CheckTracker
-from opsconsole.events import ALERT_NOTIFIED
-from opsconsole.incidents.lease import Lease, LeaseError
+from opsconsole.events import ALERT_NOTIFIED, host_name
+from opsconsole.incidents.lease import LeaseError
 from opsconsole.incidents.store import SQLiteStore, StoreError, all_states, worst_first
 from opsconsole.sdnotify import Notifier as SystemdNotifier
+from opsconsole.sharedstore.choose import lease_for
 
 if TYPE_CHECKING:
     from opsconsole.config import AppConfig
@@ -58,7 +58,7 @@ class Watcher:
         self.interval = interval
         self.clock = clock
         self.say = say
-        self.host = socket.gethostname()
+        self.host = host_name()
         self.collector = collector or HostCollector()
         # the default rules cover each real filesystem mounted now
         mounts = [fs.mountpoint for fs in self.collector.collect().filesystems]
@@ -66,7 +66,8 @@ class Watcher:
         self.evaluator = Evaluator([r for r in self.rules if r.enabled], clock)
         self.tracker = CheckTracker()
         self.scheduler = CheckScheduler(cfg.checks, cfg, self.tracker)
-        self.lease = Lease(store.path, ttl=lease_ttl or max(3 * interval, 15.0), clock=clock)
+        # in the store itself: one evaluator per store (the shared one: per team)
+        self.lease = lease_for(store, ttl=lease_ttl or max(3 * interval, 15.0), clock=clock)
         self.notifier: Notifier | None = None
         self.systemd = systemd or SystemdNotifier()
         self.ticks = 0

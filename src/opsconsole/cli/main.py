@@ -53,8 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     from opsconsole.cli import alerts, check, completion, demo, incident, runbook
     from opsconsole.cli import config as config_cmd
+    from opsconsole.cli import store as store_cmd
 
-    for module in (check, demo, incident, runbook, alerts, config_cmd, completion):
+    for module in (check, demo, incident, runbook, alerts, config_cmd, completion, store_cmd):
         module.register(sub, subcommand_options)
     return parser
 

@@ -32,18 +32,18 @@ def columns(rows: list[Row]) -> list[list[Any]]:
             [r.host for r in rows], [r.data for r in rows]]
 
 
-async def insert_batch(conn: Any, rows: list[Row]) -> dict[str, int]:
+async def insert_batch(conn: Any, rows: list[Row]) -> tuple[dict[str, int], int]:
     """Insert ``rows`` (in order, skipping uids already there); returns uid → seq for every
-    row. The caller holds the connection alone."""
+    row and how many were new. The caller holds the connection alone."""
     if not rows:
-        return {}
+        return {}, 0
     uids = [r.uid for r in rows]
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", APPEND_LOCK)
-        await conn.execute(INSERT, *columns(rows))
+        status = await conn.execute(INSERT, *columns(rows))
         got = await conn.fetch("SELECT uid::text AS uid, seq FROM opsconsole_events "
                                "WHERE uid = ANY($1::uuid[])", uids)
         seqs = {r["uid"]: int(r["seq"]) for r in got}
         if seqs:
             await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, str(max(seqs.values())))
-    return seqs
+    return seqs, int(str(status).split()[-1])

@@ -83,7 +83,8 @@ class PgStore(reads.Reads):
     def __init__(self, target: DatabaseTarget, data_dir: str | Path, *,
                  options: PostgresOptions = STORE_OPTIONS, read_only: bool = False,
                  op_timeout: float = 5.0, sync_wait: float = 3.0, listen: bool = True,
-                 batch: int = 2000, outbox_path: str | Path | None = None) -> None:
+                 batch: int = 2000, outbox_path: str | Path | None = None,
+                 journal: bool = True) -> None:
         self.target = target
         self.options = options
         self.read_only = read_only
@@ -93,7 +94,8 @@ class PgStore(reads.Reads):
         self.listen = listen
         self.label = safe_dsn(target.dsn) if target.dsn else target.name
         self.path = Path(outbox_path) if outbox_path else Path(data_dir) / OUTBOX_NAME
-        self.outbox: Outbox | None = None if read_only else Outbox(self.path)
+        # journal=False: no local journal (``store status``/``migrate`` only read and copy)
+        self.outbox: Outbox | None = Outbox(self.path) if journal and not read_only else None
         self.holder_id = f"{current_actor().host}:{os.getpid()}:{secrets.token_hex(4)}"
         self.up = False
         self.error: str | None = None
@@ -249,7 +251,8 @@ class PgStore(reads.Reads):
                     conn = self._conns.get("w")
                     if conn is None or conn.is_closed():
                         raise ConnectionError("not connected")
-                    seqs = await asyncio.wait_for(insert_batch(conn, rows), self.op_timeout)
+                    seqs, _n = await asyncio.wait_for(insert_batch(conn, rows),
+                                                      self.op_timeout)
             except Exception as exc:
                 if is_outage(exc):
                     self._set_down(exc)
