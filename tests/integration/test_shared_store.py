@@ -9,9 +9,9 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from eventually import eventually_sync
 from sharedproc import Proc
 
+from eventually import eventually_sync
 from opsconsole.incidents.store import SQLiteStore
 from opsconsole.postgres.config import DatabaseTarget
 from opsconsole.sharedstore.forward import insert_batch

@@ -129,7 +129,11 @@ async def ensure_schema(conn: Any) -> int:
         async with conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", SCHEMA_LOCK)
             now = 0
-            if await conn.fetchval("SELECT to_regclass('opsconsole_schema') IS NOT NULL"):
+            # pg_class through the statement's snapshot: to_regclass's catalog cache may
+            # not have seen the table another process committed while we waited
+            if await conn.fetchval("SELECT count(*) FROM pg_catalog.pg_class WHERE relname = "
+                                   "'opsconsole_schema' AND relnamespace = "
+                                   "current_schema()::regnamespace"):
                 now = int(await conn.fetchval(
                     "SELECT coalesce(max(version), 0) FROM opsconsole_schema") or 0)
             for v in range(now, SCHEMA_VERSION):
