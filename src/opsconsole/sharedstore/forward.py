@@ -25,6 +25,13 @@ INSERT = (
     "ON CONFLICT (uid) DO NOTHING")
 
 
+# the insert, its seqs and the NOTIFY of the newest seq in one round trip
+INSERT_RETURNING = (
+    "WITH ins AS (" + INSERT + " RETURNING uid::text AS uid, seq), "
+    "top AS (SELECT pg_notify($10, max(seq)::text) FROM ins HAVING count(*) > 0) "
+    "SELECT uid, seq, (SELECT count(*) FROM top) AS notified FROM ins")
+
+
 def columns(rows: list[Row]) -> list[list[Any]]:
     return [[r.uid for r in rows], [r.incident_id for r in rows], [r.type for r in rows],
             [datetime.fromisoformat(r.ts) for r in rows], [r.actor_user for r in rows],
@@ -37,13 +44,16 @@ async def insert_batch(conn: Any, rows: list[Row]) -> tuple[dict[str, int], int]
     row and how many were new. The caller holds the connection alone."""
     if not rows:
         return {}, 0
-    uids = [r.uid for r in rows]
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", APPEND_LOCK)
-        status = await conn.execute(INSERT, *columns(rows))
-        got = await conn.fetch("SELECT uid::text AS uid, seq FROM opsconsole_events "
-                               "WHERE uid = ANY($1::uuid[])", uids)
+        got = await conn.fetch(INSERT_RETURNING, *columns(rows), CHANNEL)
         seqs = {r["uid"]: int(r["seq"]) for r in got}
-        if seqs:
-            await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, str(max(seqs.values())))
-    return seqs, int(str(status).split()[-1])
+        inserted = len(seqs)
+        if len(seqs) < len(rows):  # some were there already (a retry after a kill)
+            missing = [r.uid for r in rows if r.uid not in seqs]
+            for r in await conn.fetch("SELECT uid::text AS uid, seq FROM opsconsole_events "
+                                      "WHERE uid = ANY($1::uuid[])", missing):
+                seqs[r["uid"]] = int(r["seq"])
+            if not inserted and seqs:
+                await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, str(max(seqs.values())))
+    return seqs, inserted

@@ -103,6 +103,9 @@ class Outbox:
         """Record the PostgreSQL seq of forwarded events (uid → seq), durably."""
         with self._lock:
             c = self._conn
+            # no fsync of its own: a mark lost in a crash only means the next forward finds
+            # the events in PostgreSQL (ON CONFLICT) and marks them; the next add() syncs it
+            c.execute("PRAGMA synchronous = NORMAL")
             c.execute("BEGIN IMMEDIATE")
             try:
                 c.executemany("UPDATE outbox SET seq = ? WHERE uid = ? AND seq IS NULL",
@@ -112,6 +115,8 @@ class Outbox:
                 if c.in_transaction:
                     c.execute("ROLLBACK")
                 raise
+            finally:
+                c.execute("PRAGMA synchronous = FULL")
 
     def count_waiting(self) -> int:
         with self._lock:

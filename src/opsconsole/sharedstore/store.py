@@ -243,7 +243,9 @@ class PgStore(reads.Reads):
         """(loop) Forward every waiting event, oldest first; returns how many went."""
         sent = 0
         while self.up and not self._closed and self.outbox is not None:
-            rows = await asyncio.to_thread(self.outbox.waiting, self.batch)
+            # the local journal is read and marked on this loop (the store's own thread,
+            # never the UI's): a hop to another thread per batch cost more than the fsync
+            rows = self.outbox.waiting(self.batch)
             if not rows:
                 break
             try:
@@ -260,9 +262,11 @@ class PgStore(reads.Reads):
                     self.error = f"forwarding: {self._why(exc)}"
                     await asyncio.sleep(1.0)
                 break
-            await asyncio.to_thread(self.outbox.mark, seqs)
+            self.outbox.mark(seqs)
             sent += len(rows)
-            self._waiting = await asyncio.to_thread(self.outbox.count_waiting)
+            self._waiting = max(self._waiting - len(rows), 0)
+            if len(rows) < self.batch:
+                self._waiting = self.outbox.count_waiting()
             with self._cond:
                 for u, s in seqs.items():
                     if u in self._awaited:
