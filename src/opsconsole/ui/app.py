@@ -204,6 +204,10 @@ class OpsConsoleApp(KeyHold, DiffDisplay, App[None]):
     def on_mount(self) -> None:
         if self.incident_store is None:
             self.run_worker(self._open_store, thread=True, exit_on_error=False)
+        elif hasattr(self.incident_store, "subscribe"):  # a shared store given ready-made
+            from opsconsole.ui import sharedlive
+
+            sharedlive.attach(self, self.incident_store)
         # after a suspend the terminal holds someone else's output: repaint it all
         self.app_suspend_signal.subscribe(self, self._forget_terminal, immediate=True)
         self.app_resume_signal.subscribe(self, self._forget_terminal, immediate=True)
