@@ -103,7 +103,14 @@ def current_actor(env: dict[str, str] | None = None) -> Actor:
             break
         except (OSError, AttributeError, ValueError):
             continue
-    return Actor(user=user, client=client, tty=tty, host=socket.gethostname())
+    return Actor(user=user, client=client, tty=tty, host=host_name(env))
+
+
+def host_name(env: dict[str, str] | None = None) -> str:
+    """The host recorded on events: ``$OPSCONSOLE_HOST`` when set (several consoles on one
+    machine, containers with random names), else the system's host name."""
+    env = os.environ if env is None else env
+    return (env.get("OPSCONSOLE_HOST") or "").strip()[:255] or socket.gethostname()
 
 
 def utcnow() -> datetime:

@@ -16,7 +16,6 @@ the console). Never imports Textual.
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -28,9 +27,10 @@ from opsconsole.alerts.rules import Evaluator, Transition
 from opsconsole.alerts.signals import SignalSet
 from opsconsole.alerts.silencelog import SilenceLog
 from opsconsole.alerts.silences import silenced_by
-from opsconsole.events import ALERT_ACK, ALERT_NOTIFIED
-from opsconsole.incidents.lease import Lease, LeaseError
+from opsconsole.events import ALERT_ACK, ALERT_NOTIFIED, host_name
+from opsconsole.incidents.lease import LeaseError
 from opsconsole.incidents.store import StoreError, all_states, worst_first
+from opsconsole.sharedstore.choose import lease_for
 
 if TYPE_CHECKING:
     from opsconsole.alerts.actions import AlertActions
@@ -62,10 +62,11 @@ class EvaluationCore:
         self.store = store
         self.clock = clock
         self.say = say
-        self.host = host or socket.gethostname()
+        self.host = host or host_name()
         self.rules = list(rules)
         self.evaluator = Evaluator([r for r in self.rules if r.enabled], clock)
-        self.lease = Lease(store.path, ttl=lease_ttl, clock=clock)
+        # in the store itself: one evaluator per store (the shared one: per team)
+        self.lease = lease_for(store, ttl=lease_ttl, clock=clock)
         self.notifier: Notifier | None = None
         self.silences = SilenceLog()
         self.transitions = 0

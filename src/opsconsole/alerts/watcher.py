@@ -19,7 +19,6 @@ imports Textual.
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -32,6 +31,7 @@ from opsconsole.alerts.rules import Transition
 from opsconsole.alerts.signals import PgReadings, SignalSet
 from opsconsole.checks.scheduler import CheckScheduler
 from opsconsole.checks.tracker import CheckTracker
+from opsconsole.events import host_name
 from opsconsole.incidents.store import SQLiteStore
 from opsconsole.sdnotify import Notifier as SystemdNotifier
 
@@ -55,7 +55,7 @@ class Watcher:
         self.interval = interval
         self.clock = clock
         self.say = say
-        self.host = socket.gethostname()
+        self.host = host_name()
         self.collector = collector or HostCollector()
         # the default rules cover each real filesystem mounted now
         mounts = [fs.mountpoint for fs in self.collector.collect().filesystems]

@@ -38,12 +38,17 @@ def _run(fn: Callable[[argparse.Namespace, AppConfig, Path], int],
         return EXIT_USAGE
     except StoreError as exc:
         print(f"opsconsole {what}: {exc}", file=sys.stderr)
-        return EXIT_STORE
+        # a role that may not create the shared schema: exit 2 (the GRANT is printed)
+        return 2 if getattr(exc, "statements", None) else EXIT_STORE
     except BrokenPipeError:
         return 0
 
 
 def _store(cfg: AppConfig, data_dir: Path, read_only: bool = False) -> Any:
+    from opsconsole.sharedstore.choose import open_configured, shared_target
+
+    if shared_target(cfg) is not None:  # the shared store: one evaluator per store
+        return open_configured(cfg, data_dir, read_only=read_only)
     return open_store(data_dir, cfg.incidents.database, read_only=read_only)
 
 
@@ -127,10 +132,11 @@ def _evaluator_line(store: Any) -> str:
     that is gone is said to be old."""
     import time
 
-    from opsconsole.incidents.lease import Lease, LeaseError
+    from opsconsole.incidents.lease import LeaseError
+    from opsconsole.sharedstore.choose import lease_for
 
     try:
-        info = Lease(store.path).current()
+        info = lease_for(store).current()
     except LeaseError:
         return ""
     if info is None:

@@ -103,6 +103,9 @@ def manpage(parser: argparse.ArgumentParser | None = None) -> str:
               "config file and data directory (see \\fB\\-\\-config\\fR, \\fB\\-\\-data\\-dir\\fR)",
               ".TP", "\\fBPGHOST\\fR, \\fBPGSERVICE\\fR, \\fBPGDATABASE\\fR, \\fBPGPASSFILE\\fR ...",
               "the PostgreSQL server to watch, as for psql(1)",
+              ".TP", "\\fBOPSCONSOLE_HOST\\fR",
+              "the host name recorded on events and shown in the header (default: the "
+              "system's host name)",
               ".SH SEE ALSO", "psql(1)", ""]
     return "\n".join(lines)
 

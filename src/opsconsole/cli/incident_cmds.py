@@ -59,7 +59,8 @@ def run_command(name: str, args: argparse.Namespace) -> int:
         return EXIT_USAGE
     except StoreError as exc:
         print(f"opsconsole incident: {exc}", file=sys.stderr)
-        return EXIT_STORE
+        # a role that may not create the shared schema: exit 2 (the GRANT is printed)
+        return 2 if getattr(exc, "statements", None) else EXIT_STORE
     except BrokenPipeError:  # e.g. piped into head
         return 0
 
@@ -82,6 +83,10 @@ def _sev(cfg: AppConfig, text: str) -> str:
 
 
 def _store(cfg: AppConfig, data_dir: Path, read_only: bool = False) -> SQLiteStore:
+    from opsconsole.sharedstore.choose import open_configured, shared_target
+
+    if shared_target(cfg) is not None:  # the shared PostgreSQL store: same protocol
+        return open_configured(cfg, data_dir, read_only=read_only)  # type: ignore[return-value]
     return open_store(data_dir, cfg.incidents.database, read_only=read_only)
 
 
@@ -89,7 +94,10 @@ def _reader(cfg: AppConfig, data_dir: Path, read_only: bool = False) -> SQLiteSt
     """The store (``read_only``: opened so that nothing is written, which works on a
     read-only disk too); None when nothing was ever recorded (no file yet)."""
     from opsconsole.incidents.store import DB_NAME
+    from opsconsole.sharedstore.choose import shared_target
 
+    if shared_target(cfg) is not None:
+        return _store(cfg, data_dir, read_only=read_only)
     p = Path(cfg.incidents.database).expanduser() if cfg.incidents.database else Path(DB_NAME)
     if not p.is_absolute():
         p = data_dir / p

@@ -54,8 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     from opsconsole.cli import alerts, check, completion, demo, incident, runbook
     from opsconsole.cli import config as config_cmd
     from opsconsole.cli import slo as slo_cmd
+    from opsconsole.cli import store as store_cmd
 
-    for module in (check, demo, incident, runbook, alerts, config_cmd, completion, slo_cmd):
+    for module in (check, demo, incident, runbook, alerts, config_cmd, completion, slo_cmd,
+                   store_cmd):
         module.register(sub, subcommand_options)
     return parser
 

@@ -198,12 +198,14 @@ def _open_sink(cfg: Any, data_dir: Path, incident: str | None) -> tuple[Any, str
     directory (the operator journal takes events when the store is unusable). ``--incident``
     must name an existing incident: exit 2 before anything runs when it does not."""
     from opsconsole.incidents.sink import IncidentSink, JournalSink
-    from opsconsole.incidents.store import StoreError, open_store
+    from opsconsole.incidents.store import StoreError
 
     journal = JournalSink(data_dir / "journal.jsonl")
     incident_id = incident.strip() if incident else None
     try:
-        store = open_store(data_dir, cfg.incidents.database)
+        from opsconsole.sharedstore.choose import open_configured
+
+        store = open_configured(cfg, data_dir)
     except StoreError as exc:
         print(f"opsconsole: {exc}; recording to the journal {journal.path} instead",
               file=sys.stderr)

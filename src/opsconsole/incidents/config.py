@@ -9,6 +9,7 @@ incidents:
     P2: {response: 10m, resolution: 30m, update_every: 10m, description: payments}
   postmortem_template: postmortem.md   # Markdown with {{ placeholders }} (see postmortem)
   database: incidents.db     # relative to the data directory
+  store: postgresql://ops@db1/opsconsole   # or a databases: name: one store for the team
   attach_window: 30m         # a declaration links the unattached events of the last 30m (0: off)
   templates:                 # extra or replacement comms templates
     update: "[{severity}] {id} is {status}: {latest_note}"
@@ -113,6 +114,9 @@ class IncidentsConfig:
     templates: dict[str, str] = field({}, check=_templates_check)
     severities: dict[str, SeverityLevel] = field({}, check=_severities_check)
     postmortem_template: str | None = None
+    # the shared store (issue 17): a postgresql:// DSN or the name of a databases: entry;
+    # unset: the SQLite file above (see opsconsole.sharedstore.choose)
+    store: str | None = None
 
     def severity_names(self) -> tuple[str, ...]:
         """The configured severities, worst first (SEV1..SEV4 unless configured)."""

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -24,9 +23,10 @@ from textual.screen import Screen
 from textual.widgets import Input
 
 from opsconsole.config import AppConfig, default_data_dir
-from opsconsole.events import EventSink
+from opsconsole.events import EventSink, host_name
 from opsconsole.incidents.sink import IncidentSink, JournalSink, ReadOnlySink
 from opsconsole.incidents.store import NoStoreYet, Store, StoreError, open_store
+from opsconsole.sharedstore.choose import open_configured, shared_target
 from opsconsole.text import for_terminal, one_line
 from opsconsole.ui import glyphs
 from opsconsole.ui.actions import (
@@ -85,7 +85,7 @@ class Services:
     host_collector: Any = None  # anything with .collect() -> HostSnapshot
     sink: EventSink | None = None
     incident_store: Store | None = None  # None: open incidents.db in the data dir at mount
-    hostname: str = field(default_factory=socket.gethostname)
+    hostname: str = field(default_factory=host_name)  # $OPSCONSOLE_HOST overrides
     pg_source: Any = None  # PostgreSQL panes: anything like postgres.source.PgSource (fixed data)
     check_runner: Any = None  # async (spec, config) -> CheckResult; default: real checks
     check_tracker: Any = None  # a pre-filled CheckTracker (snapshots)
@@ -211,6 +211,10 @@ class OpsConsoleApp(KeyHold, DiffDisplay, App[None]):
     def on_mount(self) -> None:
         if self.incident_store is None:
             self.run_worker(self._open_store, thread=True, exit_on_error=False)
+        elif hasattr(self.incident_store, "subscribe"):  # a shared store given ready-made
+            from opsconsole.ui import sharedlive
+
+            sharedlive.attach(self, self.incident_store)
         # after a suspend the terminal holds someone else's output: repaint it all
         self.app_suspend_signal.subscribe(self, self._forget_terminal, immediate=True)
         self.app_resume_signal.subscribe(self, self._forget_terminal, immediate=True)
@@ -241,8 +245,14 @@ class OpsConsoleApp(KeyHold, DiffDisplay, App[None]):
         shown, and events go to the journal. A store that cannot be written (a read-only
         disk) is still opened for reading, so the incidents stay on screen."""
         try:
-            store = open_store(self.data_dir, self.config.incidents.database,
-                               read_only=self.read_only)
+            if shared_target(self.config) is not None:  # the shared PostgreSQL store
+                store = open_configured(self.config, self.data_dir, read_only=self.read_only)
+                from opsconsole.ui import sharedlive
+
+                sharedlive.attach(self, store)
+            else:
+                store = open_store(self.data_dir, self.config.incidents.database,
+                                   read_only=self.read_only)
         except NoStoreYet:  # read-only, nothing recorded yet: no incidents (not an error)
             return
         except StoreError as exc:
@@ -468,6 +478,11 @@ class OpsConsoleApp(KeyHold, DiffDisplay, App[None]):
                         "in memory were written, in order", title="recording")
         self._recording_pending = pending
         self.update_header()
+
+    def on_shared_store_changed(self, _message: Any) -> None:
+        from opsconsole.ui import sharedlive
+
+        sharedlive.changed(self)
 
     def action_runbooks(self) -> None:
         from opsconsole.ui.screens.runbook_picker import open_picker

@@ -48,7 +48,17 @@ def recording_text(app: OpsConsoleApp, width: int) -> Text | None:
     pending = int(getattr(app.sink, "pending", 0) or 0)
     failure = getattr(app.sink, "failure", None)
     if not pending and not failure:
-        return None
+        # the shared store (issue 17): "shared store unreachable — recording locally (N
+        # waiting)"; a counter the store keeps, no I/O here
+        status = getattr(app.incident_store, "status_line", None)
+        line = status() if callable(status) else None
+        if not line:
+            return None
+        t = Text(f" {g('✖')} {line.replace('—', g('—'))} ", style="bold reverse")
+        if t.cell_len > width:
+            t.truncate(max(width - len(g("…")), 0))
+            t.append(g("…"))
+        return t
     why = str(failure or "cannot write").split(" (")[0]
     t = Text(f" {g('✖')} recording failed: {why} {g('—')} events kept in memory, {pending} pending; "
              "retrying ", style="bold reverse")

@@ -28,7 +28,7 @@ from opsconsole.incidents import fields as rf
 from opsconsole.incidents import postmortem
 from opsconsole.incidents import timeline as tl
 from opsconsole.secrets import mask_tokens
-from opsconsole.ui import flows
+from opsconsole.ui import flows, presence
 from opsconsole.ui.actions import ActionSpec, bindings, dangerous_actions
 from opsconsole.ui.console import console_app
 from opsconsole.ui.modals import ChoiceModal, CommsModal, TextModal, severity_names
@@ -191,6 +191,14 @@ class IncidentScreen(Screen[None]):
         self.poll()
         self.set_interval(self.poll_interval, self.poll)
         self.set_interval(1.0, self.draw_summary)  # the clocks show seconds; only their line repaints
+        self.people: list[str] = []
+        presence.start(self)  # the shared store: who else has it open, from which host
+
+    def show_presence(self, people: list[str]) -> None:
+        if people != self.people:
+            self.people = people
+            if self.loaded and self.error is None:
+                self._status_line()
 
     @property
     def store(self) -> Any:
@@ -294,7 +302,7 @@ class IncidentScreen(Screen[None]):
             msg = f"no incident {self.incident_id} in the store"
         else:
             msg = (f"{n} events · live · n note · s status · v severity · m milestone · "
-                   f"o roles · e export")
+                   f"o roles · e export{presence.line(getattr(self, 'people', []))}")
         self.query_one("#incident-status-line", Static).update(rich_text(msg))
 
     def _got_first(self, seqs: list[int], page: list[Event], state: tl.IncidentState,
@@ -328,6 +336,7 @@ class IncidentScreen(Screen[None]):
         return True
 
     def action_back(self) -> None:
+        presence.stop(self)
         self.dismiss(None)
 
     def record(self, type: str, data: dict[str, Any], label: str) -> None:
@@ -392,8 +401,20 @@ class IncidentScreen(Screen[None]):
                 if name is None:
                     return
                 data: dict[str, Any] = {"role": role, "person": one_line(name)}
-                if self.state.roles.get(role):
-                    data["previous"] = self.state.roles[role]
+                current = self.state.roles.get(role)
+                if current:
+                    data["previous"] = current
+                if role == "commander" and current and one_line(name) not in ("", current):
+                    # another commander is set (maybe on another host): ask first
+                    def confirmed(choice: str | None) -> None:
+                        if choice == "take over":
+                            self.record(ev.ROLE_ASSIGNED, data, "role")
+
+                    self.app.push_screen(ChoiceModal(
+                        f"{one_line(current)} is commander of {self.incident_id}. "
+                        f"Make {one_line(name)} commander instead?", ["keep", "take over"]),
+                        confirmed)
+                    return
                 self.record(ev.ROLE_ASSIGNED, data, "role")
 
             self.app.push_screen(TextModal(f"{role.capitalize()} of {self.incident_id}",
