@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from opsconsole.events import (
+    ALERT_ACK,
     ALERT_AUTO_RUN,
     ALERT_DECLARED,
     ALERT_NOTIFIED,
@@ -124,6 +125,9 @@ def describe_alert_event(t: str, d: dict[str, Any]) -> str:
         return _auto_run(d)
     if t == ALERT_NOTIFIED:
         return _delivery(d)
+    if t == ALERT_ACK:
+        return (f"Alert {one_line(str(d.get('alert', '?')), 80)} acknowledged by "
+                f"{one_line(str(d.get('who') or '?'), 80)}")
     if t in (SILENCE_ADDED, SILENCE_EXPIRED):
         return _silence(t, d)
     return t

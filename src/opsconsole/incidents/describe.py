@@ -11,6 +11,7 @@ from typing import Any
 from opsconsole.events import (
     ACTION_ADDED,
     ACTION_STATUS,
+    ALERT_ACK,
     ALERT_AUTO_RUN,
     ALERT_DECLARED,
     ALERT_NOTIFIED,
@@ -270,7 +271,7 @@ def _describe(e: Event) -> str:
     if t == ACTION_STATUS:
         return f"Action item #{d.get('action', '?')} → {d.get('status', 'done')}"
     if t in (ALERT_TRANSITION, ALERT_NOTIFIED, SILENCE_ADDED, SILENCE_EXPIRED,
-             ALERT_DECLARED, ALERT_AUTO_RUN):
+             ALERT_DECLARED, ALERT_AUTO_RUN, ALERT_ACK):
         from opsconsole.incidents.alertwords import describe_alert_event
 
         return describe_alert_event(t, d)

@@ -13,16 +13,14 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import DataTable, Static
 
 from opsconsole.alerts.rules import format_value
 from opsconsole.fmt import duration, one_line
 from opsconsole.ui.actions import ActionSpec, bindings
 from opsconsole.ui.glyphs import g
-from opsconsole.ui.modals import Modal
 
 COLUMNS = ("ALERT", "RULE", "VALUE", "FOR", "RUNBOOK")
 MAX_SHOWN = 5  # rows of the strip before it scrolls
@@ -83,6 +81,8 @@ class AlertsTable(DataTable[Any]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("alert_ack", "alert_silence") and getattr(self.app, "read_only", True):
             return False
+        if action.startswith("alert_") and not self.row_count:
+            return False  # no alert shown: its keys are not offered
         return True
 
     def _row(self) -> dict[str, Any] | None:
@@ -116,6 +116,8 @@ class AlertsTable(DataTable[Any]):
             if result is not None:
                 self.app.alerts.silence(row, *result)  # type: ignore[attr-defined]
 
+        from opsconsole.ui.silence_modal import SilenceModal
+
         self.app.push_screen(SilenceModal(str(row["name"])), done)
 
 
@@ -146,7 +148,10 @@ class AlertsStrip(Vertical):
         self.set_class(bool(rows), "-shown")
         self.query_one(".alerts-title", Static).update(title)
         table = self.query_one(AlertsTable)
+        had = bool(table.row_count)
         sync_table(table, alert_rows(rows, styles), COLUMNS)
+        if had != bool(table.row_count):
+            table.refresh_bindings()  # the footer offers the alert keys only with alerts
 
 
 def open_alert_runbook(app: Any, row: dict[str, Any]) -> None:
@@ -175,55 +180,3 @@ def open_alert_runbook(app: Any, row: dict[str, Any]) -> None:
                                      for k, v in params.items()})
 
     app.run_worker(go(), exit_on_error=False, group="alert-runbook")
-
-
-class SilenceModal(Modal["tuple[float, str] | None"]):
-    """How long and why: enter records the silence; escape cancels."""
-
-    DEFAULT_CSS = """
-    SilenceModal { align: center middle; background: $background 60%; }
-    SilenceModal > Vertical { width: 70; max-width: 95%; height: auto; border: round $warning;
-                              background: $surface; padding: 0 1; }
-    SilenceModal .modal-error { color: $error; text-style: bold; height: auto; }
-    """
-
-    def __init__(self, alert: str) -> None:
-        super().__init__(id="silence-modal")
-        self.alert = alert
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Static(Text(f"Silence {one_line(self.alert, 50)}", style="bold"))
-            yield Static("For how long (e.g. 30m, 2h)")
-            yield Input(placeholder="1h", id="silence-for")
-            yield Static("Why (recorded)")
-            yield Input(placeholder="deploy in progress", id="silence-reason")
-            yield Static("", classes="modal-error", id="silence-error")
-            yield Static(Text("enter records · tab next field · escape cancels", style="italic"))
-
-    def on_mount(self) -> None:
-        self.query_one("#silence-for", Input).focus()
-
-    @on(Input.Submitted)
-    def submit(self, event: Input.Submitted) -> None:
-        from opsconsole.schema import Duration, Invalid
-
-        event.stop()
-        error = self.query_one("#silence-error", Static)
-        text = self.query_one("#silence-for", Input).value.strip() or "1h"
-        try:
-            seconds = float(Duration.parse(text))
-        except (Invalid, ValueError, TypeError):
-            seconds = 0.0
-        if seconds <= 0:
-            error.update(Text(f"{one_line(text, 20)!r} is not a duration such as 30m or 2h"))
-            self.query_one("#silence-for", Input).focus()
-            return
-        reason = one_line(self.query_one("#silence-reason", Input).value.strip(), 200)
-        if not reason:
-            if event.input.id == "silence-for":
-                self.query_one("#silence-reason", Input).focus()
-                return
-            error.update(Text("say why: the reason is recorded with the silence"))
-            return
-        self.dismiss((seconds, reason))

@@ -386,8 +386,12 @@ class HealthPane(Pane):
         return selected_key(table)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "details" and not isinstance(self.app.focused, DataTable):
-            return False  # enter in the filter box keeps the filter
+        focused = self.app.focused
+        if action == "details" and not (isinstance(focused, DataTable)
+                                        and focused.has_class("health-table")):
+            return False  # enter in the filter box keeps the filter; on an alert, its own
+        if action == "run_now" and not self.app.config.checks:
+            return False  # nothing to run
         return super().check_action(action, parameters)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
