@@ -249,9 +249,32 @@ def demo_config(dsn: str, redact: bool = False, base: Any = None) -> Any:
     from opsconsole.schema import Duration
 
     cfg = base or AppConfig()
+    # the demo's own alert rule, so the alerts strip has something to judge (a rule of the
+    # user's config with the same name wins)
+    mine = {r.name for r in cfg.alerts}
+    rules = [*cfg.alerts, *(r for r in demo_rules() if r.name not in mine)]
     return replace(cfg, databases=[DatabaseTarget(name="demo", dsn=dsn)],
                    postgres=replace(cfg.postgres, min_duration=Duration(0.5)),
-                   redact_queries=redact or cfg.redact_queries)
+                   redact_queries=redact or cfg.redact_queries, alerts=rules)
+
+
+DEMO_RULES = """\
+alerts:
+  - name: demo-lock-chain
+    expr: pg.demo.blocked > 0
+    for: 10s
+    severity: critical
+    summary: "{value} sessions wait on a lock (root blocker pid {pid})"
+    runbook: pg-lock-contention
+    params: {pid: "{pid}", database: demo}
+"""
+
+
+def demo_rules() -> list[Any]:
+    """The rules the demo adds: a lock chain held for 10 s is critical, with its runbook."""
+    from opsconsole.config import parse_config
+
+    return list(parse_config(DEMO_RULES, "<demo rules>").alerts)
 
 
 async def check_scene(dsn: str, timeout: float = 20.0) -> tuple[bool, list[str]]:

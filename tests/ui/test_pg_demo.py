@@ -96,6 +96,14 @@ async def test_demo_console_shows_every_pg_pane_alive(tmp_path):
             assert root.backend.application == "demo-billing-worker"
             assert sum(1 for b in slow.snapshot.backends if b.idle_in_transaction) >= 2
             assert "LIVE" in locks.header_text().plain and "LIVE" in slow.header_text().plain
+            # the demo's own rule judges the lock chain: pending (for: 10s), with its runbook
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not any(
+                    r["name"] == "demo-lock-chain" and r["state"] in ("pending", "firing")
+                    for r in app.alert_rows()):
+                await pilot.pause(0.1)
+            row = next(r for r in app.alert_rows() if r["name"] == "demo-lock-chain")
+            assert row["state"] in ("pending", "firing") and row["runbook"] == "pg-lock-contention"
     finally:
         demo.stop()
         await asyncio.sleep(0)

@@ -153,3 +153,28 @@ def test_level_styles_from_theme_variables():
     assert level_styles(v, ("ok", "careful", "warning", "critical", "unknown")) == {
         "ok": "green", "careful": "blue", "warning": "bold yellow", "critical": "bold red",
         "unknown": "bold blue"}
+
+
+class AutoWidthApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield DataTable(cursor_type="row")
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for c in COLS:
+            table.add_column(c, key=c)  # measured from the content
+
+
+async def test_sync_table_widens_a_column_when_a_kept_row_gets_a_longer_value():
+    """An alert row going FIRING → FIRING+ACK in place must not be cut to the old width."""
+    app = AutoWidthApp()
+    async with app.run_test(size=(80, 12)) as pilot:
+        table = app.query_one(DataTable)
+        sync_table(table, rows_of(("1", "init", "0.0"), ("2", "sshd", "0.1")), COLS)
+        await pilot.pause()
+        r = sync_table(table, rows_of(("1", "init", "0.0"),
+                                      ("2", "sshd: accepted publickey for root", "0.1")), COLS)
+        assert r.changed == ["2"]
+        await pilot.pause()
+        assert "sshd: accepted publickey for root" in screen_text(table, 2)
+        assert "0.1" in screen_text(table, 2)  # the next column moved over, still shown

@@ -139,6 +139,28 @@ def measure_new_rows(table: DataTable[Any]) -> None:
         table._update_dimensions(new_rows)
 
 
+def widen_columns(table: DataTable[Any], cells: Iterable[tuple[Any, Any]]) -> None:
+    """Widen the columns whose updated cells (row key, column key) no longer fit (never
+    narrows: that would re-measure the whole column for every cell, as update_cell does)."""
+    from textual.widgets._data_table import default_cell_formatter
+    from textual.widgets._data_table import measure as cell_measure
+
+    console = table.app.console
+    grown = False
+    for row_key, column_key in cells:
+        column, row = table.columns.get(column_key), table.rows.get(row_key)
+        if column is None or row is None:
+            continue
+        renderable = default_cell_formatter(table._data[row_key][column_key],
+                                            wrap=row.height != 1, height=row.height)
+        width = cell_measure(console, renderable, 1)
+        if width > column.content_width:
+            column.content_width = width
+            grown = True
+    if grown:
+        table._require_update_dimensions = True
+
+
 def forget_column_widths(table: DataTable[Any]) -> None:
     """A column's width was set by hand: drop the caches and measure again."""
     table._clear_caches()

@@ -79,12 +79,14 @@ def sync_table(table: DataTable[Any], rows: Sequence[tuple[str, Sequence[object]
             compat.drop_row_data(table, rk)
             result.removed.append(str(rk.value))
     rows = [(key, [safe_cell(c) for c in cells]) for key, cells in rows]
+    updated: list[tuple[RowKey, Any]] = []
     for key, cells in rows:
         row = data.get(RowKey(key))
         if row is not None:
             for col, val in zip(columns, cells, strict=True):
                 if row.get(col) != val:  # type: ignore[call-overload]
                     row[col] = val  # type: ignore[index]
+                    updated.append((RowKey(key), col))
         else:
             # appended at the end (no repaint of its own; its widths are measured below)
             table.add_row(*cells, key=key)
@@ -98,6 +100,8 @@ def sync_table(table: DataTable[Any], rows: Sequence[tuple[str, Sequence[object]
     result.changed = [wanted[i] for i in lines]
     if lines or result.removed:
         compat.invalidate_table_render(table)  # its render caches (and its row order)
+    if updated:  # a longer value in a kept row widens its column (never cut mid-word)
+        compat.widen_columns(table, updated)
     # measure new rows now, not when idle: lines repainted below must use final widths
     # (the table's render caches do not know about widths)
     compat.measure_new_rows(table)
