@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from opsconsole.ui.app import OpsConsoleApp
 
 EVALUATING, FOLLOWING, STALE, NONE = "evaluating", "following", "stale", "none"
+STATS_EVERY = 10.0  # seconds between reads of the server-wide PostgreSQL figures
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,11 @@ class ConsoleAlerts:
         self._busy = False
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
+        # the server-wide figures (alerts.pgstats), read by this console only while it
+        # evaluates, every STATS_EVERY seconds: {target: (stats, monotonic time read)}
+        self._stats: dict[str, tuple[Any, float]] = {}
+        self._stats_due = 0.0
+        self._stats_busy = False
         self.ticks = 0
         self.said: list[str] = []
 
@@ -118,9 +124,47 @@ class ConsoleAlerts:
         if store is None or self._busy:
             return
         self._busy = True
+        self._maybe_read_stats()
         signals = self._signals()
         self.app.run_worker(lambda: self._work(store, signals), thread=True,
                             exit_on_error=False, group="alerts")
+
+    def _maybe_read_stats(self) -> None:
+        """(UI loop) While this console evaluates, read the server-wide figures the panes do
+        not collect (one cheap statement on the locks pane's monitoring connection, async,
+        bounded): ``connections_used_pct``, ``cache_hit_ratio``, ``wraparound_age``…"""
+        if self.view.mode != EVALUATING or self._stats_busy:
+            return
+        if time.monotonic() < self._stats_due:
+            return
+        try:
+            locks = self.app.pane("locks")
+        except Exception:
+            return
+        src, name = getattr(locks, "source", None), getattr(locks, "target_name", "")
+        if src is None or not name:
+            return
+        self._stats_busy = True
+        self._stats_due = time.monotonic() + STATS_EVERY
+
+        async def read() -> None:
+            from opsconsole.alerts.pgstats import read_pg_stats
+
+            try:
+                stats = await asyncio.wait_for(read_pg_stats(src), STATS_EVERY)
+                self._stats[name] = (stats, time.monotonic())
+            except Exception:  # unreachable, refused, timed out: NO DATA, not OK
+                self._stats.pop(name, None)
+            finally:
+                self._stats_busy = False
+
+        self.app.run_worker(read(), exit_on_error=False, group="alerts-pgstats")
+
+    def _fresh_stats(self, name: str) -> Any:
+        got = self._stats.get(name)
+        if got is None or time.monotonic() - got[1] > 3 * STATS_EVERY:
+            return None  # too old to judge by: no data
+        return got[0]
 
     def _signals(self) -> SignalSet:
         app = self.app
@@ -136,7 +180,8 @@ class ConsoleAlerts:
             if name:
                 act = getattr(slow, "snapshot", None)
                 pg[name] = PgReadings(act if hasattr(act, "backends") else None,
-                                      getattr(locks, "snapshot", None))
+                                      getattr(locks, "snapshot", None),
+                                      self._fresh_stats(name))
         except Exception:
             pass
         return SignalSet(host=host, checks=checks or {}, pg=pg)
