@@ -227,10 +227,14 @@ async def test_hotkeys_show_in_footer_and_help_and_launch_a_step(tmp_path):
                      "  - key: f6\n    runbook: pg-lock-contention\n")
     app = make_app(cfg, data_dir=tmp_path / "data")
     async with app.run_test(size=(160, 40)) as pilot:
-        await pilot.pause()
-        footer = {b.binding.key: b.binding.description for b in app.screen.active_bindings.values()
-                  if b.binding.show}
-        assert footer.get("f5") == "greet" and footer.get("f6") == "pg-lock-contention"
+        def footer() -> dict[str, str]:
+            return {b.binding.key: b.binding.description
+                    for b in app.screen.active_bindings.values() if b.binding.show}
+
+        # the hotkeys are bound once the main screen is up (wait: a loaded host is slower)
+        await wait_for(pilot, lambda: "f5" in footer() and "f6" in footer(),
+                       what="the hotkeys in the footer")
+        assert footer().get("f5") == "greet" and footer().get("f6") == "pg-lock-contention"
         rows = app.help_rows()
         hot = [r for r in rows if r.section == "Runbook hotkeys"]
         assert [(r.key, r.description) for r in hot] == [
