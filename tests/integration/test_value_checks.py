@@ -149,3 +149,36 @@ def _status(r):
 
     t = CheckTracker()
     return t.update(r)
+
+
+PING = "/usr/lib/nagios/plugins/check_ping"
+DISK = "/usr/lib/nagios/plugins/check_disk"
+
+
+@pytest.mark.skipif(not (os.access(PING, os.X_OK) and os.access(DISK, os.X_OK)),
+                    reason="no check_ping/check_disk (monitoring-plugins)")
+def test_perfdata_units_become_base_units_ms_to_seconds_and_pct_of_max():
+    cfg = parse_config(f"""
+checks:
+  - {{name: ping, kind: command, command: "{PING} -H 127.0.0.1 -w 100,20% -c 200,50% -p 1"}}
+  - {{name: disk, kind: command, command: "{DISK} -w 1% -c 1% -p /"}}
+alerts:
+  - {{name: rta-warn-in-seconds, expr: check.ping.perf.rta.warn == 0.1, severity: warning}}
+  - {{name: rta-in-seconds, expr: check.ping.perf.rta < 0.1, severity: warning}}
+  - {{name: rta-in-ms-would-not, expr: check.ping.perf.rta.warn == 100, severity: warning}}
+  - name: disk-pct
+    expr: 'check.disk.perf["/"].pct > 0 and check.disk.perf["/"].pct < 100'
+    severity: warning
+  - {{name: disk-bytes, expr: 'check.disk.perf["/"].max > 1000000', severity: warning}}
+  - {{name: no-such-label, expr: check.ping.perf.nolabel > 0, severity: warning}}
+""")
+    results = asyncio.run(_run_all(cfg))
+    assert [r.state for r in results] == ["OK", "OK"], [r.message for r in results]
+    ev = Evaluator(list(cfg.alerts))
+    ev.evaluate(SignalSet(checks={r.name: _status(r) for r in results}), 1000.0)
+    fired = {n for n, s in ev.states.items() if s.state == "firing"}
+    assert fired == {"rta-warn-in-seconds", "rta-in-seconds", "disk-pct", "disk-bytes"}
+
+
+async def _run_all(cfg):
+    return [await run_check(c, cfg) for c in cfg.checks]
