@@ -58,3 +58,38 @@ async def test_l_opens_the_slo_view_with_figures_from_the_history():
         assert "96.667%" in shown() and "budget left" in shown()
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, SloScreen), what="closed")
+
+
+async def test_the_slo_view_shows_the_burn_rate_rules_state_the_evaluator_recorded():
+    from opsconsole.alerts.core import EVALUATOR_STATE
+    from opsconsole.alerts.rules import Evaluator
+    from opsconsole.alerts.signals import SignalSet
+    from opsconsole.slo.engine import slo_rules
+
+    cfg = parse_config(CFG)
+    data = Path(tempfile.mkdtemp(prefix="opsconsole-test-data-"))
+    store = open_store(data)
+    # a real evaluator over the generated rules: api-availability burning fast, quiet not
+    ev = Evaluator(slo_rules(cfg.slos))
+    burning = {f"slo.api-availability.burn_{w}": 100.0 for w in ("5m", "30m", "1h", "6h")}
+    calm = {f"slo.quiet.burn_{w}": 0.0 for w in ("5m", "30m", "1h", "6h", "3d")}
+    ev.evaluate(SignalSet(values={**burning, "slo.api-availability.burn_3d": 0.5, **calm}),
+                time.time())
+    assert ev.states["slo-api-availability-page-fast"].state == "firing"
+    store.append(EVALUATOR_STATE, ev.to_dict(), incident_id=None)
+    store.close()
+    app = make_app(cfg, data_dir=data)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await wait_for(pilot, lambda: app.incident_store is not None, what="the store")
+        await pilot.press("L")
+        await wait_for(pilot, lambda: isinstance(app.screen, SloScreen), what="the SLO view")
+
+        def shown() -> str:
+            return str(app.screen.query_one("#slo-text").render())
+
+        await wait_for(pilot, lambda: "events" in shown(), what="the figures")
+        text = shown()
+        avail = text[text.index("api-availability"):text.index("quiet")]
+        assert "alerts: page-fast firing, page-slow firing" in avail, avail
+        assert "ticket" not in avail
+        assert "alerts: inactive" in text[text.index("quiet"):]
