@@ -202,7 +202,7 @@ class AppConfig:
                           "prometheus")
         from opsconsole.alerts.sourcerefs import check_source_refs
 
-        located = check_source_refs(self.checks, self.prometheus, self.alerts)
+        located = check_source_refs(self.checks, self.prometheus, self.alerts, self.metrics)
         if located is not None:
             raise located
         for key in self.keys:

@@ -106,7 +106,9 @@ NAMED_FIELDS = {
            "root_blocker": N, "oldest_xact_age": S, "idle_in_xact_age": S, "longest_query": S,
            "cache_hit_ratio": P, "wraparound_age": N, "replication_lag": S},
     # issue 15: figures of an SLO (opsconsole.slo.engine), handed over in SignalSet.values;
-    # metrics.NAME.up: 1 when the last scrape of that metrics: source worked, else NO DATA
+    # metrics.NAME.up: 1 when the last scrape of that metrics: source worked, else NO DATA;
+    # metrics.NAME.QUERY [number]: a value: or rate: query declared under that source
+    # (opsconsole.metrics.queries; the config checks the name exists)
     "slo": {"attainment": P, "budget_remaining": N, "burn_5m": N, "burn_30m": N,
             "burn_1h": N, "burn_6h": N, "burn_3d": N},
     "metrics": {"up": N},
@@ -185,6 +187,11 @@ def resolve_ref(parts: list[tuple[str | int, int, bool]]) -> SignalRef:
     name, name_at, _ = parts[1]
     if isinstance(name, int):
         name = str(name)
+    if fam == "metrics" and len(parts) == 3 and not parts[2][2] \
+            and str(parts[2][0]) not in NAMED_FIELDS[fam]:
+        # a named query of the metrics: source (its existence is the config's to check)
+        return SignalRef(fam, name, str(parts[2][0]), None, N,
+                         f"metrics{_spell(name)}.{parts[2][0]}")
     fields = NAMED_FIELDS[fam]
     what = "database" if fam == "pg" else "check"
     if len(parts) < 3:

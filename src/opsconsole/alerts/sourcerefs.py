@@ -34,8 +34,9 @@ def _hint(word: str, names: Sequence[str]) -> str:
 
 
 def check_source_refs(checks: Sequence[Any], prometheus: Sequence[Any],
-                      alerts: Sequence[Any]) -> Invalid | None:
+                      alerts: Sequence[Any], metrics: Sequence[Any] = ()) -> Invalid | None:
     targets = {t.name: t for t in prometheus}
+    sources = {m.name: m for m in metrics}
     for i, c in enumerate(checks):
         if isinstance(c, PromqlCheck) and c.prometheus not in targets:
             return _located(f"check {c.name!r} names prometheus {c.prometheus!r}, which is "
@@ -49,7 +50,8 @@ def check_source_refs(checks: Sequence[Any], prometheus: Sequence[Any],
             for node in cond.tree.walk():
                 if not isinstance(node, Signal):
                     continue
-                problem = _problem(node.ref, targets, kinds)
+                problem = _problem(node.ref, targets, kinds) or _metrics_problem(node.ref,
+                                                                                 sources)
                 if problem:
                     return _located(problem, "alerts", (i, where), node.offset)
     return None
@@ -77,4 +79,18 @@ def _problem(ref: Any, targets: dict[str, Any], kinds: dict[str, str]) -> str | 
         if kind not in VALUE_KINDS:
             return (f"check {ref.name!r} is a {kind} check: .value is for "
                     f"{', '.join(VALUE_KINDS)} checks")
+    return None
+
+
+def _metrics_problem(ref: Any, sources: dict[str, Any]) -> str | None:
+    """``metrics.SOURCE.QUERY``: the source is in metrics: and declares that query."""
+    if ref.family != "metrics":
+        return None
+    m = sources.get(ref.name)
+    if m is None:
+        return f"no metrics: source named {ref.name!r}" + _hint(ref.name, list(sources))
+    names = [q.name for q in getattr(m, "queries", ())]
+    if ref.field != "up" and ref.field not in names:
+        return (f"metrics source {m.name!r} has no query named {ref.field!r}"
+                + _hint(ref.field, ["up", *names]))
     return None

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from opsconsole.metrics.queries import evaluate
 from opsconsole.metrics.scrape import Scrape, scrape
 from opsconsole.metrics.source import CounterDeltas, histogram_events, ratio_events
 from opsconsole.slo.engine import SloEngine
@@ -44,6 +45,8 @@ class SloRunner:
             self.deltas[ind.metrics].want(names)
         self.next_due: dict[str, float] = {m.name: 0.0 for m in metrics}
         self.last: dict[str, Scrape] = {}
+        self.previous: dict[str, Scrape] = {}
+        self.queries = {m.name: list(m.queries) for m in metrics}
         self._last_prune = 0.0
         self._busy = False
 
@@ -53,6 +56,9 @@ class SloRunner:
 
     def on_scrape(self, source: str, s: Scrape) -> None:
         """One scrape's increases become events of the SLOs that read that source."""
+        prev = self.last.get(source)
+        if prev is not None:
+            self.previous[source] = prev  # for the rate: queries (metrics.queries)
         self.last[source] = s
         deltas = self.deltas[source].step(s)
         if deltas is None:
@@ -101,4 +107,6 @@ class SloRunner:
         for name in self.sources:
             s = self.last.get(name)
             out[f"metrics.{name}.up"] = 1.0 if s is not None and s.ok else None
+            for q in self.queries.get(name, ()):
+                out[f"metrics.{name}.{q.name}"] = evaluate(q, s, self.previous.get(name))
         return out

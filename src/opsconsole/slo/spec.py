@@ -32,6 +32,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from opsconsole.metrics.queries import MetricsQuery
 from opsconsole.metrics.selector import Selector, parse_selector
 from opsconsole.schema import ByteSize, Duration, Invalid, field, positive
 
@@ -113,6 +114,14 @@ class MetricsSource:
     interval: Duration = field(Duration(15.0), check=positive)
     timeout: Duration = field(Duration(5.0), check=positive)
     max_bytes: ByteSize = field(ByteSize(16 * 1024 * 1024), check=positive)
+    # named values as alert signals, metrics.NAME.QUERY (opsconsole.metrics.queries)
+    queries: list[MetricsQuery] = field([])
+
+    def __check__(self) -> None:
+        names = [q.name for q in self.queries]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise Invalid(f"query names must be unique; repeated: {', '.join(dup)}", "queries")
 
 
 @dataclass(frozen=True, kw_only=True)

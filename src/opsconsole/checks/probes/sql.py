@@ -49,7 +49,10 @@ async def probe(spec: SqlCheck, config: AppConfig | None,
     timeout = float(spec.timeout)
     base = getattr(config, "postgres", None) or PostgresOptions()
     options = replace(base, connect_timeout=Duration(min(float(base.connect_timeout), timeout)),
-                      statement_timeout=Duration(min(float(base.statement_timeout), timeout)))
+                      # under the check's own bound, so the server cancels a slow query
+                      # (a clear "statement_timeout" UNKNOWN) before the check gives up on it
+                      statement_timeout=Duration(min(float(base.statement_timeout),
+                                                     0.8 * timeout)))
     try:
         host = _host(connect_kwargs(target, options))
     except ValueError as exc:

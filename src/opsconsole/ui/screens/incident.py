@@ -193,6 +193,9 @@ class IncidentScreen(Screen[None]):
         self.set_interval(1.0, self.draw_summary)  # the clocks show seconds; only their line repaints
         self.people: list[str] = []
         presence.start(self)  # the shared store: who else has it open, from which host
+        from opsconsole.ui import incident_budget
+
+        incident_budget.start(self)  # issue 15: the error budget this incident burned
 
     def show_presence(self, people: list[str]) -> None:
         if people != self.people:
@@ -214,6 +217,8 @@ class IncidentScreen(Screen[None]):
         inc = console_app(self).config.incidents
         lines = summary_lines(self.state, self.now(), self.target(),
                               inc.update_cadence(self.state.severity))
+        if getattr(self, "budget", None) is not None:
+            lines.append(self.budget)
         self.query_one("#incident-summary", LineBlock).set_lines(lines)
 
     # ------------------------------------------------------------------ polling

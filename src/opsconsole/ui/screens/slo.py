@@ -66,6 +66,50 @@ def hourly_burn(engine: Any, name: str, now: float, hours: int = 24) -> list[flo
     return out
 
 
+def slo_alert_states(slos: Sequence[Any], state: Mapping[str, Any] | None
+                     ) -> dict[str, str]:
+    """Each SLO's burn-rate rules (``slo-NAME-SUFFIX``) in the recorded evaluator state →
+    ``{"api-errors": "page-fast firing, ticket pending"}`` (the rules not inactive), or
+    ``"inactive"``; SLOs without recorded rules are left out (the view says inactive)."""
+    alerts = (state or {}).get("alerts") or {}
+    out: dict[str, str] = {}
+    for s in slos:
+        prefix = f"slo-{s.name}-"
+        shown, seen = [], False
+        for key in sorted(alerts):
+            raw = alerts[key]
+            rule = str(raw.get("rule") or key) if isinstance(raw, dict) else ""
+            if not rule.startswith(prefix):
+                continue
+            seen = True
+            st = str(raw.get("state") or "inactive")
+            if st != "inactive":
+                shown.append(f"{rule[len(prefix):]} {st}")
+        if seen:
+            out[s.name] = ", ".join(shown) or "inactive"
+    return out
+
+
+def recorded_evaluator_state(store_path: str) -> dict[str, Any] | None:
+    """(thread) The last ``alert.evaluator_state`` the store recorded, read on a short-lived
+    read-only connection (bounded by a busy timeout); None when there is none."""
+    import json
+    import sqlite3
+    from pathlib import Path
+
+    from opsconsole.alerts.core import EVALUATOR_STATE
+
+    uri = Path(store_path).resolve().as_uri() + "?mode=ro"
+    conn = sqlite3.connect(uri, uri=True, timeout=2.0)
+    try:
+        row = conn.execute("SELECT data FROM events WHERE type = ? ORDER BY seq DESC LIMIT 1",
+                           (EVALUATOR_STATE,)).fetchone()
+    finally:
+        conn.close()
+    data = json.loads(row[0]) if row else None
+    return data if isinstance(data, dict) else None
+
+
 def load_figures(cfg: Any, store_path: str | None, now: float
                  ) -> tuple[list[dict[str, Any]], dict[str, list[float]], str | None]:
     """(thread) The figures and sparklines from the store's history."""
@@ -107,6 +151,12 @@ class SloScreen(ModalScreen[None]):
 
     def _load(self) -> None:
         figures, sparks, error = load_figures(self.cfg, self.store_path, self.now)
+        if self.store_path and not self.alerts:
+            try:  # the burn-rate rules' state as the evaluator (watch or a console) recorded it
+                self.alerts = slo_alert_states(self.cfg.slos,
+                                               recorded_evaluator_state(self.store_path))
+            except Exception as exc:  # an old or locked store: the figures still show
+                error = (error + "; " if error else "") + f"alert state not readable: {exc}"
         self.app.call_from_thread(self._show, figures, sparks, error)
 
     def _show(self, figures: list[dict[str, Any]], sparks: dict[str, list[float]],
