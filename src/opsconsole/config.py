@@ -32,7 +32,7 @@ from opsconsole.schema import (
     positive,
 )
 from opsconsole.slo.spec import MetricsSource, SloSpec, check_slos
-from opsconsole.sources.promql import PromTarget
+from opsconsole.sources.promql_spec import PromTarget
 
 __all__ = ["AppConfig", "ConfigError", "Levels", "Thresholds", "database_targets", "load_config",
            "config_candidates", "resolve_config_path"]
