@@ -155,7 +155,8 @@ def run(args: argparse.Namespace) -> int:
     from opsconsole.config import resolve_data_dir
 
     # log_errors checks continue where the previous run stopped reading
-    engine.use_state_dir(resolve_data_dir(getattr(args, "data_dir", None), cfg) / "check-state")
+    state_dir = resolve_data_dir(getattr(args, "data_dir", None), cfg) / "check-state"
+    engine.use_state_dir(state_dir)
     started = time.monotonic()
     try:
         results = asyncio.run(run_checks(specs, cfg))
@@ -163,11 +164,16 @@ def run(args: argparse.Namespace) -> int:
         print("opsconsole check: interrupted", file=sys.stderr)
         return 130
     wall = time.monotonic() - started
+    results, since, history_note = _with_history(results, specs, state_dir / "runs.json",
+                                                 bool(getattr(args, "read_only", False)))
     code = exit_code(results)
     state = {0: "OK", 1: "WARNING", 2: "CRITICAL", 3: "UNKNOWN"}[code]
     if args.json:
+        checks = [{**r.to_json(), "since": since[r.name].isoformat() if since.get(r.name)
+                   else None} for r in results]
         print(json.dumps({"state": state, "code": code, "elapsed": round(wall, 3),
-                          "checks": [r.to_json() for r in results]}, default=str, indent=2))
+                          "checks": checks, **({"history": history_note} if history_note
+                                               else {})}, default=str, indent=2))
     else:
         import shutil
 
@@ -177,5 +183,30 @@ def run(args: argparse.Namespace) -> int:
         parts = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
         long_output = [*table.splitlines(),
                        f"{state}: {len(results)} checks ({parts}) in {duration(wall)}"]
+        for r in results:  # how long each check not OK has been so (from earlier runs)
+            at = since.get(r.name)
+            if r.state != "OK" and at is not None and at < r.checked_at:
+                long_output.append(f"{one_line(r.name, 60)}: {r.state} for "
+                                   f"{duration((r.checked_at - at).total_seconds())}")
+        if history_note:
+            long_output.append(history_note)
         print(nagios_output(results, {s.name: s for s in specs}, state, long_output))
     return code
+
+
+def _with_history(results: list[CheckResult], specs: list[Any], path: Any, read_only: bool
+                  ) -> tuple[list[CheckResult], dict[str, Any], str | None]:
+    """``failures_before_critical`` across runs (:mod:`opsconsole.checks.runs`); the run's
+    memory written unless read-only. Returns the results, since-when per check, a note."""
+    from opsconsole.checks import runs
+
+    memory = runs.load(path)
+    applied = runs.apply(results, {s.name: s.failures_before_critical for s in specs}, memory)
+    note = None
+    if read_only:
+        note = "read-only: this run is not remembered (failures_before_critical counts stay)"
+    else:
+        why = runs.save(path, memory)
+        if why:
+            note = f"could not remember this run ({why}): failures are not counted"
+    return [r for r, _ in applied], {r.name: at for r, at in applied}, note
