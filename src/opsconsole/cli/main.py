@@ -55,9 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
     from opsconsole.cli import config as config_cmd
     from opsconsole.cli import slo as slo_cmd
     from opsconsole.cli import store as store_cmd
+    from opsconsole.cli import wall as wall_cmd
 
     for module in (check, demo, incident, runbook, alerts, config_cmd, completion, slo_cmd,
-                   store_cmd):
+                   store_cmd, wall_cmd):
         module.register(sub, subcommand_options)
     return parser
 
