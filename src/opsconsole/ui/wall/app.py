@@ -20,10 +20,11 @@ from textual.binding import Binding
 from opsconsole.config import AppConfig
 from opsconsole.events import host_name
 from opsconsole.ui import glyphs
+from opsconsole.ui.compat import DiffDisplay
 from opsconsole.ui.wall.screen import POLL_SECONDS, WallScreen
 
 
-class WallApp(App[None]):
+class WallApp(DiffDisplay, App[None], inherit_bindings=False):
     TITLE = "opsconsole wall"
     ENABLE_COMMAND_PALETTE = False
     COMMANDS: ClassVar[set[Any]] = set()
@@ -35,6 +36,12 @@ class WallApp(App[None]):
                  poll_seconds: float = POLL_SECONDS,
                  next_step: Callable[[Any], str | None] | None = None) -> None:
         super().__init__()
+        # only the cells that changed reach the terminal (or the browser), in ASCII when
+        # the terminal wants it (see ui/compat.py, ui/screendiff.py)
+        if not os.environ.get("OPSCONSOLE_FULL_REPAINT"):
+            from opsconsole.ui.screendiff import ScreenDiff
+
+            self.screen_diff = ScreenDiff()
         self.config = config or AppConfig()
         self.data_dir = data_dir
         self.store = store
@@ -76,6 +83,10 @@ class WallApp(App[None]):
         self.push_screen(WallScreen(self.store_of, self.clock, self.config.incidents,
                                     self.hostname, poll_seconds=self.poll_seconds,
                                     next_step=self.next_step))
+
+    def on_resize(self, _event: Any) -> None:
+        if self.screen_diff is not None:  # a new size: the whole screen is sent again
+            self.screen_diff.invalidate()
 
     def on_unmount(self) -> None:
         store, self.store = self.store, None

@@ -31,7 +31,7 @@ POLL_SECONDS = 0.5
 BIG_WIDTH, BIG_HEIGHT = 120, 36
 
 
-class QuitWall(ModalScreen[bool]):
+class QuitWall(ModalScreen[bool], inherit_bindings=False):
     """``q`` on the wall: a small confirmation (``y`` quits; ``n``/escape/anything stays).
     Keys within half a second of it showing are ignored (a held or doubled ``q``)."""
 
@@ -71,7 +71,7 @@ class QuitWall(ModalScreen[bool]):
             self.dismiss(False)
 
 
-class WallScreen(Screen[None]):
+class WallScreen(Screen[None], inherit_bindings=False):
     WALL = True  # the console refuses its own keys (and hotkeys) while the wall is shown
     ACTIONS: ClassVar[tuple[ActionSpec, ...]] = (
         ActionSpec("wall-quit", "q", "wall_quit", "quit", "Quit (asks first)", priority=True),

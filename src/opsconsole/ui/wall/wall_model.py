@@ -30,6 +30,7 @@ from opsconsole.incidents.steps import step_key
 from opsconsole.incidents.store import worst_first
 from opsconsole.secrets import mask_tokens
 from opsconsole.text import one_line
+from opsconsole.ui.glyphs import g
 
 RECENT = 10  # timeline events kept (and shown, at most) per incident
 PAGE = 5000  # events read per query while catching up
@@ -270,11 +271,12 @@ def wall_view(data: Followed, now: datetime, incidents_cfg: Any, host: str) -> W
             continue
         info = data.alert_info.get(key, {})
         since = st.get("since")
-        detail = " · ".join(x for x in (str(info.get("severity") or ""),
+        sep = f" {g('·')} "
+        detail = sep.join(x for x in (str(info.get("severity") or ""),
                                         one_line(mask_tokens(str(info.get("summary") or ""))))
                             if x)
         if st.get("acked_by"):
-            detail += (" · " if detail else "") + f"acked by {one_line(str(st['acked_by']))}"
+            detail += (sep if detail else "") + f"acked by {one_line(str(st['acked_by']))}"
         board.append(BoardRow("alert", one_line(key), words[state],
                               None if not isinstance(since, int | float)
                               else max(ts_now - since, 0), detail))
