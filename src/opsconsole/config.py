@@ -119,6 +119,7 @@ BINDING_IDS: tuple[str, ...] = (
     # the alerts strip (ui.alerts_view)
     "alert-runbook", "alert-ack", "alert-silence",
     "slo", "slo-close",  # issue 15: the SLO view
+    "wall", "wall-quit", "wall-back",  # issue 16: the war-room wall view
 )
 _HOTKEY_ID = re.compile(r"runbook-hotkey-(\d+)")
 

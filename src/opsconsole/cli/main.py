@@ -53,11 +53,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     from opsconsole.cli import alerts, check, completion, demo, incident, runbook
     from opsconsole.cli import config as config_cmd
+    from opsconsole.cli import serve as serve_cmd
     from opsconsole.cli import slo as slo_cmd
     from opsconsole.cli import store as store_cmd
+    from opsconsole.cli import wall as wall_cmd
 
     for module in (check, demo, incident, runbook, alerts, config_cmd, completion, slo_cmd,
-                   store_cmd):
+                   store_cmd, wall_cmd, serve_cmd):
         module.register(sub, subcommand_options)
     return parser
 

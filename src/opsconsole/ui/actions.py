@@ -92,6 +92,8 @@ GLOBAL_ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("back", "escape", "app.back", "back", "Close the filter or go back", show=False),
     ActionSpec("slo", "L", "app.slo", "SLOs", "Show the SLOs: attainment, error budget left, "
                "burn rates", show=False, key_display="L"),
+    ActionSpec("wall", "W", "app.wall", "wall", "Show the war-room wall view (read-only; "
+               "escape comes back)", show=False, key_display="W"),
     ActionSpec("palette", "ctrl+p", "app.command_palette", "commands", "Open the command palette",
                palette=False, show=False),
 )

@@ -371,6 +371,8 @@ class OpsConsoleApp(KeyHold, DiffDisplay, App[None]):
 
     # ------------------------------------------------------------------ actions
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if getattr(self.screen, "WALL", False):  # the wall (and its quit question): no key
+            return False  # of the console acts there (ui/wall/screen.py has its own q/escape)
         if self.read_only and action in dangerous_actions(GLOBAL_ACTIONS):
             return False
         if self.read_only and action == "runbook_hotkey" and parameters:
@@ -506,6 +508,15 @@ class OpsConsoleApp(KeyHold, DiffDisplay, App[None]):
         path = getattr(self.incident_store, "path", None)
         self.push_screen(SloScreen(self.config, None if path is None else str(path), {},
                                    _time.time()))
+
+    def action_wall(self) -> None:
+        """``W``: the war-room wall view (read-only; escape comes back; ui/wall/)."""
+        from opsconsole.ui.wall.screen import WallScreen
+
+        if not isinstance(self.screen, WallScreen):
+            self.push_screen(WallScreen(lambda: self.incident_store, self.services.clock,
+                                        self.config.incidents, self.services.hostname,
+                                        from_console=True))
 
     def action_timeline(self) -> None:
         from opsconsole.ui import flows

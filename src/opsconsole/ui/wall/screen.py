@@ -1,0 +1,271 @@
+"""The wall: one screen, readable across the room, that changes nothing.
+
+Read-only by construction: its only bindings are ``q`` (asks, then quits) and ``escape``
+(back to the console, when it was opened from there); it has no palette entries, and the
+console's other keys and hotkeys are refused while it is shown (``OpsConsoleApp.
+check_action``). A worker thread follows the store (``last_seq()`` every
+:data:`POLL_SECONDS`, the new events only when it moved, see :mod:`.wall_model`); the UI
+loop only draws, refolding the view when the data changed and redrawing the clocks once a
+second. At 120x36 and larger the clocks are big digits; below, one line of text.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Digits, Static
+
+from opsconsole.ui.actions import ActionSpec, bindings
+from opsconsole.ui.wall import render
+from opsconsole.ui.wall.wall_model import Followed, Follower, WallView, clock_text, wall_view
+
+POLL_SECONDS = 0.5
+BIG_WIDTH, BIG_HEIGHT = 120, 36
+
+
+class QuitWall(ModalScreen[bool], inherit_bindings=False):
+    """``q`` on the wall: a small confirmation (``y`` quits; ``n``/escape/anything stays).
+    Keys within half a second of it showing are ignored (a held or doubled ``q``)."""
+
+    WALL = True  # the console refuses its own keys while this is shown
+
+    DEFAULT_CSS = """
+    QuitWall { align: center middle; }
+    QuitWall > Static { width: auto; max-width: 60; height: auto; border: heavy $warning;
+                        padding: 1 2; background: $panel; }
+    """
+
+    def __init__(self, what: str) -> None:
+        super().__init__(id="wall-quit-confirm")
+        self.what = what
+        self.opened = 0.0
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text(f"Quit {self.what}?\n\ny quits  ·  n or escape stays"))
+
+    def on_mount(self) -> None:
+        import time
+
+        self.opened = time.monotonic()
+
+    def on_key(self, event: Any) -> None:
+        import time
+
+        event.stop()
+        event.prevent_default()
+        if event.key == "escape":
+            self.dismiss(False)
+        elif time.monotonic() - self.opened < 0.5:
+            return
+        elif event.key == "y":
+            self.dismiss(True)
+        else:
+            self.dismiss(False)
+
+
+class WallScreen(Screen[None], inherit_bindings=False):
+    WALL = True  # the console refuses its own keys (and hotkeys) while the wall is shown
+    ACTIONS: ClassVar[tuple[ActionSpec, ...]] = (
+        ActionSpec("wall-quit", "q", "wall_quit", "quit", "Quit (asks first)", priority=True),
+        ActionSpec("wall-back", "escape", "wall_back", "back",
+                   "Back to the console (when the wall was opened from it)", priority=True),
+    )
+    BINDINGS: ClassVar[list[Binding]] = bindings(ACTIONS)  # type: ignore[assignment]
+    COMMANDS: ClassVar[set[Any]] = set()  # no palette entries: nothing here changes anything
+
+    DEFAULT_CSS = """
+    WallScreen { layout: vertical; background: $surface; }
+    WallScreen #wall-head { height: auto; padding: 0 1; }
+    WallScreen.-big #wall-head { padding: 1 1; text-style: bold; }
+    WallScreen #wall-clocks { height: auto; display: none; padding: 0 1; }
+    WallScreen.-big #wall-clocks { display: block; }
+    WallScreen #wall-clocks > Vertical { width: auto; height: auto; margin: 0 4 0 0; }
+    WallScreen #wall-clocks Digits { width: auto; }
+    WallScreen #wall-clocks Static { width: auto; }
+    WallScreen #wall-clocks .-overdue { background: $error; color: $text; }
+    WallScreen #wall-clocktext { height: auto; padding: 0 1; }
+    WallScreen.-big #wall-clocktext { display: none; }
+    WallScreen #wall-body { height: auto; padding: 0 1; }
+    WallScreen #wall-lower { height: 1fr; }
+    WallScreen #wall-lower > Static { padding: 0 1; height: auto; }
+    WallScreen.-big #wall-lower { layout: horizontal; }
+    WallScreen.-big #wall-timeline { width: 3fr; }
+    WallScreen.-big #wall-board { width: 2fr; }
+    WallScreen #wall-small { dock: bottom; height: auto; padding: 0 1; color: $text-muted; }
+    """
+
+    def __init__(self, store_of: Callable[[], Any], clock: Callable[[], datetime],
+                 incidents_cfg: Any, host: str, *, from_console: bool = False,
+                 poll_seconds: float = POLL_SECONDS,
+                 next_step: Callable[[Any], str | None] | None = None) -> None:
+        super().__init__(id="wall-screen")
+        self.clock = clock
+        self.incidents_cfg = incidents_cfg
+        self.host = host
+        self.from_console = from_console
+        self.poll_seconds = poll_seconds
+        self.follower = Follower(store_of, clock, next_step)
+        self.data = Followed()
+        self.view: WallView | None = None
+        self.polls = 0  # reads done (tests wait on it)
+        self._stop = threading.Event()
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="wall-head")
+        with Horizontal(id="wall-clocks"):
+            with Vertical(id="wall-since-box"):
+                yield Static("SINCE START", id="wall-since-label")
+                yield Digits("", id="wall-since")
+            with Vertical(id="wall-response-box"):
+                yield Static("RESPONSE TARGET", id="wall-response-label")
+                yield Digits("", id="wall-response")
+            with Vertical(id="wall-update-box"):
+                yield Static("NEXT UPDATE DUE", id="wall-update-label")
+                yield Digits("", id="wall-update")
+        yield Static(id="wall-clocktext")
+        yield Static(id="wall-body")
+        with Vertical(id="wall-lower"):
+            yield Static(id="wall-board")
+            yield Static(id="wall-timeline")
+        yield Static(id="wall-small")
+
+    def on_mount(self) -> None:
+        self._size_class(self.app.size.width, self.app.size.height)
+        self.draw()
+        self.run_worker(self._follow, thread=True, exit_on_error=False, group="wall")
+        self.set_interval(1.0, self.draw)  # the clocks count
+
+    def on_unmount(self) -> None:
+        self._stop.set()
+
+    def on_resize(self, event: Any) -> None:
+        self._size_class(event.size.width, event.size.height)
+        self.draw()
+
+    def _size_class(self, width: int, height: int) -> None:
+        self.set_class(width >= BIG_WIDTH and height >= BIG_HEIGHT, "-big")
+
+    # ------------------------------------------------------------------ following (thread)
+    def _follow(self) -> None:
+        while not self._stop.is_set():
+            changed = self.follower.poll()
+            snap = self.follower.snapshot() if changed or not self.polls else None
+            try:
+                self.app.call_from_thread(self._read, snap)
+            except RuntimeError:  # the app is gone
+                return
+            self._stop.wait(self.poll_seconds)
+
+    def _read(self, snap: Followed | None) -> None:
+        self.polls += 1
+        if snap is not None:
+            self.data = snap
+        else:
+            self.data.read_at = self.follower.data.read_at
+            self.data.error = self.follower.data.error
+        self.draw()
+
+    # ------------------------------------------------------------------ drawing
+    def draw(self) -> None:
+        now = self.clock()
+        view = self.view = wall_view(self.data, now, self.incidents_cfg, self.host)
+        head = self.query_one("#wall-head", Static)
+        body = self.query_one("#wall-body", Static)
+        board = self.query_one("#wall-board", Static)
+        timeline = self.query_one("#wall-timeline", Static)
+        clocktext = self.query_one("#wall-clocktext", Static)
+        clocks = self.query_one("#wall-clocks")
+        now_ts = now.timestamp()
+        small = render.small_print(view, now.strftime("%H:%M:%S UTC"))
+        self.query_one("#wall-small", Static).update(small)
+        if not view.incidents:
+            head.update(render.status_board_text(view, now_ts))
+            clocks.display = False
+            clocktext.display = False
+            for w in (body, board, timeline):
+                w.update("")
+                w.display = False
+            return
+        inc = view.incidents[0]
+        clocks.display = self.has_class("-big")
+        clocktext.display = not self.has_class("-big")
+        for w in (body, board, timeline):
+            w.display = True
+        head.update(render.head_text(inc))
+        clocktext.update(render.clocks_text(inc))
+        self.query_one("#wall-since", Digits).update(
+            clock_text(inc.started_seconds) if inc.started_seconds is not None else "")
+        resp = self.query_one("#wall-response", Digits)
+        resp.update(render.response_digits(inc))
+        resp.set_class(inc.overdue, "-overdue")
+        label = self.query_one("#wall-response-label", Static)
+        label.update(render.response_label(inc))
+        label.set_class(inc.overdue, "-overdue")
+        self._update_clock(inc)
+        t = Text()
+        t.append_text(render.roles_text(inc))
+        if inc.steps:
+            t.append("\n")
+            t.append_text(render.step_lines(inc.steps, now_ts))
+        if view.other_steps:
+            t.append("\n")
+            t.append_text(render.step_lines(view.other_steps, now_ts, with_incident=True))
+        if len(view.incidents) > 1:
+            t.append("\n")
+            t.append(f"ALSO OPEN ({len(view.incidents) - 1})", style="bold underline")
+            t.append("\n")
+            t.append_text(render.others_text(view.incidents[1:]))
+        body.update(t)
+        board.update(render.board_text(view))
+        timeline.update(render.timeline_text(inc))
+
+    def _update_clock(self, inc: Any) -> None:
+        label = self.query_one("#wall-update-label", Static)
+        digits = self.query_one("#wall-update", Digits)
+        text = inc.update_text
+        due = self._update_left(inc)
+        if not text or due is None:
+            label.update("NEXT UPDATE DUE –")
+            digits.update("")
+            return
+        overdue = due < 0
+        label.update("UPDATE OVERDUE BY" if overdue else "NEXT UPDATE DUE IN")
+        digits.update(("-" if overdue else "") + clock_text(abs(due)))
+        label.set_class(overdue, "-overdue")
+        digits.set_class(overdue, "-overdue")
+
+    def _update_left(self, inc: Any) -> float | None:
+        from opsconsole.incidents import fields as rf
+
+        state = self.data.states.get(inc.id)
+        if state is None:
+            return None
+        due = rf.next_update_due(state, self.incidents_cfg.update_cadence(state.severity))
+        return None if due is None else (due - self.clock()).total_seconds()
+
+    # ------------------------------------------------------------------ keys
+    def action_wall_quit(self) -> None:
+        async def done(yes: bool | None) -> None:
+            if not yes:
+                return
+            if self.from_console:  # as the console's own q: running steps stopped, recorded
+                from opsconsole.ui import quitting
+
+                await quitting.stop_steps_and_exit(self.app, quitting.QUIT_REASON)  # type: ignore[arg-type]
+            else:
+                self.app.exit()
+
+        self.app.push_screen(QuitWall("the console" if self.from_console else "the wall"),
+                             done)
+
+    def action_wall_back(self) -> None:
+        if self.from_console:
+            self.dismiss(None)

@@ -1,0 +1,295 @@
+"""What the wall shows, from the store: the follower (store reads, in a worker thread) and
+:func:`wall_view` (pure: the followed data and a clock in, what to draw out).
+
+The follower reads ``last_seq()`` at each poll and, only when it moved, the events after the
+last one seen, folded into: every incident's state (:class:`IncidentState`), each incident's
+last :data:`RECENT` timeline events, the runbook steps started and not finished, the alert
+evaluator's recorded state (``alert.evaluator_state``, as the console follows it) with each
+alert's severity and summary from its last transition, and each check's last recorded
+state. Nothing here writes, and nothing imports Textual.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from opsconsole import events as ev
+from opsconsole.alerts.core import EVALUATOR_STATE
+from opsconsole.events import Event
+from opsconsole.fmt import age
+from opsconsole.incidents import fields as rf
+from opsconsole.incidents import timeline as tl
+from opsconsole.incidents.describe import describe
+from opsconsole.incidents.steps import step_key
+from opsconsole.incidents.store import worst_first
+from opsconsole.secrets import mask_tokens
+from opsconsole.text import one_line
+from opsconsole.ui.glyphs import g
+
+RECENT = 10  # timeline events kept (and shown, at most) per incident
+PAGE = 5000  # events read per query while catching up
+STALE_AFTER = 5.0  # seconds without a successful read before the wall says STALE
+# not timeline entries: the evaluator's bookkeeping
+NOT_SHOWN = (EVALUATOR_STATE, ev.ALERT_NOTIFIED)
+
+
+@dataclass
+class RunningStep:
+    """A runbook step started and not (yet) finished, as the store recorded it."""
+
+    incident_id: str | None
+    runbook: str
+    runbook_title: str
+    step: Any  # the 1-based number (or an on_failure step's id)
+    step_title: str
+    who: str
+    started_at: datetime
+    source: str | None = None
+    run_id: str = ""
+    next_title: str | None = None  # filled by the follower from the runbook file
+
+
+@dataclass
+class Followed:
+    """Everything the follower read so far (a deep copy is handed to the UI)."""
+
+    states: dict[str, tl.IncidentState] = field(default_factory=dict)
+    recent: dict[str, deque[Event]] = field(default_factory=dict)
+    running: dict[tuple[str, str, str], RunningStep] = field(default_factory=dict)
+    alerts: dict[str, dict[str, Any]] = field(default_factory=dict)  # key -> AlertState data
+    alert_info: dict[str, dict[str, Any]] = field(default_factory=dict)  # key -> transition
+    checks: dict[str, tuple[str, datetime, str]] = field(default_factory=dict)
+    last_seq: int = 0
+    read_at: datetime | None = None  # the last successful read (the wall's clock)
+    error: str | None = None  # the last read failed: why
+
+
+def _label(actor_label: Any, fallback: str) -> str:
+    text = str(actor_label or "").strip()
+    return text.split(" from ", 1)[0] if text else fallback
+
+
+class Follower:
+    """Reads the store incrementally (call :meth:`poll` from a worker thread)."""
+
+    def __init__(self, store_of: Callable[[], Any], clock: Callable[[], datetime],
+                 next_step: Callable[[RunningStep], str | None] | None = None) -> None:
+        self.store_of = store_of
+        self.clock = clock
+        self.data = Followed()
+        self.next_step = next_step or runbook_next_step
+        self._next_cache: dict[tuple[str, str, str], str | None] = {}
+
+    def poll(self) -> bool:
+        """Read what is new; True when something changed (the caller refolds its view)."""
+        store = self.store_of()
+        d = self.data
+        if store is None:
+            return False
+        try:
+            last = store.last_seq()
+            changed = last != d.last_seq or d.read_at is None
+            while last > d.last_seq:
+                batch = store.events_after(d.last_seq, PAGE)
+                if not batch:
+                    break
+                for e in batch:
+                    self._apply(e)
+                    d.last_seq = max(d.last_seq, e.seq or 0)
+            was_error, d.error = d.error, None
+            d.read_at = self.clock()
+            return changed or was_error is not None
+        except Exception as exc:  # a locked or vanished store: say it, keep what we have
+            changed = d.error != str(exc)
+            d.error = one_line(str(exc), 200)
+            return changed
+
+    def snapshot(self) -> Followed:
+        return copy.deepcopy(self.data)
+
+    def _apply(self, e: Event) -> None:
+        d = self.data
+        data = e.data if isinstance(e.data, dict) else {}
+        iid = e.incident_id
+        if iid is not None:
+            st = d.states.get(iid)
+            if st is None:
+                st = d.states[iid] = tl.IncidentState(id=iid)
+            st.apply(e)
+            if e.type not in NOT_SHOWN:
+                d.recent.setdefault(iid, deque(maxlen=RECENT)).append(e)
+        t = e.type
+        if t == ev.RUNBOOK_STARTED:
+            key = step_key(data)
+            run = RunningStep(
+                incident_id=iid, runbook=str(data.get("runbook") or "?"),
+                runbook_title=str(data.get("runbook_title") or data.get("runbook") or "?"),
+                step=data.get("step", "?"),
+                step_title=str(data.get("step_title") or data.get("step") or "?"),
+                who=_label(data.get("operator"), e.actor.user),
+                started_at=tl._ts(data.get("started_at")) or e.ts,
+                source=data.get("runbook_source") if isinstance(data.get("runbook_source"), str)
+                else None, run_id=str(data.get("run_id") or ""))
+            if key not in self._next_cache:
+                try:
+                    self._next_cache[key] = self.next_step(run)
+                except Exception:  # an unreadable runbook file: no next step shown
+                    self._next_cache[key] = None
+            run.next_title = self._next_cache[key]
+            d.running[key] = run
+        elif t in (ev.RUNBOOK_FINISHED, ev.RUNBOOK_SKIPPED):
+            d.running.pop(step_key(data), None)
+        elif t == ev.RUNBOOK_RUN_STOPPED:
+            run_id = str(data.get("run_id") or "")
+            for key in [k for k, r in d.running.items() if run_id and r.run_id == run_id]:
+                d.running.pop(key, None)
+        elif t == EVALUATOR_STATE:
+            alerts = data.get("alerts")
+            if isinstance(alerts, dict):
+                d.alerts = {str(k): v for k, v in alerts.items() if isinstance(v, dict)}
+        elif t == ev.ALERT_TRANSITION and data.get("key"):
+            d.alert_info[str(data["key"])] = data
+        elif t == ev.HEALTH_CHANGED and data.get("check"):
+            at = tl._ts(data.get("at")) or e.ts
+            d.checks[str(data["check"])] = (str(data.get("new") or "?").upper(), at,
+                                            str(data.get("message") or ""))
+
+
+def runbook_next_step(run: RunningStep) -> str | None:
+    """(thread) The title of the step after ``run``'s, from its runbook file (parsed in a
+    child process within a time bound); None when unknown or the last."""
+    if not run.source or not isinstance(run.step, int):
+        return None
+    from opsconsole.runbooks.isolated import load_files
+    from opsconsole.runbooks.model import Runbook
+
+    path = Path(run.source)
+    if not path.is_file():
+        return None
+    loaded = load_files([path], timeout=5.0)
+    rb = loaded[0] if loaded else None
+    if not isinstance(rb, Runbook) or run.step >= len(rb.steps):
+        return None
+    return str(rb.steps[run.step].title)
+
+
+# ---------------------------------------------------------------------- the view (pure)
+@dataclass
+class IncidentView:
+    id: str
+    severity: str
+    severity_rank: int
+    status: str
+    title: str
+    started_seconds: float | None
+    response_text: str  # "4m10s left", "OVERDUE 2m", "acked 3m"
+    response_seconds: float | None  # left (negative: overdue), None once acknowledged
+    overdue: bool
+    update_text: str  # "next update due in 12m" / "update OVERDUE by 3m" / ""
+    update_overdue: bool
+    roles: dict[str, str]
+    steps: list[RunningStep]
+    timeline: list[tuple[str, str, str]]  # (HH:MM:SS, who, sentence), newest first
+
+
+@dataclass
+class BoardRow:
+    kind: str  # "alert" | "check"
+    name: str
+    state: str  # FIRING, PENDING, NO DATA, CRITICAL, WARNING, UNKNOWN...
+    for_seconds: float | None
+    detail: str = ""
+
+
+@dataclass
+class WallView:
+    incidents: list[IncidentView]
+    board: list[BoardRow]  # not green: firing/pending alerts, checks not OK
+    checks_known: int
+    alerts_known: int
+    host: str
+    data_age: float | None  # seconds since the last successful read
+    live: bool
+    error: str | None
+    other_steps: list[RunningStep]  # running steps not attached to an open incident
+
+
+def clock_text(seconds: float) -> str:
+    """``4:05`` or ``1:02:03`` (hours, minutes, seconds), for the big digits."""
+    s = int(max(seconds, 0))
+    h, m, sec = s // 3600, (s % 3600) // 60, s % 60
+    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
+
+
+def _who(e: Event) -> str:
+    return e.actor.user if e.actor is not None else "?"
+
+
+def wall_view(data: Followed, now: datetime, incidents_cfg: Any, host: str) -> WallView:
+    """What to draw (pure): the open incidents worst first with their clocks, roles,
+    running steps and last events; the not-green board; the small print."""
+    order = incidents_cfg.severity_names()
+    views = []
+    open_ids = set()
+    for s in worst_first(list(data.states.values()), order):
+        open_ids.add(s.id)
+        target = incidents_cfg.for_severity(s.severity)
+        resp, overdue = s.response_clock(now, target, fmt=lambda x: age(x, coarse=True))
+        m = s.milestones
+        base = m.get("detected") or s.declared_at
+        left = None
+        if "acknowledged" not in m and base is not None:
+            left = target - (now - base).total_seconds()
+        upd = rf.next_update_text(s, now, incidents_cfg.update_cadence(s.severity))
+        started = s.started_at
+        recent = list(data.recent.get(s.id, ()))[::-1]
+        views.append(IncidentView(
+            id=one_line(s.id), severity=one_line(s.severity), severity_rank=s.rank(order),
+            status=one_line(s.status), title=one_line(mask_tokens(s.title)),
+            started_seconds=None if started is None else max((now - started).total_seconds(), 0),
+            response_text=resp, response_seconds=left, overdue=overdue,
+            update_text=upd, update_overdue="OVERDUE" in upd,
+            roles={r: one_line(s.roles[r]) for r in tl.ROLES if s.roles.get(r)},
+            steps=sorted((r for r in data.running.values() if r.incident_id == s.id),
+                         key=lambda r: r.started_at),
+            timeline=[(e.ts.astimezone(UTC).strftime("%H:%M:%S"), one_line(_who(e)),
+                       describe(e)) for e in recent]))
+    board: list[BoardRow] = []
+    ts_now = now.timestamp()
+    words = {"firing": "FIRING", "pending": "PENDING", "nodata": "NO DATA"}
+    rank = {"firing": 0, "nodata": 1, "pending": 2}
+    for key, st in sorted(data.alerts.items(),
+                          key=lambda kv: (rank.get(str(kv[1].get("state")), 9), kv[0])):
+        state = str(st.get("state"))
+        if state not in words:
+            continue
+        info = data.alert_info.get(key, {})
+        since = st.get("since")
+        sep = f" {g('·')} "
+        detail = sep.join(x for x in (str(info.get("severity") or ""),
+                                        one_line(mask_tokens(str(info.get("summary") or ""))))
+                            if x)
+        if st.get("acked_by"):
+            detail += (sep if detail else "") + f"acked by {one_line(str(st['acked_by']))}"
+        board.append(BoardRow("alert", one_line(key), words[state],
+                              None if not isinstance(since, int | float)
+                              else max(ts_now - since, 0), detail))
+    crit = {"CRITICAL": 0, "UNKNOWN": 1, "WARNING": 2}
+    for name, (state, at, msg) in sorted(data.checks.items(),
+                                         key=lambda kv: (crit.get(kv[1][0], 3), kv[0])):
+        if state == "OK":
+            continue
+        board.append(BoardRow("check", one_line(name), one_line(state),
+                              max((now - at).total_seconds(), 0), one_line(mask_tokens(msg))))
+    age_s = None if data.read_at is None else max((now - data.read_at).total_seconds(), 0)
+    live = data.error is None and age_s is not None and age_s <= STALE_AFTER
+    others = sorted((r for r in data.running.values() if r.incident_id not in open_ids),
+                    key=lambda r: r.started_at)
+    return WallView(views, board, len(data.checks), len(data.alerts), one_line(host), age_s,
+                    live, data.error, others)
