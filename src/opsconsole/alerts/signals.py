@@ -115,9 +115,6 @@ NAMED_FIELDS = {
 }
 FAMILIES = ("host", *NAMED_FIELDS, "promql")
 PERF_FIELDS = ("warn", "crit", "min", "max", "pct")
-# perfdata units → the base unit (seconds, bytes); others are taken as written
-UOM_SCALE = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "B": 1.0, "KB": 1024.0, "MB": 1024.0 ** 2,
-             "GB": 1024.0 ** 3, "TB": 1024.0 ** 4}
 CATALOGUE = {"host": {**HOST_FIELDS, **{f"{k}[…]": v for k, v in HOST_INDEXED.items()},
                       **{f"{k}.…": v for k, v in HOST_SUB.items()}}, **NAMED_FIELDS}
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
@@ -327,32 +324,12 @@ def _f(v: Any) -> Any:
     return float(v)
 
 
-def _one_bound(rng: str | None) -> float | None:
-    """The threshold of a Nagios range with one bound (``10``, ``~:10``, ``:10``, ``10:``);
-    None for two bounds (``5:10``) or an inside range (``@…``)."""
-    if not rng or rng.startswith("@"):
-        return None
-    lo, colon, hi = rng.partition(":")
-    try:
-        if not colon:
-            return float(lo)
-        if lo in ("", "~"):
-            return float(hi) if hi else None
-        return float(lo) if not hi else None
-    except ValueError:
-        return None
-
-
 def _perf(d: Any, sub: str) -> Any:
-    """A perfdata item's value (or ``sub`` field), scaled to the base unit of its UOM."""
-    scale = UOM_SCALE.get(d.uom, 1.0)
-    if sub == "pct":
-        if d.value is None or not d.max:
-            return NO_DATA
-        return d.value * 100.0 / d.max
-    raw = {"": d.value, "min": d.min, "max": d.max, "warn": _one_bound(d.warn),
-           "crit": _one_bound(d.crit)}[sub]
-    return NO_DATA if raw is None else float(raw) * scale
+    """A perfdata item's value (or ``sub`` field) in its UOM's base unit, else NO DATA."""
+    from opsconsole.checks.perfdata import base_value
+
+    v = base_value(d, sub)
+    return NO_DATA if v is None else v
 
 
 @dataclass

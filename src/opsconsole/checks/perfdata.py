@@ -236,3 +236,36 @@ def with_unit(v: float | None, uom: str) -> str:
 
 __all__ = ["MAX_ITEMS", "PerfDatum", "PluginOutput", "clean_label", "format_item", "number",
            "parse_perfdata", "quote_label", "split_output", "with_unit"]
+
+
+# units → the base unit (seconds, bytes) for alert signals; others are taken as written
+UOM_SCALE = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "B": 1.0, "KB": 1024.0, "MB": 1024.0 ** 2,
+             "GB": 1024.0 ** 3, "TB": 1024.0 ** 4}
+
+
+def one_bound(rng: str | None) -> float | None:
+    """The threshold of a Nagios range with one bound (``10``, ``~:10``, ``:10``, ``10:``);
+    None for two bounds (``5:10``) or an inside range (``@…``)."""
+    if not rng or rng.startswith("@"):
+        return None
+    lo, colon, hi = rng.partition(":")
+    try:
+        if not colon:
+            return float(lo)
+        if lo in ("", "~"):
+            return float(hi) if hi else None
+        return float(lo) if not hi else None
+    except ValueError:
+        return None
+
+
+def base_value(d: PerfDatum, sub: str = "") -> float | None:
+    """The item's value (``sub`` "") or its ``min``/``max``/``warn``/``crit`` in the base
+    unit of its UOM, or ``pct`` (value as a percentage of max); None when not given."""
+    if sub == "pct":
+        if d.value is None or not d.max:
+            return None
+        return d.value * 100.0 / d.max
+    raw = {"": d.value, "min": d.min, "max": d.max, "warn": one_bound(d.warn),
+           "crit": one_bound(d.crit)}[sub]
+    return None if raw is None else float(raw) * UOM_SCALE.get(d.uom, 1.0)

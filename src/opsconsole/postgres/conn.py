@@ -170,3 +170,14 @@ async def connect(target: DatabaseTarget, options: PostgresOptions,
     _OWN.setdefault(key, set()).add(pid)
     conn.add_termination_listener(lambda _c: _OWN.get(key, set()).discard(pid))
     return conn
+
+
+async def close_quietly(conn: Any, timeout: float = 1.0) -> None:
+    """Close a connection politely within ``timeout``, else cut it (never raises, never
+    waits longer: a dead server must not hold up a check or a shutdown)."""
+    import asyncio
+
+    try:
+        await asyncio.wait_for(conn.close(), timeout)
+    except Exception:
+        conn.terminate()

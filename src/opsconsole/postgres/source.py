@@ -18,7 +18,14 @@ from typing import Any
 import asyncpg
 
 from opsconsole.postgres.config import DatabaseTarget, PostgresOptions
-from opsconsole.postgres.conn import APP_NAME, connect, own_pids, own_pids_at, target_key
+from opsconsole.postgres.conn import (
+    APP_NAME,
+    close_quietly,
+    connect,
+    own_pids,
+    own_pids_at,
+    target_key,
+)
 from opsconsole.postgres.model import (
     ActivitySnapshot,
     Backend,
@@ -156,10 +163,7 @@ class PgSource:
     async def close(self) -> None:
         conn, self.conn = self.conn, None
         if conn is not None:
-            try:
-                await asyncio.wait_for(conn.close(), 2.0)
-            except Exception:
-                conn.terminate()
+            await close_quietly(conn, 2.0)
 
     async def _ensure(self) -> asyncpg.Connection:
         if self.conn is not None and not self.conn.is_closed():

@@ -25,8 +25,7 @@ from textual.widgets import Input
 from opsconsole.config import AppConfig, default_data_dir
 from opsconsole.events import EventSink, host_name
 from opsconsole.incidents.sink import IncidentSink, JournalSink, ReadOnlySink
-from opsconsole.incidents.store import NoStoreYet, Store, StoreError, open_store
-from opsconsole.sharedstore.choose import open_configured, shared_target
+from opsconsole.incidents.store import Store
 from opsconsole.text import for_terminal, one_line
 from opsconsole.ui import glyphs
 from opsconsole.ui.actions import (
@@ -36,6 +35,7 @@ from opsconsole.ui.actions import (
     dangerous_actions,
     hotkey_specs,
 )
+from opsconsole.ui.app_screens import ScreenActions
 from opsconsole.ui.compat import DiffDisplay, add_app_binding
 from opsconsole.ui.console import Declared, RecordingChanged, StoreWriteFailed, StoreWritten
 from opsconsole.ui.header import ConsoleHeader, header_text, recording_text
@@ -48,6 +48,7 @@ from opsconsole.ui.panes.locks import LocksPane
 from opsconsole.ui.panes.resources import ResourcesPane
 from opsconsole.ui.panes.slow_queries import SlowQueriesPane
 from opsconsole.ui.screendiff import ScreenDiff
+from opsconsole.ui.storeopen import open_console_store
 from opsconsole.ui.tabs import draw_tabs
 from opsconsole.ui.themes import DEFAULT_THEME, load_themes, theme_dirs
 
@@ -96,7 +97,7 @@ class Services:
 HELP_SPEC = next(s for s in GLOBAL_ACTIONS if s.id == "help")
 
 
-class OpsConsoleApp(KeyHold, DiffDisplay, App[None]):
+class OpsConsoleApp(KeyHold, DiffDisplay, App[None], ScreenActions):
     CSS_PATH = "opsconsole.tcss"
     TITLE = "opsconsole"
     # `?` on every screen (incident, runbook walkthrough, PostgreSQL modals…): the one help
@@ -210,7 +211,8 @@ class OpsConsoleApp(KeyHold, DiffDisplay, App[None]):
 
     def on_mount(self) -> None:
         if self.incident_store is None:
-            self.run_worker(self._open_store, thread=True, exit_on_error=False)
+            self.run_worker(lambda: open_console_store(self), thread=True,
+                            exit_on_error=False)
         elif hasattr(self.incident_store, "subscribe"):  # a shared store given ready-made
             from opsconsole.ui import sharedlive
 
@@ -239,41 +241,6 @@ class OpsConsoleApp(KeyHold, DiffDisplay, App[None]):
         from opsconsole.ui import quitting
 
         await quitting.ask_to_quit(self)  # asks first while an incident is active or a step runs
-
-    def _open_store(self) -> None:
-        """(thread) Open the incident store (read-only with ``--read-only``); a failure is
-        shown, and events go to the journal. A store that cannot be written (a read-only
-        disk) is still opened for reading, so the incidents stay on screen."""
-        try:
-            if shared_target(self.config) is not None:  # the shared PostgreSQL store
-                store = open_configured(self.config, self.data_dir, read_only=self.read_only)
-                from opsconsole.ui import sharedlive
-
-                sharedlive.attach(self, store)
-            else:
-                store = open_store(self.data_dir, self.config.incidents.database,
-                                   read_only=self.read_only)
-        except NoStoreYet:  # read-only, nothing recorded yet: no incidents (not an error)
-            return
-        except StoreError as exc:
-            self.store_error = str(exc)
-            store = None
-            if not self.read_only and "read-only" in str(exc):
-                try:
-                    store = open_store(self.data_dir, self.config.incidents.database,
-                                       read_only=True)
-                except StoreError:
-                    store = None
-            where = ("Nothing is recorded (read-only)." if self.read_only else
-                     "Events go to the journal in the data directory instead.")
-            self.notify(f"{exc}\n{where}", title="incident store",
-                        severity="warning" if self.read_only else "error",
-                        timeout=20)  # thread-safe
-            if store is None:
-                return
-        self.incident_store = store
-        if isinstance(self.sink, IncidentSink):
-            self.sink.store = store
 
     def _after_first_frame(self) -> None:
         self.set_current_pane(self.current_pane, focus=True)
@@ -485,43 +452,6 @@ class OpsConsoleApp(KeyHold, DiffDisplay, App[None]):
         from opsconsole.ui import sharedlive
 
         sharedlive.changed(self)
-
-    def action_runbooks(self) -> None:
-        from opsconsole.ui.screens.runbook_picker import open_picker
-
-        open_picker(self)
-
-    async def action_runbook_hotkey(self, n: int) -> None:
-        from opsconsole.ui.screens.runbook_picker import launch_hotkey
-
-        await launch_hotkey(self, n)
-
-    def action_slo(self) -> None:
-        """``L``: the SLO view (figures read from the store's history in a thread)."""
-        import time as _time
-
-        from opsconsole.ui.screens.slo import SloScreen
-
-        if isinstance(self.screen, SloScreen):
-            self.screen.dismiss(None)
-            return
-        path = getattr(self.incident_store, "path", None)
-        self.push_screen(SloScreen(self.config, None if path is None else str(path), {},
-                                   _time.time()))
-
-    def action_wall(self) -> None:
-        """``W``: the war-room wall view (read-only; escape comes back; ui/wall/)."""
-        from opsconsole.ui.wall.screen import WallScreen
-
-        if not isinstance(self.screen, WallScreen):
-            self.push_screen(WallScreen(lambda: self.incident_store, self.services.clock,
-                                        self.config.incidents, self.services.hostname,
-                                        from_console=True))
-
-    def action_timeline(self) -> None:
-        from opsconsole.ui import flows
-
-        flows.timeline(self)
 
     # ------------------------------------------------------------------ palette
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:

@@ -20,7 +20,7 @@ from opsconsole.checks.engine import Outcome, State, classify_network_error, lat
 from opsconsole.checks.spec import PostgresCheck
 from opsconsole.fmt import duration, one_line
 from opsconsole.postgres.config import DatabaseTarget, PostgresOptions
-from opsconsole.postgres.conn import connect, connect_kwargs
+from opsconsole.postgres.conn import close_quietly, connect, connect_kwargs
 from opsconsole.schema import Duration
 from opsconsole.secrets import safe_dsn
 
@@ -82,10 +82,7 @@ async def probe(spec: PostgresCheck, config: AppConfig | None,
         raise Outcome("CRITICAL", classify_network_error(exc, host)) from None
     finally:
         if conn is not None:
-            try:
-                await asyncio.wait_for(conn.close(), 1.0)
-            except Exception:
-                conn.terminate()
+            await close_quietly(conn)
     latency = time.monotonic() - started
     state, msg = latency_state(latency, spec)
     return state, msg or f"SELECT 1 in {duration(latency)}", latency, details

@@ -24,7 +24,7 @@ from opsconsole.checks.probes.postgres import _host, _target
 from opsconsole.checks.spec import SqlCheck
 from opsconsole.fmt import duration, one_line
 from opsconsole.postgres.config import PostgresOptions
-from opsconsole.postgres.conn import connect, connect_kwargs
+from opsconsole.postgres.conn import close_quietly, connect, connect_kwargs
 from opsconsole.schema import Duration
 from opsconsole.secrets import safe_dsn
 
@@ -96,10 +96,7 @@ async def probe(spec: SqlCheck, config: AppConfig | None,
         raise Outcome("CRITICAL", classify_network_error(exc, host)) from None
     finally:
         if conn is not None:
-            try:
-                await asyncio.wait_for(conn.close(), 1.0)
-            except Exception:
-                conn.terminate()
+            await close_quietly(conn)
     latency = time.monotonic() - started
     if len(rows) != 1:
         got = "no row" if not rows else "more than one row"
