@@ -59,3 +59,17 @@ def test_a_damaged_memory_is_an_empty_one(run_cli, tmp_path):
     assert p.returncode == 1 and "failure 1/2" in p.stdout, p.stdout + p.stderr
     assert "Traceback" not in p.stderr
     assert json.loads(state.read_text())["db"]["failures"] == 1
+
+
+def test_a_hand_edited_memory_never_gives_a_traceback(run_cli, tmp_path):
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(f"checks:\n  - {{name: db, kind: tcp, address: \"127.0.0.1:{closed_port()}\", "
+                   f"timeout: 1s, failures_before_critical: 1}}\n")
+    state = tmp_path / "cli-data" / "check-state" / "runs.json"
+    state.parent.mkdir(parents=True, mode=0o700)
+    for text in ('{"db": {"state": "CRITICAL", "failures": "x", "since": "2026-01-01T00:00:00"}}',
+                 "[" * 100_000 + "]" * 100_000):  # a naive timestamp; nesting too deep
+        state.write_text(text)
+        p = run_cli("check", "--config", str(cfg))
+        assert p.returncode == 2, p.stdout + p.stderr
+        assert "Traceback" not in p.stderr and "CRITICAL" in p.stdout

@@ -31,7 +31,7 @@ def load(path: Path | None) -> dict[str, dict[str, Any]]:
 
     try:
         data = json.loads(read_bounded(path, limit=MAX_BYTES))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # unreadable, damaged, nested too deep
         return {}
     if not isinstance(data, dict):
         return {}
@@ -76,6 +76,8 @@ def apply(results: Iterable[CheckResult], thresholds: Mapping[str, int],
                 since = datetime.fromisoformat(str(prev.get("since")))
             except ValueError:
                 since = r.checked_at
+            if since.tzinfo is None or since > r.checked_at:  # edited by hand, or a clock
+                since = r.checked_at                           # step back: from now
         memory[r.name] = {"state": shown.state, "failures": failures,
                           "since": (since or r.checked_at).isoformat()}
         out.append((shown, since))
