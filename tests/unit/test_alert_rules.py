@@ -235,6 +235,19 @@ def test_keep_firing_for_holds_a_resolution_back(tmp_path):
     assert t.event == "resolved"
 
 
+
+def test_an_acknowledgement_in_another_process_still_names_what_fired():
+    """The ack is applied without a signal reading (often by the evaluator of another
+    console, from the stored state): its summary keeps the mount, not "?"."""
+    s = Scene(KEEP)
+    (t,) = s.ev.evaluate(SignalSet(host=fixed_snapshot()), T0)
+    assert t.summary.startswith("/ at 93%")
+    other = Evaluator(rules(KEEP), Clock())
+    other.restore(json.loads(json.dumps(s.ev.to_dict())))
+    ack = other.ack(t.key, "alice", T0 + 60)
+    assert ack is not None and ack.summary.startswith("/ at 93%"), ack.summary
+
+
 NODATA = """
 alerts:
   - {name: shown, expr: host.cpu > 80}

@@ -60,6 +60,9 @@ class AlertState:
     acked_by: str | None = None
     acked_at: float | None = None
     labels: dict[str, str] = field(default_factory=dict)
+    # the parameters of the last signal reading (the root blocker's pid, the mount): an
+    # acknowledgement renders its summary without signals, from these
+    signal_params: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -298,6 +301,9 @@ class Evaluator:
         if signals is not None:
             for ref in reversed(c.refs):  # the first signal's parameters win
                 vals.update(signals.reading(ref)[1])
+            st.signal_params = {str(k): str(v) for k, v in vals.items()}
+        elif isinstance(st.signal_params, dict):  # an ack: what the last reading said
+            vals.update({str(k): str(v) for k, v in st.signal_params.items()})
         th = c.threshold
         if isinstance(th, Number):
             vals["threshold"] = format_value(th.value, SignalType.SECONDS if th.duration

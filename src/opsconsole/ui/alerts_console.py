@@ -32,7 +32,8 @@ from opsconsole.alerts.silencelog import SilenceLog
 from opsconsole.alerts.silences import silenced_by
 from opsconsole.events import ALERT_ACK, ALERT_TRANSITION, current_actor
 from opsconsole.fmt import duration
-from opsconsole.incidents.lease import Lease, LeaseError
+from opsconsole.incidents.lease import LeaseError
+from opsconsole.sharedstore.choose import lease_for
 
 if TYPE_CHECKING:
     from opsconsole.ui.app import OpsConsoleApp
@@ -249,7 +250,7 @@ class ConsoleAlerts:
 
     def _who(self, store: Any) -> tuple[str, str, float | None]:
         try:
-            info = Lease(store.path).current()
+            info = lease_for(store).current()  # in PostgreSQL for the shared store
         except LeaseError:
             return NONE, "", None
         if info is None:
