@@ -183,10 +183,55 @@ _ALERTS = (ev.ALERT_TRANSITION, ev.ALERT_NOTIFIED, ev.ALERT_DECLARED, ev.ALERT_A
            ev.SILENCE_ADDED, ev.SILENCE_EXPIRED, ev.CONTEXT_ATTACHED)
 
 
-def export_json(store: SQLiteStore, incident_id: str, write: Write, *,
+PAGE = 5000  # events per query from a store that is not a SQLite file
+
+
+def _paged(store: Any, incident_id: str, upto: int,
+           types: tuple[str, ...] | None = None) -> Iterator[Event]:
+    """The incident's events up to seq ``upto``, in order, a page at a time."""
+    after = 0
+    while True:
+        page = store.events(incident_id, after, limit=PAGE, types=types)
+        for e in page:
+            if (e.seq or 0) > upto:
+                return
+            yield e
+        if len(page) < PAGE:
+            return
+        after = page[-1].seq or after
+
+
+def _paged_state(store: Any, incident_id: str) -> tl.IncidentState:
+    """:func:`fold_state` for any store (the shared PostgreSQL one): the events up to the
+    incident's last seq now, so what a writer appends meanwhile is in neither."""
+    seqs = store.seqs(incident_id)
+    if not seqs:
+        raise UnknownIncident(f"no incident {incident_id!r}")
+    upto = seqs[-1]
+    state = tl.IncidentState(id=incident_id)
+    for e in _paged(store, incident_id, upto, tl.STATE_TYPES):
+        state.apply(e)
+    state.event_count = len(seqs)
+    state.last_seq = int(upto)
+    last = store.events(incident_id, upto - 1, limit=1)
+    if last:
+        state.last_event_at = last[0].ts
+    return state
+
+
+def export_json(store: Any, incident_id: str, write: Write, *,
                 generated_at: datetime | None = None) -> tl.IncidentState:
     """Stream the incident's JSON export into ``write`` (nothing written when the incident
-    is unknown: :class:`UnknownIncident` comes first). Returns the folded state."""
+    is unknown: :class:`UnknownIncident` comes first). Returns the folded state. A SQLite
+    store is read in one read transaction; another store (the shared PostgreSQL one) a
+    page at a time, up to the incident's last seq when the export began."""
+    if not isinstance(store, SQLiteStore):
+        state = _paged_state(store, incident_id)
+        upto = state.last_seq
+        write_json(write, state, _paged(store, incident_id, upto),
+                   _paged(store, incident_id, upto, _RUNBOOK), generated_at=generated_at,
+                   alert_events=_paged(store, incident_id, upto, _ALERTS))
+        return state
     with snapshot(store) as conn:
         state = fold_state(conn, incident_id)
         write_json(write, state, rows(conn, incident_id), rows(conn, incident_id, _RUNBOOK),
