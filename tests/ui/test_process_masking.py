@@ -46,12 +46,18 @@ async def test_real_processes_passwords_never_reach_the_screen(tmp_path):
                 return (any("db.internal/orders" in r for r in rows)
                         and any("check_pgsql -H db.internal -p" in r for r in rows))
 
+            def drawn() -> str:
+                return html.unescape(re.sub(r"<[^>]+>", "", app.export_screenshot())
+                                     ).replace("\xa0", " ")
+
             await wait_for(pilot, both, timeout=30)
+            # the table has the rows; the screen shows them at its next paint
+            await wait_for(pilot, lambda: "check_pgsql -H db.internal -p" in drawn()
+                           and "db.internal/orders" in drawn(), timeout=30)
             rows = "\n".join(shown())
             # the non-secret parts are there, the secrets are not
             assert "mask-probe --password=" in rows and "postgresql://app:" in rows
-            screen = html.unescape(re.sub(r"<[^>]+>", "", app.export_screenshot())).replace("\xa0", " ")
-            assert "check_pgsql -H db.internal -p" in screen and "db.internal/orders" in screen
+            screen = drawn()
             for secret in SECRETS:
                 assert secret not in rows, rows
                 assert secret not in screen
