@@ -27,8 +27,21 @@ def at(minutes_before: float):
     return FIXED_NOW - timedelta(minutes=minutes_before)
 
 
-def filled_store(data_dir: Path, *, incident: bool = True) -> SQLiteStore:
+def hold_lease(store: SQLiteStore, *, renewed_minutes_before: float = 0.0,
+               ttl: float = 3600.0) -> None:
+    """An evaluator (this test's process) holds the store's lease, renewed at that time."""
+    from opsconsole.incidents.lease import Lease
+
+    renewed = at(renewed_minutes_before).timestamp()
+    assert Lease(store.path, ttl=ttl, clock=lambda: renewed).acquire()
+
+
+def filled_store(data_dir: Path, *, incident: bool = True,
+                 evaluator: bool = True) -> SQLiteStore:
+    """``evaluator``: an evaluator holds the lease (the alert states are live)."""
     store = open_store(data_dir)
+    if evaluator:
+        hold_lease(store)
     store.append(ev.HEALTH_CHANGED, {"check": CHECK, "kind": "http", "old": "OK",
                                      "new": "CRITICAL", "message": "HTTP 503 from /health",
                                      "at": at(14).isoformat()}, actor=ALICE, ts=at(14))
@@ -65,3 +78,10 @@ def filled_store(data_dir: Path, *, incident: bool = True) -> SQLiteStore:
 
 def next_step(_run) -> str:
     return NEXT_TITLE
+
+
+def fixed_sample():
+    """The wall's host figures, fixed (the snapshots stay stable)."""
+    from opsconsole.ui.wall.figures import Sample
+
+    return Sample(cpu=23.0, mem=61.0, load=0.4, root=93.0)

@@ -103,3 +103,31 @@ async def test_taking_the_commander_role_from_another_commander_asks_first(tmp_p
             assert len(roles) == 1 and roles[0].data["previous"] == "alice"
     finally:
         store.close()
+
+
+async def test_the_wall_says_who_has_the_incident_open_from_which_host(pg_cluster, tmp_path):
+    import re
+
+    from opsconsole.ui.wall.app import WallApp
+    from screentext import screen_lines
+
+    db = "wall_" + secrets.token_hex(4)
+    pg_cluster.psql(f"create database {db}")
+    target = DatabaseTarget("shared", pg_cluster.dsn(database=db))
+    writer = PgStore(target, tmp_path / "db1")
+    wall_store = PgStore(target, tmp_path / "wall", read_only=True)
+    iid = writer.declare("api 5xx", "SEV2").incident_id
+    app = WallApp(store=wall_store, hostname="wall-tv")
+    try:
+        async with app.run_test(size=(160, 45)) as pilot:
+            writer.here(iid, actor=Actor("bob", None, None, "db1"))
+
+            def text() -> str:
+                return re.sub(r"\s+", " ", " ".join(screen_lines(app)))
+
+            await eventually(lambda: "open on: bob@db1" in text(), 30, pilot=pilot,
+                             what="presence on the wall", last=text)
+            assert "api 5xx" in text()
+    finally:
+        writer.close()
+        wall_store.close()

@@ -9,13 +9,13 @@ from hostdata import FIXED_NOW
 from opsconsole.ui.wall.app import WallApp
 from opsconsole.ui.wall.screen import WallScreen
 from uihelpers import wait_for
-from wallhelpers import filled_store, next_step
+from wallhelpers import filled_store, fixed_sample, next_step
 
 
 def _app(tmp_path, incident: bool = True) -> WallApp:
     filled_store(tmp_path, incident=incident).close()
     return WallApp(data_dir=tmp_path, clock=lambda: FIXED_NOW, hostname="ops-01",
-                   next_step=next_step)
+                   next_step=next_step, host_sample=fixed_sample)
 
 
 async def _read(pilot):

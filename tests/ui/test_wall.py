@@ -23,6 +23,7 @@ from wallhelpers import (
     STEP_TITLE,
     TITLE,
     filled_store,
+    fixed_sample,
     next_step,
 )
 
@@ -34,6 +35,7 @@ MUTATING_KEYS = ["i", "n", "K", "k", "a", "A", "S", "s", "r", "R", "t", "x", "X"
 
 
 def wall_app(data_dir, **kw) -> WallApp:
+    kw.setdefault("host_sample", fixed_sample)
     return WallApp(data_dir=data_dir, clock=lambda: FIXED_NOW, hostname="ops-01",
                    next_step=next_step, **kw)
 
@@ -71,6 +73,30 @@ async def test_the_wall_shows_the_incident_step_alert_and_check(tmp_path):
         assert text.index("Status → identified") < text.index("Note: pgbouncer")
 
 
+async def test_the_host_figures_are_on_the_wall_with_the_full_disk_marked(tmp_path):
+    filled_store(tmp_path).close()
+    app = wall_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:  # one line, no sparklines
+        await read_once(pilot)
+        await wait_for(pilot, lambda: "CPU" in flat(app), 10, "the host figures")
+        assert re.search(r"HOST ops-01 CPU 23% MEM 61% LOAD/CORE 0\.40 DISK / 93% (!|⚠) HIGH",
+                         flat(app)), flat(app)
+        await pilot.resize_terminal(200, 50)  # a line each, with a sparkline
+        await wait_for(pilot, lambda: any(re.search(r"DISK / +93% +\S+ +(!|⚠) HIGH", line)
+                                          for line in screen_lines(app)), 10,
+                       "the figures as rows")
+
+
+async def test_a_real_host_sample_reads_this_machine():
+    import psutil
+
+    from opsconsole.ui.wall.figures import read_host
+
+    s = read_host()
+    assert 0 <= s.cpu <= 100 and 0 < s.mem <= 100 and s.load >= 0
+    assert abs(s.root - psutil.disk_usage("/").percent) < 5
+
+
 async def test_below_120x36_the_clocks_are_text(tmp_path):
     filled_store(tmp_path).close()
     app = wall_app(tmp_path)
@@ -96,6 +122,41 @@ async def test_no_open_incident_shows_what_is_not_green(tmp_path):
         assert f"CRITICAL check {CHECK} for 14m00s · HTTP 503 from /health" in text
         assert "disk_root_full" not in text  # inactive: green, not listed
         assert "ALL GREEN" not in text
+
+
+async def test_alert_states_nobody_evaluates_any_more_say_stale(tmp_path):
+    """Nobody holds the evaluator lease: the FIRING shown is what was last recorded, and
+    the board says so (the whole wall is LIVE: the store itself was read)."""
+    filled_store(tmp_path, incident=False, evaluator=False).close()
+    app = wall_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await read_once(pilot)
+        text = flat(app)
+        assert ("ALERTS STALE no evaluator is running: alert states as recorded 12m00s ago"
+                in text), text
+        assert f"FIRING alert {ALERT}" in text and "LIVE" in text
+
+
+async def test_an_evaluator_that_stopped_renewing_is_named_on_the_board(tmp_path):
+    from wallhelpers import hold_lease
+
+    store = filled_store(tmp_path, incident=False, evaluator=False)
+    hold_lease(store, renewed_minutes_before=7, ttl=15)
+    store.close()
+    app = wall_app(tmp_path)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await read_once(pilot)
+        text = flat(app)
+        assert re.search(r"ALERTS STALE the evaluator \(pid \d+ on [^)]+\) stopped 7m00s ago",
+                         text), text
+
+
+async def test_a_live_evaluator_means_no_stale_banner(tmp_path):
+    filled_store(tmp_path, incident=False).close()
+    app = wall_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await read_once(pilot)
+        assert "ALERTS STALE" not in flat(app) and f"FIRING alert {ALERT}" in flat(app)
 
 
 async def test_an_empty_store_is_all_green(tmp_path):

@@ -34,8 +34,10 @@ class WallApp(DiffDisplay, App[None], inherit_bindings=False):
                  store: Any = None, clock: Callable[[], datetime] | None = None,
                  hostname: str | None = None, ascii: bool = False,
                  poll_seconds: float = POLL_SECONDS,
-                 next_step: Callable[[Any], str | None] | None = None) -> None:
+                 next_step: Callable[[Any], str | None] | None = None,
+                 host_sample: Callable[[], Any] | None = None) -> None:
         super().__init__()
+        self.host_sample = host_sample  # one host sample (tests: a fixed one)
         # only the cells that changed reach the terminal (or the browser), in ASCII when
         # the terminal wants it (see ui/compat.py, ui/screendiff.py)
         if not os.environ.get("OPSCONSOLE_FULL_REPAINT"):
@@ -80,9 +82,12 @@ class WallApp(DiffDisplay, App[None], inherit_bindings=False):
         return self.store
 
     def on_mount(self) -> None:
+        from opsconsole.ui.wall.figures import HostSampler
+
+        sampler = HostSampler(self.host_sample) if self.host_sample else HostSampler()
         self.push_screen(WallScreen(self.store_of, self.clock, self.config.incidents,
                                     self.hostname, poll_seconds=self.poll_seconds,
-                                    next_step=self.next_step))
+                                    next_step=self.next_step, sampler=sampler))
 
     def on_resize(self, _event: Any) -> None:
         if self.screen_diff is not None:  # a new size: the whole screen is sent again

@@ -76,6 +76,10 @@ def roles_text(inc: IncidentView) -> Text:
             t.append(f"  {g('·')}  ")
         t.append(f"{role} ", style="bold")
         t.append(inc.roles.get(role, "none"), style="" if role in inc.roles else "italic")
+    if inc.present:
+        t.append(f"  {g('·')}  ")
+        t.append("open on: ", style="bold")
+        t.append(", ".join(inc.present))
     return t
 
 
@@ -143,6 +147,10 @@ def board_row(t: Text, row: BoardRow) -> None:
 def board_text(view: WallView, title: str = "HEALTH AND ALERTS") -> Text:
     t = Text()
     t.append(title, style="bold underline")
+    if view.alerts_stale:
+        t.append("\n")
+        t.append(" ALERTS STALE ", style="bold reverse red")
+        t.append(f"  {view.alerts_stale}")
     if not view.board:
         t.append("\n")
         t.append(f"{g('✓')} ALL GREEN", style="bold green")

@@ -25,6 +25,7 @@ from textual.widgets import Digits, Static
 
 from opsconsole.ui.actions import ActionSpec, bindings
 from opsconsole.ui.wall import render
+from opsconsole.ui.wall.figures import Figures, HostSampler, figures_text
 from opsconsole.ui.wall.wall_model import Followed, Follower, WallView, clock_text, wall_view
 
 POLL_SECONDS = 0.5
@@ -96,17 +97,23 @@ class WallScreen(Screen[None], inherit_bindings=False):
     WallScreen #wall-body { height: auto; padding: 0 1; }
     WallScreen #wall-lower { height: 1fr; }
     WallScreen #wall-lower > Static { padding: 0 1; height: auto; }
+    WallScreen #wall-right { height: auto; }
+    WallScreen #wall-right > Static { padding: 0 1; height: auto; }
+    WallScreen.-big #wall-figures { margin: 1 0 0 0; }
     WallScreen.-big #wall-lower { layout: horizontal; }
     WallScreen.-big #wall-timeline { width: 3fr; }
-    WallScreen.-big #wall-board { width: 2fr; }
+    WallScreen.-big #wall-right { width: 2fr; }
     WallScreen #wall-small { dock: bottom; height: auto; padding: 0 1; color: $text-muted; }
     """
 
     def __init__(self, store_of: Callable[[], Any], clock: Callable[[], datetime],
                  incidents_cfg: Any, host: str, *, from_console: bool = False,
                  poll_seconds: float = POLL_SECONDS,
-                 next_step: Callable[[Any], str | None] | None = None) -> None:
+                 next_step: Callable[[Any], str | None] | None = None,
+                 sampler: HostSampler | None = None) -> None:
         super().__init__(id="wall-screen")
+        self.sampler = sampler or HostSampler()
+        self.figures = Figures()
         self.clock = clock
         self.incidents_cfg = incidents_cfg
         self.host = host
@@ -133,7 +140,9 @@ class WallScreen(Screen[None], inherit_bindings=False):
         yield Static(id="wall-clocktext")
         yield Static(id="wall-body")
         with Vertical(id="wall-lower"):
-            yield Static(id="wall-board")
+            with Vertical(id="wall-right"):
+                yield Static(id="wall-board")
+                yield Static(id="wall-figures")
             yield Static(id="wall-timeline")
         yield Static(id="wall-small")
 
@@ -158,14 +167,17 @@ class WallScreen(Screen[None], inherit_bindings=False):
         while not self._stop.is_set():
             changed = self.follower.poll()
             snap = self.follower.snapshot() if changed or not self.polls else None
+            figs = self.sampler.snapshot() if self.sampler.maybe_sample() else None
             try:
-                self.app.call_from_thread(self._read, snap)
+                self.app.call_from_thread(self._read, snap, figs)
             except RuntimeError:  # the app is gone
                 return
             self._stop.wait(self.poll_seconds)
 
-    def _read(self, snap: Followed | None) -> None:
+    def _read(self, snap: Followed | None, figs: Figures | None = None) -> None:
         self.polls += 1
+        if figs is not None:
+            self.figures = figs
         if snap is not None:
             self.data = snap
         else:
@@ -186,18 +198,25 @@ class WallScreen(Screen[None], inherit_bindings=False):
         now_ts = now.timestamp()
         small = render.small_print(view, now.strftime("%H:%M:%S UTC"))
         self.query_one("#wall-small", Static).update(small)
+        big = self.has_class("-big")
+        figs = figures_text(view.host, self.figures,
+                            self.size.width * 2 // 5 if big else self.size.width - 2,
+                            rows=big)
+        self.query_one("#wall-figures", Static).update(figs)
         if not view.incidents:
-            head.update(render.status_board_text(view, now_ts))
+            status = render.status_board_text(view, now_ts)
+            status.append("\n\n")
+            status.append_text(figs)
+            head.update(status)
             clocks.display = False
             clocktext.display = False
-            for w in (body, board, timeline):
-                w.update("")
+            for w in (body, board, timeline, self.query_one("#wall-figures")):
                 w.display = False
             return
         inc = view.incidents[0]
         clocks.display = self.has_class("-big")
         clocktext.display = not self.has_class("-big")
-        for w in (body, board, timeline):
+        for w in (body, board, timeline, self.query_one("#wall-figures")):
             w.display = True
         head.update(render.head_text(inc))
         clocktext.update(render.clocks_text(inc))

@@ -35,6 +35,7 @@ from opsconsole.ui.glyphs import g
 RECENT = 10  # timeline events kept (and shown, at most) per incident
 PAGE = 5000  # events read per query while catching up
 STALE_AFTER = 5.0  # seconds without a successful read before the wall says STALE
+LEASE_EVERY = 5.0  # seconds between reads of who evaluates the alert rules
 # not timeline entries: the evaluator's bookkeeping
 NOT_SHOWN = (EVALUATOR_STATE, ev.ALERT_NOTIFIED)
 
@@ -68,6 +69,11 @@ class Followed:
     last_seq: int = 0
     read_at: datetime | None = None  # the last successful read (the wall's clock)
     error: str | None = None  # the last read failed: why
+    state_at: datetime | None = None  # when the evaluator last recorded the alert states
+    # who evaluates the rules: (holder, renewed at, expires at, epoch s); None: nobody
+    evaluator: tuple[str, float, float] | None = None
+    # the shared store: who has a console open on each open incident (user@host)
+    present: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _label(actor_label: Any, fallback: str) -> str:
@@ -85,6 +91,7 @@ class Follower:
         self.data = Followed()
         self.next_step = next_step or runbook_next_step
         self._next_cache: dict[tuple[str, str, str], str | None] = {}
+        self._lease_read = float("-inf")
 
     def poll(self) -> bool:
         """Read what is new; True when something changed (the caller refolds its view)."""
@@ -104,11 +111,48 @@ class Follower:
                     d.last_seq = max(d.last_seq, e.seq or 0)
             was_error, d.error = d.error, None
             d.read_at = self.clock()
-            return changed or was_error is not None
+            return self._read_lease(store) or changed or was_error is not None
         except Exception as exc:  # a locked or vanished store: say it, keep what we have
             changed = d.error != str(exc)
             d.error = one_line(str(exc), 200)
             return changed
+
+    def _read_lease(self, store: Any) -> bool:
+        """Who evaluates the rules (read every :data:`LEASE_EVERY` s, only while alert
+        states are known): without one, the states shown are what was last recorded. On
+        the shared store, who has each open incident open (at the same pace)."""
+        now = self.clock().timestamp()
+        if now - self._lease_read < LEASE_EVERY:
+            return False
+        self._lease_read = now
+        changed = self._read_presence(store)
+        if not self.data.alerts:
+            return changed
+        from opsconsole.sharedstore.choose import lease_for
+
+        try:
+            info = lease_for(store).current()
+        except Exception:  # unreadable: as if nobody held it (the states say how old)
+            info = None
+        new = None if info is None else (info.label(), info.renewed_at, info.expires_at)
+        changed |= new != self.data.evaluator
+        self.data.evaluator = new
+        return changed
+
+    def _read_presence(self, store: Any) -> bool:
+        if not hasattr(store, "present"):
+            return False
+        present: dict[str, list[str]] = {}
+        for iid, st in self.data.states.items():
+            if not st.is_open:
+                continue
+            try:
+                present[iid] = [one_line(p.label()) for p in store.present(iid)]
+            except Exception:  # unreachable: the last known presence stays
+                present[iid] = self.data.present.get(iid, [])
+        changed = present != self.data.present
+        self.data.present = present
+        return changed
 
     def snapshot(self) -> Followed:
         return copy.deepcopy(self.data)
@@ -153,7 +197,13 @@ class Follower:
             alerts = data.get("alerts")
             if isinstance(alerts, dict):
                 d.alerts = {str(k): v for k, v in alerts.items() if isinstance(v, dict)}
+                d.state_at = e.ts
         elif t == ev.ALERT_TRANSITION and data.get("key"):
+            prev = d.alert_info.get(str(data["key"]))
+            params = data.get("params") if isinstance(data.get("params"), dict) else {}
+            if prev is not None and any(str(v) == "?" for v in params.values()):
+                # recorded without a signal reading (an ack by an older evaluator)
+                data = {**data, "summary": prev.get("summary")}
             d.alert_info[str(data["key"])] = data
         elif t == ev.HEALTH_CHANGED and data.get("check"):
             at = tl._ts(data.get("at")) or e.ts
@@ -196,6 +246,7 @@ class IncidentView:
     roles: dict[str, str]
     steps: list[RunningStep]
     timeline: list[tuple[str, str, str]]  # (HH:MM:SS, who, sentence), newest first
+    present: list[str] = field(default_factory=list)  # user@host with it open (shared)
 
 
 @dataclass
@@ -218,6 +269,8 @@ class WallView:
     live: bool
     error: str | None
     other_steps: list[RunningStep]  # running steps not attached to an open incident
+    # the alert states are not live: no evaluator holds the lease (why, for how long)
+    alerts_stale: str | None = None
 
 
 def clock_text(seconds: float) -> str:
@@ -259,7 +312,8 @@ def wall_view(data: Followed, now: datetime, incidents_cfg: Any, host: str) -> W
             steps=sorted((r for r in data.running.values() if r.incident_id == s.id),
                          key=lambda r: r.started_at),
             timeline=[(e.ts.astimezone(UTC).strftime("%H:%M:%S"), one_line(_who(e)),
-                       describe(e)) for e in recent]))
+                       describe(e)) for e in recent],
+            present=list(data.present.get(s.id, []))))
     board: list[BoardRow] = []
     ts_now = now.timestamp()
     words = {"firing": "FIRING", "pending": "PENDING", "nodata": "NO DATA"}
@@ -292,4 +346,21 @@ def wall_view(data: Followed, now: datetime, incidents_cfg: Any, host: str) -> W
     others = sorted((r for r in data.running.values() if r.incident_id not in open_ids),
                     key=lambda r: r.started_at)
     return WallView(views, board, len(data.checks), len(data.alerts), one_line(host), age_s,
-                    live, data.error, others)
+                    live, data.error, others, alerts_stale(data, now))
+
+
+def alerts_stale(data: Followed, now: datetime) -> str | None:
+    """Why the recorded alert states may be out of date, or None while an evaluator holds
+    the lease (or no alert is known)."""
+    if not data.alerts:
+        return None
+    ts = now.timestamp()
+    when = ("" if data.state_at is None else
+            f"recorded {age(max((now - data.state_at).total_seconds(), 0))} ago")
+    if data.evaluator is None:
+        return one_line(f"no evaluator is running: alert states as {when or 'last recorded'}")
+    holder, renewed, expires = data.evaluator
+    if ts >= expires:
+        return one_line(f"the evaluator ({holder}) stopped {age(max(ts - renewed, 0))} ago: "
+                        f"alert states as {when or 'last recorded'}")
+    return None
