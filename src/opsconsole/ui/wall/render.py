@@ -111,8 +111,9 @@ def others_text(incs: list[IncidentView]) -> Text:
         t.append(f" {inc.severity} ", style=sev_style(inc.severity_rank))
         t.append(f" {inc.status.upper()}  {inc.id}  ")
         t.append(inc.title)
-        t.append(f"  {g('·')}  since ")
-        t.append(clock_text(inc.started_seconds) if inc.started_seconds is not None else "–")
+        t.append(f"  {g('·')}  since ")  # to the minute: the big clock is the worst one's
+        t.append(age(inc.started_seconds, coarse=True) if inc.started_seconds is not None
+                 else "–")
         t.append(f"  {g('·')}  response ")
         t.append(("! " if inc.overdue else "") + inc.response_text,
                  style=OVERDUE_STYLE if inc.overdue else "")

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, ClassVar
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -30,6 +31,23 @@ from opsconsole.ui.wall.wall_model import Followed, Follower, WallView, clock_te
 
 POLL_SECONDS = 0.5
 BIG_WIDTH, BIG_HEIGHT = 120, 36
+
+
+def same_shape(before: Any, after: Any) -> bool:
+    """Whether ``after`` takes exactly the room ``before`` took: the same length, spaces and
+    line breaks in the same places (so it wraps the same) and every changed character as
+    wide as the one it replaces (a clock's digits, a sparkline's bars). Then the screen
+    need not be laid out again, only that widget repainted."""
+    if before is None:
+        return False
+    a = before.plain if isinstance(before, Text) else str(before)
+    b = after.plain if isinstance(after, Text) else str(after)
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b, strict=True):
+        if x != y and (x.isspace() or y.isspace() or cell_len(x) != cell_len(y)):
+            return False
+    return True
 
 
 class QuitWall(ModalScreen[bool], inherit_bindings=False):
@@ -124,6 +142,8 @@ class WallScreen(Screen[None], inherit_bindings=False):
         self.view: WallView | None = None
         self.polls = 0  # reads done (tests wait on it)
         self._stop = threading.Event()
+        self._shown: dict[int, Any] = {}  # what each widget shows (see _put)
+        self._asked = False  # the follower has handed the UI a first read
 
     def compose(self) -> ComposeResult:
         yield Static(id="wall-head")
@@ -166,12 +186,18 @@ class WallScreen(Screen[None], inherit_bindings=False):
     def _follow(self) -> None:
         while not self._stop.is_set():
             changed = self.follower.poll()
-            snap = self.follower.snapshot() if changed or not self.polls else None
+            first = not self.polls and not self._asked
+            snap = self.follower.snapshot() if changed or first else None
             figs = self.sampler.snapshot() if self.sampler.maybe_sample() else None
-            try:
-                self.app.call_from_thread(self._read, snap, figs)
-            except RuntimeError:  # the app is gone
-                return
+            if snap is not None or figs is not None or \
+                    self.follower.data.error != self.data.error:
+                self._asked = True
+                try:  # only then wake the UI loop (the clocks redraw once a second anyway)
+                    self.app.call_from_thread(self._read, snap, figs)
+                except RuntimeError:  # the app is gone
+                    return
+            else:
+                self.data.read_at = self.follower.data.read_at  # its age, in the small print
             self._stop.wait(self.poll_seconds)
 
     def _read(self, snap: Followed | None, figs: Figures | None = None) -> None:
@@ -186,6 +212,20 @@ class WallScreen(Screen[None], inherit_bindings=False):
         self.draw()
 
     # ------------------------------------------------------------------ drawing
+    def _put(self, widget: Any, content: Any) -> None:
+        """Update ``widget`` only when what it shows changed: an update re-lays the screen
+        out, and the wall redraws every second for its clocks (16 % of a core when every
+        widget was updated each second; see bench/bench_serve.py)."""
+        key = id(widget)
+        before = self._shown.get(key)
+        if before == content:
+            return
+        self._shown[key] = content.copy() if isinstance(content, Text) else content
+        if isinstance(widget, Static):  # a clock ticking needs no new layout
+            widget.update(content, layout=not same_shape(before, content))
+        else:
+            widget.update(content)
+
     def draw(self) -> None:
         now = self.clock()
         view = self.view = wall_view(self.data, now, self.incidents_cfg, self.host)
@@ -196,18 +236,18 @@ class WallScreen(Screen[None], inherit_bindings=False):
         clocktext = self.query_one("#wall-clocktext", Static)
         clocks = self.query_one("#wall-clocks")
         now_ts = now.timestamp()
-        small = render.small_print(view, now.strftime("%H:%M:%S UTC"))
-        self.query_one("#wall-small", Static).update(small)
+        small = render.small_print(view, now.strftime("%H:%M UTC"))
+        self._put(self.query_one("#wall-small", Static), small)
         big = self.has_class("-big")
         figs = figures_text(view.host, self.figures,
                             self.size.width * 2 // 5 if big else self.size.width - 2,
                             rows=big)
-        self.query_one("#wall-figures", Static).update(figs)
+        self._put(self.query_one("#wall-figures", Static), figs)
         if not view.incidents:
             status = render.status_board_text(view, now_ts)
             status.append("\n\n")
             status.append_text(figs)
-            head.update(status)
+            self._put(head, status)
             clocks.display = False
             clocktext.display = False
             for w in (body, board, timeline, self.query_one("#wall-figures")):
@@ -218,15 +258,16 @@ class WallScreen(Screen[None], inherit_bindings=False):
         clocktext.display = not self.has_class("-big")
         for w in (body, board, timeline, self.query_one("#wall-figures")):
             w.display = True
-        head.update(render.head_text(inc))
-        clocktext.update(render.clocks_text(inc))
-        self.query_one("#wall-since", Digits).update(
+        self._put(head, render.head_text(inc))
+        if not self.has_class("-big"):  # hidden under the big digits
+            self._put(clocktext, render.clocks_text(inc))
+        self._put(self.query_one("#wall-since", Digits),
             clock_text(inc.started_seconds) if inc.started_seconds is not None else "")
         resp = self.query_one("#wall-response", Digits)
-        resp.update(render.response_digits(inc))
+        self._put(resp, render.response_digits(inc))
         resp.set_class(inc.overdue, "-overdue")
         label = self.query_one("#wall-response-label", Static)
-        label.update(render.response_label(inc))
+        self._put(label, render.response_label(inc))
         label.set_class(inc.overdue, "-overdue")
         self._update_clock(inc)
         t = Text()
@@ -242,9 +283,9 @@ class WallScreen(Screen[None], inherit_bindings=False):
             t.append(f"ALSO OPEN ({len(view.incidents) - 1})", style="bold underline")
             t.append("\n")
             t.append_text(render.others_text(view.incidents[1:]))
-        body.update(t)
-        board.update(render.board_text(view))
-        timeline.update(render.timeline_text(inc))
+        self._put(body, t)
+        self._put(board, render.board_text(view))
+        self._put(timeline, render.timeline_text(inc))
 
     def _update_clock(self, inc: Any) -> None:
         label = self.query_one("#wall-update-label", Static)
@@ -252,12 +293,12 @@ class WallScreen(Screen[None], inherit_bindings=False):
         text = inc.update_text
         due = self._update_left(inc)
         if not text or due is None:
-            label.update("NEXT UPDATE DUE –")
-            digits.update("")
+            self._put(label, "NEXT UPDATE DUE –")
+            self._put(digits, "")
             return
         overdue = due < 0
-        label.update("UPDATE OVERDUE BY" if overdue else "NEXT UPDATE DUE IN")
-        digits.update(("-" if overdue else "") + clock_text(abs(due)))
+        self._put(label, "UPDATE OVERDUE BY" if overdue else "NEXT UPDATE DUE IN")
+        self._put(digits, ("-" if overdue else "") + clock_text(abs(due)))
         label.set_class(overdue, "-overdue")
         digits.set_class(overdue, "-overdue")
 

@@ -74,6 +74,7 @@ class Followed:
     evaluator: tuple[str, float, float] | None = None
     # the shared store: who has a console open on each open incident (user@host)
     present: dict[str, list[str]] = field(default_factory=dict)
+    rows: dict[int, tuple[str, str, str]] = field(default_factory=dict)  # timeline rows
 
 
 def _label(actor_label: Any, fallback: str) -> str:
@@ -284,6 +285,19 @@ def _who(e: Event) -> str:
     return e.actor.user if e.actor is not None else "?"
 
 
+def _timeline_row(data: Followed, e: Event) -> tuple[str, str, str]:
+    """(HH:MM:SS, who, sentence) of an event, worked out once (the wall redraws every
+    second; an event never changes)."""
+    key = e.seq or id(e)
+    row = data.rows.get(key)
+    if row is None:
+        if len(data.rows) > 4 * RECENT * max(len(data.recent), 1):
+            data.rows.clear()
+        row = data.rows[key] = (e.ts.astimezone(UTC).strftime("%H:%M:%S"),
+                                one_line(_who(e)), describe(e))
+    return row
+
+
 def wall_view(data: Followed, now: datetime, incidents_cfg: Any, host: str) -> WallView:
     """What to draw (pure): the open incidents worst first with their clocks, roles,
     running steps and last events; the not-green board; the small print."""
@@ -311,8 +325,7 @@ def wall_view(data: Followed, now: datetime, incidents_cfg: Any, host: str) -> W
             roles={r: one_line(s.roles[r]) for r in tl.ROLES if s.roles.get(r)},
             steps=sorted((r for r in data.running.values() if r.incident_id == s.id),
                          key=lambda r: r.started_at),
-            timeline=[(e.ts.astimezone(UTC).strftime("%H:%M:%S"), one_line(_who(e)),
-                       describe(e)) for e in recent],
+            timeline=[_timeline_row(data, e) for e in recent],
             present=list(data.present.get(s.id, []))))
     board: list[BoardRow] = []
     ts_now = now.timestamp()
