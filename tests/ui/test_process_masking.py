@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 from textual.widgets import DataTable
 
@@ -19,7 +20,11 @@ SECRETS = ("hunter2", "s3cret", "pl4in")
 
 
 async def test_real_processes_passwords_never_reach_the_screen(tmp_path):
-    plugin_dir = tmp_path / "mask-probe"
+    # a short path: under xdist tmp_path is long enough to push the plugin's arguments out
+    # of the command column, and the screen check below reads what is drawn
+    import tempfile
+
+    plugin_dir = Path(tempfile.mkdtemp(prefix="mp", dir="/tmp")) / "mask-probe"
     plugin_dir.mkdir()
     plugin = plugin_dir / "check_pgsql"  # a Nagios plugin: -p is its password
     plugin.write_text("#!/bin/sh\nsleep 300\n")
@@ -65,6 +70,9 @@ async def test_real_processes_passwords_never_reach_the_screen(tmp_path):
         for p in procs:  # each in its own group: the plugin and its sleep go too
             os.killpg(p.pid, signal.SIGKILL)
             p.wait()
+        import shutil
+
+        shutil.rmtree(plugin_dir.parent, ignore_errors=True)
 
 
 async def test_walkthrough_and_check_details_mask_command_lines(tmp_path):
