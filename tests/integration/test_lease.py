@@ -124,3 +124,34 @@ def test_a_version_1_store_gains_the_lease_table_and_keeps_its_events(tmp_path):
     finally:
         store.close()
     assert Lease(db).acquire()
+
+
+def test_the_lease_of_a_read_only_store_is_read_and_never_taken(tmp_path):
+    """--read-only and the wall read who evaluates; they never claim, and their reads go
+    through a read-only connection (not one that could write the file)."""
+    from opsconsole.incidents.store import open_store
+    from opsconsole.sharedstore.choose import lease_for
+
+    db = store_file(tmp_path)
+    holder = Lease(db, ttl=60)
+    assert holder.acquire()
+    ro = open_store(tmp_path, read_only=True)
+    try:
+        lease = lease_for(ro)
+        assert lease.read_only
+        assert lease.current().holder == holder.holder_id
+        holder.release()
+        assert lease.current() is None
+        assert not lease.acquire() and not lease.held
+        assert lease.current() is None  # it took nothing
+        conn = lease._connect()
+        try:  # the connection itself refuses writes
+            try:
+                conn.execute("DELETE FROM leases")
+                raise AssertionError("a read-only lease connection wrote")
+            except sqlite3.OperationalError as exc:
+                assert "readonly" in str(exc).replace(" ", "")
+        finally:
+            conn.close()
+    finally:
+        ro.close()

@@ -50,7 +50,8 @@ class Lease:
     """One claim on ``name`` in the store file at ``path`` (a SQLite incident store)."""
 
     def __init__(self, path: str | Path, name: str = EVALUATOR, *, ttl: float = 15.0,
-                 clock: Callable[[], float] = time.time, busy_timeout: float = 2.0) -> None:
+                 clock: Callable[[], float] = time.time, busy_timeout: float = 2.0,
+                 read_only: bool = False) -> None:
         if ttl <= 0:
             raise ValueError("ttl must be positive")
         self.path = Path(path)
@@ -63,12 +64,19 @@ class Lease:
         # unique per claimant, even for two Lease objects in one process
         self.holder_id = f"{self.host}:{self.pid}:{secrets.token_hex(4)}"
         self.held = False
+        self.read_only = read_only  # only current(), through a read-only connection
 
     # ------------------------------------------------------------------ connection
     def _connect(self) -> sqlite3.Connection:
         try:
-            conn = sqlite3.connect(str(self.path), timeout=self.busy_timeout,
-                                   isolation_level=None)
+            if self.read_only:  # --read-only, the wall: not even a -shm file is written
+                from opsconsole.incidents.sqlitefile import read_only_uri
+
+                conn = sqlite3.connect(read_only_uri(self.path)[0], uri=True,
+                                       timeout=self.busy_timeout, isolation_level=None)
+            else:
+                conn = sqlite3.connect(str(self.path), timeout=self.busy_timeout,
+                                       isolation_level=None)
         except sqlite3.Error as exc:
             raise LeaseError(f"{self.path}: cannot open for the lease: {exc}") from None
         conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
@@ -85,6 +93,9 @@ class Lease:
     def acquire(self) -> bool:
         """Take the lease if it is free, expired or already ours (then renew it). Returns
         whether this claimant holds it now."""
+        if self.read_only:
+            self.held = False
+            return False
         now = self.clock()
         conn = self._connect()
         try:

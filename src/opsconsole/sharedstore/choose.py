@@ -56,4 +56,5 @@ def lease_for(store: Any, name: str = EVALUATOR, *, ttl: float = 15.0,
         from opsconsole.sharedstore.lease import PgLease
 
         return PgLease(store, name, ttl=ttl, clock=clock)
-    return Lease(store.path, name, ttl=ttl, clock=clock)
+    return Lease(store.path, name, ttl=ttl, clock=clock,
+                 read_only=bool(getattr(store, "read_only", False)))
