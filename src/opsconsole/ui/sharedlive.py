@@ -39,6 +39,8 @@ def changed(app: OpsConsoleApp) -> None:
     posted = getattr(app, "_shared_posted", None)
     if posted is not None:
         posted[0] = False
+    if not app.is_running or not app.screen_stack:  # a wake-up arriving as the app closes
+        return
     app.update_header()
     busy = False
     try:
