@@ -67,7 +67,7 @@ async def test_the_wall_shows_the_incident_step_alert_and_check(tmp_path):
                      "bob.okonkwo-smith", "carmen.delacroix-hernandez", "commander none",
                      RUNBOOK_TITLE, f"step 2: {STEP_TITLE}", "by alice.lindqvist@ops-01",
                      "for 3m00s", f"next: {NEXT_TITLE}", "FIRING", ALERT, "CRITICAL", CHECK,
-                     "for 14m00s", "LIVE", "host ops-01", "ALSO OPEN (1)", "INC-20261124-2"):
+                     "for 14m", "LIVE", "host ops-01", "ALSO OPEN (1)", "INC-20261124-2"):
             assert want in text, want
         # the newest event first
         assert text.index("Status → identified") < text.index("Note: pgbouncer")
@@ -103,12 +103,17 @@ async def test_below_120x36_the_clocks_are_text(tmp_path):
     async with app.run_test(size=(100, 30)) as pilot:
         wall = await read_once(pilot)
         assert not wall.query_one("#wall-clocks").display
-        assert "since start 11:00 · response ! OVERDUE 6m · next update due in 22m" in flat(app)
+        # in words: to the second under ten minutes, to the minute beyond
+        assert ("since start 11m · response ! OVERDUE 6m00s · next update due in 22m"
+                in flat(app)), flat(app)
         await pilot.resize_terminal(140, 40)
         await wait_for(pilot, lambda: wall.query_one("#wall-clocks").display, 10,
                        "big digits at 140x40")
+        # the big digits: m:ss under ten minutes, h:mm beyond, and the label says which
         assert wall.query_one("#wall-response").value == "-6:00"
-        assert wall.query_one("#wall-since").value == "11:00"
+        assert "RESPONSE OVERDUE BY m:ss" in flat(app)
+        assert wall.query_one("#wall-since").value == "0:11"
+        assert "SINCE START h:mm" in flat(app)
 
 
 async def test_no_open_incident_shows_what_is_not_green(tmp_path):
@@ -118,8 +123,8 @@ async def test_no_open_incident_shows_what_is_not_green(tmp_path):
         await read_once(pilot)
         text = flat(app)
         assert "NO OPEN INCIDENT" in text and "NOT GREEN" in text
-        assert f"FIRING alert {ALERT} for 12m00s" in text
-        assert f"CRITICAL check {CHECK} for 14m00s · HTTP 503 from /health" in text
+        assert f"FIRING alert {ALERT} for 12m" in text
+        assert f"CRITICAL check {CHECK} for 14m · HTTP 503 from /health" in text
         assert "disk_root_full" not in text  # inactive: green, not listed
         assert "ALL GREEN" not in text
 
@@ -132,7 +137,7 @@ async def test_alert_states_nobody_evaluates_any_more_say_stale(tmp_path):
     async with app.run_test(size=(120, 40)) as pilot:
         await read_once(pilot)
         text = flat(app)
-        assert ("ALERTS STALE no evaluator is running: alert states as recorded 12m00s ago"
+        assert ("ALERTS STALE no evaluator is running: alert states as recorded 12m ago"
                 in text), text
         assert f"FIRING alert {ALERT}" in text and "LIVE" in text
 
@@ -294,3 +299,75 @@ async def test_ascii_terminals_get_state_in_words(tmp_path):
             assert "▶" not in text and "●" not in text and "RUNNING" in text
     finally:
         glyphs.configure(False)
+
+
+async def test_clocks_past_ten_minutes_redraw_once_a_minute_and_young_ones_each_second(
+        tmp_path):
+    """Each redraw costs every browser viewer (bench_serve.py): the wall redraws only when
+    what it shows changes — to the second while a clock or age is under ten minutes (the
+    step running for 3 min, the response overdue by 6 min), to the minute once all are past
+    ten."""
+    from datetime import timedelta
+
+    filled_store(tmp_path).close()
+    now = [FIXED_NOW]
+    app = WallApp(data_dir=tmp_path, clock=lambda: now[0], hostname="ops-01",
+                  next_step=next_step, host_sample=fixed_sample)
+    async with app.run_test(size=(200, 50)) as pilot:
+        wall = await read_once(pilot)
+        assert wall.next_draw_in <= 1.05
+        assert "for 3m00s" in flat(app)
+        now[0] = FIXED_NOW + timedelta(days=2)
+        wall.draw()
+        assert wall.next_draw_in > 1.5, wall.next_draw_in
+        assert wall.query_one("#wall-since").value == "48:11"
+        assert "SINCE START h:mm" in flat(app) and "for 2d00h" in flat(app)
+
+
+async def test_a_young_incident_s_clock_ticks_by_itself(tmp_path):
+    """The real clock, an incident declared now: the since-start digits count seconds with
+    no new data (each draw schedules the next)."""
+    from opsconsole.incidents.store import open_store
+
+    with open_store(tmp_path) as store:
+        store.declare(TITLE, "SEV1", ["checkout"])
+    app = WallApp(data_dir=tmp_path, hostname="ops-01", host_sample=fixed_sample)
+    async with app.run_test(size=(200, 50)) as pilot:
+        wall = await read_once(pilot)
+        digits = wall.query_one("#wall-since")
+        seen = {digits.value}
+        await wait_for(pilot, lambda: seen.add(digits.value) or len(seen) >= 3, 15,
+                       "the since-start clock counting")
+        assert all(re.fullmatch(r"\d:\d\d", v) for v in seen), seen
+
+
+async def test_a_read_that_hangs_turns_the_wall_stale(tmp_path):
+    """The follower's read never returns (a locked store, a hung mount): nothing wakes the
+    UI, yet LIVE turns STALE once the last read is older than STALE_AFTER."""
+    import threading
+    from datetime import timedelta
+
+    filled_store(tmp_path).close()
+    now = [FIXED_NOW + timedelta(days=2)]  # every clock past ten minutes: no redraw each second
+    app = WallApp(data_dir=tmp_path, clock=lambda: now[0], hostname="ops-01",
+                  next_step=next_step, host_sample=fixed_sample)
+    hang, inside = threading.Event(), threading.Event()
+
+    def hanging_poll() -> bool:
+        inside.set()
+        hang.wait()
+        return False
+
+    async with app.run_test(size=(200, 50)) as pilot:
+        wall = await read_once(pilot)
+        assert re.search(r"data read within 5s +LIVE", " ".join(screen_lines(app)))
+        wall.follower.poll = hanging_poll  # type: ignore[method-assign]
+        await wait_for(pilot, inside.is_set, 10, "the follower inside the hanging read")
+        assert wall.next_draw_in > 1.5
+        now[0] += timedelta(days=1)  # the last read is a day old
+        try:
+            await wait_for(pilot, lambda: re.search(r"data 1d00h old +STALE",
+                                                    " ".join(screen_lines(app))), 10,
+                           "STALE in the small print")
+        finally:
+            hang.set()

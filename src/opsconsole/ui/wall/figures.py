@@ -19,8 +19,8 @@ from rich.text import Text
 from opsconsole.ui.glyphs import g
 from opsconsole.ui.widgets.spark import sparkline
 
-EVERY = 2.0  # seconds between samples
-KEEP = 60  # samples kept (two minutes): the sparklines
+EVERY = 5.0  # seconds between samples (each one redraws the figures for every viewer)
+KEEP = 24  # samples kept (two minutes): the sparklines
 SPARK_WIDTH = 20
 
 

@@ -13,11 +13,14 @@ from rich.text import Text
 from opsconsole.fmt import age
 from opsconsole.ui.glyphs import g
 from opsconsole.ui.wall.wall_model import (
+    STALE_AFTER,
     BoardRow,
     IncidentView,
     RunningStep,
     WallView,
     clock_text,
+    clock_unit,
+    elapsed,
 )
 
 OVERDUE_STYLE = "bold reverse red"
@@ -44,9 +47,16 @@ def head_text(inc: IncidentView) -> Text:
 def response_label(inc: IncidentView) -> str:
     if inc.response_seconds is None:
         return inc.response_text.upper() if inc.response_text != "–" else "RESPONSE –"
+    unit = clock_unit(abs(inc.response_seconds))
     if inc.overdue:
-        return "RESPONSE OVERDUE BY"
-    return "RESPONSE TARGET: LEFT"
+        return f"RESPONSE OVERDUE BY  {unit}"
+    return f"RESPONSE TARGET: LEFT  {unit}"
+
+
+def since_label(inc: IncidentView) -> str:
+    if inc.started_seconds is None:
+        return "SINCE START"
+    return f"SINCE START  {clock_unit(inc.started_seconds)}"
 
 
 def response_digits(inc: IncidentView) -> str:
@@ -59,7 +69,7 @@ def clocks_text(inc: IncidentView) -> Text:
     """The clocks as one line of text (below 120x36, where no big digits are drawn)."""
     t = Text()
     t.append("since start ", style="bold")
-    t.append(clock_text(inc.started_seconds) if inc.started_seconds is not None else "–")
+    t.append(elapsed(inc.started_seconds) if inc.started_seconds is not None else "–")
     t.append(f"  {g('·')}  response ", style="bold")
     t.append(("! " if inc.overdue else "") + inc.response_text,
              style=OVERDUE_STYLE if inc.overdue else "")
@@ -94,7 +104,7 @@ def step_lines(steps: list[RunningStep], now_ts: float, with_incident: bool = Fa
         t.append(f"  step {r.step}: ")
         t.append(r.step_title, style="bold")
         t.append(f"  {g('·')}  by {r.who}  {g('·')}  for "
-                 f"{age(max(now_ts - r.started_at.timestamp(), 0))}")
+                 f"{elapsed(max(now_ts - r.started_at.timestamp(), 0))}")
         if with_incident and r.incident_id:
             t.append(f"  {g('·')}  {r.incident_id}")
         t.append("\n  next: ", style="bold")
@@ -140,7 +150,7 @@ def board_row(t: Text, row: BoardRow) -> None:
     t.append(f"  {row.kind} ")
     t.append(row.name, style="bold")
     if row.for_seconds is not None:
-        t.append(f"  for {age(row.for_seconds)}")
+        t.append(f"  for {elapsed(row.for_seconds)}")
     if row.detail:
         t.append(f"  {g('·')}  {row.detail}")
 
@@ -178,7 +188,12 @@ def status_board_text(view: WallView, now_ts: float) -> Text:
 def small_print(view: WallView, clock: str) -> Text:
     t = Text()
     t.append(f"host {view.host}  {g('·')}  {clock}  {g('·')}  data ")
-    t.append("never read" if view.data_age is None else f"{age(view.data_age)} old")
+    if view.data_age is None:
+        t.append("never read")
+    elif view.live:  # read within STALE_AFTER: an age ticking each second would say nothing
+        t.append(f"read within {STALE_AFTER:g}s")
+    else:
+        t.append(f"{elapsed(view.data_age)} old")
     t.append("  ")
     if view.live:
         t.append(" LIVE ", style="bold reverse green")

@@ -5,8 +5,9 @@ Read-only by construction: its only bindings are ``q`` (asks, then quits) and ``
 console's other keys and hotkeys are refused while it is shown (``OpsConsoleApp.
 check_action``). A worker thread follows the store (``last_seq()`` every
 :data:`POLL_SECONDS`, the new events only when it moved, see :mod:`.wall_model`); the UI
-loop only draws, refolding the view when the data changed and redrawing the clocks once a
-second. At 120x36 and larger the clocks are big digits; below, one line of text.
+loop only draws: when the data changed, and when a shown clock or age changes by itself (each
+second while it is under ten minutes, else each minute: see ``wall_model.redraw_in``). At
+120x36 and larger the clocks are big digits; below, one line of text.
 """
 
 from __future__ import annotations
@@ -27,7 +28,16 @@ from textual.widgets import Digits, Static
 from opsconsole.ui.actions import ActionSpec, bindings
 from opsconsole.ui.wall import render
 from opsconsole.ui.wall.figures import Figures, HostSampler, figures_text
-from opsconsole.ui.wall.wall_model import Followed, Follower, WallView, clock_text, wall_view
+from opsconsole.ui.wall.wall_model import (
+    STALE_AFTER,
+    Followed,
+    Follower,
+    WallView,
+    clock_text,
+    clock_unit,
+    redraw_in,
+    wall_view,
+)
 
 POLL_SECONDS = 0.5
 BIG_WIDTH, BIG_HEIGHT = 120, 36
@@ -144,6 +154,9 @@ class WallScreen(Screen[None], inherit_bindings=False):
         self._stop = threading.Event()
         self._shown: dict[int, Any] = {}  # what each widget shows (see _put)
         self._asked = False  # the follower has handed the UI a first read
+        self._timer: Any = None  # the next redraw of the clocks (see redraw_in)
+        self.draws = 0  # redraws done (the bench and tests read it)
+        self.next_draw_in = 0.0  # seconds from the last draw to the next (tests read it)
 
     def compose(self) -> ComposeResult:
         yield Static(id="wall-head")
@@ -170,7 +183,7 @@ class WallScreen(Screen[None], inherit_bindings=False):
         self._size_class(self.app.size.width, self.app.size.height)
         self.draw()
         self.run_worker(self._follow, thread=True, exit_on_error=False, group="wall")
-        self.set_interval(1.0, self.draw)  # the clocks count
+        self.set_interval(1.0, self._watch)
 
     def on_unmount(self) -> None:
         self._stop.set()
@@ -200,6 +213,17 @@ class WallScreen(Screen[None], inherit_bindings=False):
                 self.data.read_at = self.follower.data.read_at  # its age, in the small print
             self._stop.wait(self.poll_seconds)
 
+    def _watch(self) -> None:
+        """LIVE turns STALE without a wake-up from the follower (a read that hangs): check
+        the age of its last read each second, and draw only when that flips."""
+        f = self.follower.data
+        now = self.clock()
+        live = f.error is None and f.read_at is not None and \
+            (now - f.read_at).total_seconds() <= STALE_AFTER
+        if self.view is not None and live != self.view.live:
+            self.data.read_at = f.read_at
+            self.draw()
+
     def _read(self, snap: Followed | None, figs: Figures | None = None) -> None:
         self.polls += 1
         if figs is not None:
@@ -227,8 +251,21 @@ class WallScreen(Screen[None], inherit_bindings=False):
             widget.update(content)
 
     def draw(self) -> None:
+        """Draw what the data and the clock say, then wait until something shown changes
+        by itself: the next second while a clock or age is under ten minutes, else the next
+        minute of one (a new read or a resize draws at once)."""
         now = self.clock()
         view = self.view = wall_view(self.data, now, self.incidents_cfg, self.host)
+        self.draws += 1
+        try:
+            self._draw(view, now)
+        finally:
+            if self._timer is not None:
+                self._timer.stop()
+            self.next_draw_in = redraw_in(view.anchors, now.timestamp())
+            self._timer = self.set_timer(self.next_draw_in, self.draw)
+
+    def _draw(self, view: WallView, now: datetime) -> None:
         head = self.query_one("#wall-head", Static)
         body = self.query_one("#wall-body", Static)
         board = self.query_one("#wall-board", Static)
@@ -263,6 +300,7 @@ class WallScreen(Screen[None], inherit_bindings=False):
             self._put(clocktext, render.clocks_text(inc))
         self._put(self.query_one("#wall-since", Digits),
             clock_text(inc.started_seconds) if inc.started_seconds is not None else "")
+        self._put(self.query_one("#wall-since-label", Static), render.since_label(inc))
         resp = self.query_one("#wall-response", Digits)
         self._put(resp, render.response_digits(inc))
         resp.set_class(inc.overdue, "-overdue")
@@ -291,25 +329,18 @@ class WallScreen(Screen[None], inherit_bindings=False):
         label = self.query_one("#wall-update-label", Static)
         digits = self.query_one("#wall-update", Digits)
         text = inc.update_text
-        due = self._update_left(inc)
+        due = None if inc.update_due is None else inc.update_due - self.clock().timestamp()
         if not text or due is None:
             self._put(label, "NEXT UPDATE DUE –")
             self._put(digits, "")
             return
         overdue = due < 0
-        self._put(label, "UPDATE OVERDUE BY" if overdue else "NEXT UPDATE DUE IN")
+        unit = clock_unit(abs(due))
+        self._put(label, f"UPDATE OVERDUE BY  {unit}" if overdue else
+                  f"NEXT UPDATE DUE IN  {unit}")
         self._put(digits, ("-" if overdue else "") + clock_text(abs(due)))
         label.set_class(overdue, "-overdue")
         digits.set_class(overdue, "-overdue")
-
-    def _update_left(self, inc: Any) -> float | None:
-        from opsconsole.incidents import fields as rf
-
-        state = self.data.states.get(inc.id)
-        if state is None:
-            return None
-        due = rf.next_update_due(state, self.incidents_cfg.update_cadence(state.severity))
-        return None if due is None else (due - self.clock()).total_seconds()
 
     # ------------------------------------------------------------------ keys
     def action_wall_quit(self) -> None:

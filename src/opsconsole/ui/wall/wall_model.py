@@ -35,6 +35,7 @@ from opsconsole.ui.glyphs import g
 RECENT = 10  # timeline events kept (and shown, at most) per incident
 PAGE = 5000  # events read per query while catching up
 STALE_AFTER = 5.0  # seconds without a successful read before the wall says STALE
+FINE_UNDER = 600.0  # seconds: clocks and ages under this are drawn to the second
 LEASE_EVERY = 5.0  # seconds between reads of who evaluates the alert rules
 # not timeline entries: the evaluator's bookkeeping
 NOT_SHOWN = (EVALUATOR_STATE, ev.ALERT_NOTIFIED)
@@ -246,6 +247,7 @@ class IncidentView:
     overdue: bool
     update_text: str  # "next update due in 12m" / "update OVERDUE by 3m" / ""
     update_overdue: bool
+    update_due: float | None  # timestamp the next status update is due, None: not open
     roles: dict[str, str]
     steps: list[RunningStep]
     timeline: list[tuple[str, str, str]]  # (HH:MM:SS, who, sentence), newest first
@@ -274,13 +276,51 @@ class WallView:
     other_steps: list[RunningStep]  # running steps not attached to an open incident
     # the alert states are not live: no evaluator holds the lease (why, for how long)
     alerts_stale: str | None = None
+    # what the shown clocks and ages count from or to: (timestamp, may be drawn to the
+    # second); see redraw_in
+    anchors: list[tuple[float, bool]] = field(default_factory=list)
+
+
+def fine(seconds: float) -> bool:
+    """A clock or age is drawn to the second while under :data:`FINE_UNDER` (its first
+    and last minutes, when seconds matter), to the minute beyond: a wall that changes once
+    a second costs each viewer most of the < 1 % of a core it may cost
+    (bench/bench_serve.py)."""
+    return abs(seconds) < FINE_UNDER
 
 
 def clock_text(seconds: float) -> str:
-    """``4:05`` or ``1:02:03`` (hours, minutes, seconds), for the big digits."""
+    """The big digits: ``4:05`` (minutes and seconds) under ten minutes, ``0:12`` or
+    ``26:03`` (hours and minutes) from there; :func:`clock_unit` says which."""
     s = int(max(seconds, 0))
-    h, m, sec = s // 3600, (s % 3600) // 60, s % 60
-    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
+    if fine(s):
+        return f"{s // 60}:{s % 60:02d}"
+    return f"{s // 3600}:{(s % 3600) // 60:02d}"
+
+
+def clock_unit(seconds: float) -> str:
+    """``m:ss`` or ``h:mm``: what :func:`clock_text` of ``seconds`` shows."""
+    return "m:ss" if fine(int(max(seconds, 0))) else "h:mm"
+
+
+def elapsed(seconds: float) -> str:
+    """An age on the wall: to the second under ten minutes (``3m12s``), then to the
+    minute (``14m``, ``2h05m``)."""
+    return age(seconds, coarse=not fine(seconds))
+
+
+def redraw_in(anchors: list[tuple[float, bool]], now_ts: float) -> float:
+    """Seconds until something the wall shows changes on its own (the data not changing):
+    each anchor is a timestamp a shown clock or age counts from or down to, and whether it
+    may be drawn to the second. A value shown to resolution r (1 s or 60 s) changes when
+    ``now - anchor`` crosses a multiple of r, whichever way it counts. The small print's
+    HH:MM is anchored at the epoch."""
+    best = 60.0 - now_ts % 60.0
+    for anchor, can_be_fine in anchors:
+        gap = now_ts - anchor
+        r = 1.0 if can_be_fine and fine(gap) else 60.0
+        best = min(best, r - gap % r)
+    return max(best, 0.0) + 0.02  # just past the change
 
 
 def _who(e: Event) -> str:
@@ -309,13 +349,15 @@ def wall_view(data: Followed, now: datetime, incidents_cfg: Any, host: str) -> W
     for s in worst_first(list(data.states.values()), order):
         open_ids.add(s.id)
         target = incidents_cfg.for_severity(s.severity)
-        resp, overdue = s.response_clock(now, target, fmt=lambda x: age(x, coarse=True))
+        resp, overdue = s.response_clock(now, target, fmt=elapsed)
         m = s.milestones
         base = m.get("detected") or s.declared_at
         left = None
         if "acknowledged" not in m and base is not None:
             left = target - (now - base).total_seconds()
-        upd = rf.next_update_text(s, now, incidents_cfg.update_cadence(s.severity))
+        cadence = incidents_cfg.update_cadence(s.severity)
+        upd = rf.next_update_text(s, now, cadence)
+        due = rf.next_update_due(s, cadence)
         started = s.started_at
         recent = list(data.recent.get(s.id, ()))[::-1]
         views.append(IncidentView(
@@ -324,6 +366,7 @@ def wall_view(data: Followed, now: datetime, incidents_cfg: Any, host: str) -> W
             started_seconds=None if started is None else max((now - started).total_seconds(), 0),
             response_text=resp, response_seconds=left, overdue=overdue,
             update_text=upd, update_overdue="OVERDUE" in upd,
+            update_due=None if due is None or not upd else due.timestamp(),
             roles={r: one_line(s.roles[r]) for r in tl.ROLES if s.roles.get(r)},
             steps=sorted((r for r in data.running.values() if r.incident_id == s.id),
                          key=lambda r: r.started_at),
@@ -361,7 +404,38 @@ def wall_view(data: Followed, now: datetime, incidents_cfg: Any, host: str) -> W
     others = sorted((r for r in data.running.values() if r.incident_id not in open_ids),
                     key=lambda r: r.started_at)
     return WallView(views, board, len(data.checks), len(data.alerts), one_line(host), age_s,
-                    live, data.error, others, alerts_stale(data, now))
+                    live, data.error, others, alerts_stale(data, now),
+                    _anchors(data, views, board, others, now, live))
+
+
+def _anchors(data: Followed, views: list[IncidentView], board: list[BoardRow],
+             others: list[RunningStep], now: datetime, live: bool) -> list[tuple[float, bool]]:
+    """What the shown clocks and ages count from or to (see :func:`redraw_in`)."""
+    ts = now.timestamp()
+    out: list[tuple[float, bool]] = []
+    if views:
+        top = views[0]  # the big clocks, its steps: to the second when under ten minutes
+        if top.started_seconds is not None:
+            out.append((ts - top.started_seconds, True))
+        if top.response_seconds is not None:
+            out.append((ts + top.response_seconds, True))
+        if top.update_due is not None:
+            out.append((top.update_due, True))
+        out += [(r.started_at.timestamp(), True) for r in top.steps]
+        # the others' since: to the minute; their response clocks as the top one's
+        out += [(ts - v.started_seconds, False) for v in views[1:]
+                if v.started_seconds is not None]
+        out += [(ts + v.response_seconds, True) for v in views[1:]
+                if v.response_seconds is not None]
+    out += [(r.started_at.timestamp(), True) for r in others]
+    out += [(ts - row.for_seconds, True) for row in board if row.for_seconds is not None]
+    if data.state_at is not None and data.alerts:
+        out.append((data.state_at.timestamp(), True))
+    if data.evaluator is not None:
+        out.append((data.evaluator[1], True))
+    if not live and data.read_at is not None:
+        out.append((data.read_at.timestamp(), True))
+    return out
 
 
 def alerts_stale(data: Followed, now: datetime) -> str | None:
@@ -371,11 +445,11 @@ def alerts_stale(data: Followed, now: datetime) -> str | None:
         return None
     ts = now.timestamp()
     when = ("" if data.state_at is None else
-            f"recorded {age(max((now - data.state_at).total_seconds(), 0))} ago")
+            f"recorded {elapsed(max((now - data.state_at).total_seconds(), 0))} ago")
     if data.evaluator is None:
         return one_line(f"no evaluator is running: alert states as {when or 'last recorded'}")
     holder, renewed, expires = data.evaluator
     if ts >= expires:
-        return one_line(f"the evaluator ({holder}) stopped {age(max(ts - renewed, 0))} ago: "
+        return one_line(f"the evaluator ({holder}) stopped {elapsed(max(ts - renewed, 0))} ago: "
                         f"alert states as {when or 'last recorded'}")
     return None
