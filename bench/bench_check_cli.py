@@ -18,6 +18,10 @@ Usage::
 
     python bench/bench_check_cli.py              # 20 runs each
     python bench/bench_check_cli.py --runs 50
+    python bench/bench_check_cli.py --before /tmp/old   # + an older checkout, alternating
+
+``--before CHECKOUT`` adds that checkout's ``opsconsole check`` to the same rounds
+(``git archive COMMIT src | tar -x -C /tmp/old``), so before and after see the same load.
 
 The plugins come from monitoring-plugins (Debian: ``monitoring-plugins-basic``,
 ``/usr/lib/nagios/plugins``); without them opsconsole is measured alone. Not a test.
@@ -98,9 +102,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--checkout", type=Path, default=HERE.parent,
                     help="opsconsole checkout to run (its src/ goes on PYTHONPATH)")
+    ap.add_argument("--before", type=Path, default=None,
+                    help="another checkout, run alternating with this one (before/after)")
     args = ap.parse_args(argv)
     checkout = args.checkout.resolve()
     compile_checkout(checkout)
+    before = args.before.resolve() if args.before else None
+    if before is not None:
+        compile_checkout(before)
     port, stop = listener()
     work = Path(tempfile.mkdtemp(prefix="bench-check-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPSCONSOLE_")}
@@ -115,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     print(f"host: {host_idle_note()}")
     print(f"{args.runs} runs each, alternating; wall from spawn to exit")
-    head = (f"{'check':<8} {'tool':<22} {'median':>8} {'p90':>8} {'peak RSS':>9} "
+    head = (f"{'check':<8} {'tool':<25} {'median':>8} {'p90':>8} {'peak RSS':>9} "
             f"{'exit':>4}")
     print(head)
     print("-" * len(head))
@@ -127,30 +136,38 @@ def main(argv: list[str] | None = None) -> int:
             ops = [sys.executable, "-m", "opsconsole", "check", "--config", str(cfg),
                    "--data-dir", str(work / "data")]
             tools = {"opsconsole check": ops}
+            envs = {"opsconsole check": env}
+            if before is not None:  # same command, the other tree's src/ on PYTHONPATH
+                tools["before: opsconsole check"] = ops
+                envs["before: opsconsole check"] = {**env, "PYTHONPATH": str(before / "src")}
             if Path(plugin[kind][0]).exists():
                 tools[Path(plugin[kind][0]).name] = plugin[kind]
-            for argv_ in tools.values():  # warm the page cache, not counted
-                run_once(argv_, env)
+            for name, argv_ in tools.items():  # warm the page cache, not counted
+                run_once(argv_, envs.get(name, env))
             walls: dict[str, list[float]] = {t: [] for t in tools}
             codes: dict[str, set[int]] = {t: set() for t in tools}
             for _ in range(args.runs):
                 for name, argv_ in tools.items():
-                    wall, code = run_once(argv_, env)
+                    wall, code = run_once(argv_, envs.get(name, env))
                     walls[name].append(wall)
                     codes[name].add(code)
-            rss = {name: peak_rss_mb(argv_, env, work) or 0.0 for name, argv_ in tools.items()}
+            rss = {name: peak_rss_mb(argv_, envs.get(name, env), work) or 0.0
+                   for name, argv_ in tools.items()}
             for name in tools:
-                print(f"{kind:<8} {name:<22} {statistics.median(walls[name]) * 1000:6.1f}ms "
+                print(f"{kind:<8} {name:<25} {statistics.median(walls[name]) * 1000:6.1f}ms "
                       f"{p90(walls[name]) * 1000:6.1f}ms {rss[name]:7.1f}MB "
                       f"{','.join(map(str, sorted(codes[name]))):>4}")
             o = statistics.median(walls["opsconsole check"])
-            others = [t for t in tools if t != "opsconsole check"]
+            others = [t for t in tools if "opsconsole" not in t]
             if others:
                 g = statistics.median(walls[others[0]])
                 mem = (f"{rss['opsconsole check'] / rss[others[0]]:8.1f}x"
                        if rss[others[0]] else "")
-                print(f"{kind:<8} {'ops/plugin':<22} {o / g:7.1f}x {'':>8} {mem}")
+                print(f"{kind:<8} {'ops/plugin':<25} {o / g:7.1f}x {'':>8} {mem}")
             verdicts.append((kind, o, codes["opsconsole check"] == {0}))
+            if before is not None:
+                b = statistics.median(walls["before: opsconsole check"])
+                print(f"{kind:<8} {'after/before':<25} {o / b:7.2f}x")
     finally:
         stop.set()
     print(f"host after: {host_idle_note()}")
