@@ -14,11 +14,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from opsconsole.alerts.notify_config import NotifyTarget, check_unique
-from opsconsole.alerts.silences import MaintenanceWindow
-from opsconsole.alerts.spec import AlertRule, check_rules
-from opsconsole.checks.spec import CheckSpec, check_references
 from opsconsole.incidents.config import IncidentsConfig
 from opsconsole.postgres.config import DatabaseTarget, PostgresOptions
 from opsconsole.runbooks.config import Hotkey
@@ -31,8 +28,14 @@ from opsconsole.schema import (
     load_text,
     positive,
 )
-from opsconsole.slo.spec import MetricsSource, SloSpec, check_slos
-from opsconsole.sources.promql_spec import PromTarget
+
+if TYPE_CHECKING:  # the sections' types: imported when the file has the section (below)
+    from opsconsole.alerts.notify_config import NotifyTarget
+    from opsconsole.alerts.silences import MaintenanceWindow
+    from opsconsole.alerts.spec import AlertRule
+    from opsconsole.checks.spec import CheckSpec
+    from opsconsole.slo.spec import MetricsSource, SloSpec
+    from opsconsole.sources.promql_spec import PromTarget
 
 __all__ = ["AppConfig", "ConfigError", "Levels", "Thresholds", "database_targets", "load_config",
            "config_candidates", "resolve_config_path"]
@@ -152,19 +155,27 @@ class AppConfig:
     redact_queries: bool = False
     thresholds: Thresholds = field(Thresholds())
     resources: ResourcesConfig = field(ResourcesConfig())
-    checks: list[CheckSpec] = field([])
+    # A section's types are imported when the file has it (schema.field ``types``): a
+    # config with only checks (``opsconsole check``), or none (the console's first frame),
+    # does not load the alert, notify, silence, SLO and PromQL specs.
+    checks: list[CheckSpec] = field([], types=("opsconsole.checks.spec",))
     databases: list[DatabaseTarget] = field([])
     postgres: PostgresOptions = field(PostgresOptions())
     incidents: IncidentsConfig = field(IncidentsConfig())
     runbook_dirs: list[str] = field([])
     hotkeys: list[Hotkey] = field([])
     keys: dict[BindingId, str] = field({})  # binding id -> key(s), e.g. {zoom: "Z"}
-    alerts: list[AlertRule] = field([])  # alert rules (opsconsole.alerts.spec)
-    notify: list[NotifyTarget] = field([])  # alert notification targets (alerts.notify_config)
-    maintenance: list[MaintenanceWindow] = field([])  # maintenance windows (alerts.silences)
-    metrics: list[MetricsSource] = field([])  # /metrics endpoints scraped (slo.spec)
-    slos: list[SloSpec] = field([])  # service level objectives (slo.spec)
-    prometheus: list[PromTarget] = field([])  # PromQL signal sources (sources.promql)
+    # alert rules (opsconsole.alerts.spec)
+    alerts: list[AlertRule] = field([], types=("opsconsole.alerts.spec",))
+    # alert notification targets (alerts.notify_config)
+    notify: list[NotifyTarget] = field([], types=("opsconsole.alerts.notify_config",))
+    # maintenance windows (alerts.silences)
+    maintenance: list[MaintenanceWindow] = field([], types=("opsconsole.alerts.silences",))
+    # /metrics endpoints scraped (slo.spec)
+    metrics: list[MetricsSource] = field([], types=("opsconsole.slo.spec",))
+    slos: list[SloSpec] = field([], types=("opsconsole.slo.spec",))  # service level objectives
+    # PromQL signal sources (sources.promql)
+    prometheus: list[PromTarget] = field([], types=("opsconsole.sources.promql_spec",))
     source: str | None = field(None, metadata={"internal": True})
 
     def __check__(self) -> None:
@@ -176,15 +187,26 @@ class AppConfig:
         dup = {n for n in dbs if dbs.count(n) > 1}
         if dup:
             raise Invalid(f"database names must be unique; repeated: {', '.join(sorted(dup))}", "databases")
-        problem = check_references(self.checks, dbs)
-        if problem:
-            raise Invalid(problem, "checks")
-        problem = check_rules(self.alerts)
-        if problem:
-            raise Invalid(problem, "alerts")
-        problem = check_unique(self.notify)
-        if problem:
-            raise Invalid(problem, "notify")
+        # each rule's module is imported only when there is something for it to look at
+        # (each rule finds nothing in empty sections): same order, same first problem
+        if self.checks:
+            from opsconsole.checks.spec import check_references
+
+            problem = check_references(self.checks, dbs)
+            if problem:
+                raise Invalid(problem, "checks")
+        if self.alerts:
+            from opsconsole.alerts.spec import check_rules
+
+            problem = check_rules(self.alerts)
+            if problem:
+                raise Invalid(problem, "alerts")
+        if self.notify:
+            from opsconsole.alerts.notify_config import check_unique
+
+            problem = check_unique(self.notify)
+            if problem:
+                raise Invalid(problem, "notify")
         targets = {t.name for t in self.notify}
         for rule in self.alerts:
             named = list(rule.notify) + [n for level in rule.escalate for n in level.notify]
@@ -193,19 +215,25 @@ class AppConfig:
                 known = ", ".join(sorted(targets)) or "none: there is no notify: section"
                 raise Invalid(f"alert {rule.name!r} notifies {unknown[0]!r}, which is not a "
                               f"notify: target (known: {known})", "alerts")
-        problem = check_slos(self.slos, self.metrics, names)
-        if problem:
-            raise Invalid(problem, "slos")
+        if self.slos or self.metrics:
+            from opsconsole.slo.spec import check_slos
+
+            problem = check_slos(self.slos, self.metrics, names)
+            if problem:
+                raise Invalid(problem, "slos")
         proms = [t.name for t in self.prometheus]
         dup = {n for n in proms if proms.count(n) > 1}
         if dup:
             raise Invalid(f"prometheus names must be unique; repeated: {', '.join(sorted(dup))}",
                           "prometheus")
-        from opsconsole.alerts.sourcerefs import check_source_refs
+        # signal references live in alert conditions and promql checks only
+        if self.alerts or any(c.kind == "promql" for c in self.checks):
+            from opsconsole.alerts.sourcerefs import check_source_refs
 
-        located = check_source_refs(self.checks, self.prometheus, self.alerts, self.metrics)
-        if located is not None:
-            raise located
+            located = check_source_refs(self.checks, self.prometheus, self.alerts,
+                                        self.metrics)
+            if located is not None:
+                raise located
         for key in self.keys:
             m = _HOTKEY_ID.fullmatch(key)
             if m and int(m.group(1)) >= len(self.hotkeys):

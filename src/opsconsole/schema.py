@@ -21,8 +21,10 @@ conversion walks them. Every failure is a located :class:`ConfigError`, never a 
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import math
 import re
+import sys
 import types
 import typing
 from dataclasses import dataclass
@@ -139,15 +141,39 @@ class _Ctx:
                                    f"{self.limits.max_depth} levels)")
 
 
-_HINTS_CACHE: dict[type, dict[str, Any]] = {}
+_HINTS_CACHE: dict[tuple[type, str], Any] = {}
 
 
-def _hints(cls: type) -> dict[str, Any]:
-    hints = _HINTS_CACHE.get(cls)
-    if hints is None:
-        hints = typing.get_type_hints(cls)
-        _HINTS_CACHE[cls] = hints
-    return hints
+def _hint(cls: type, name: str) -> Any:
+    """The type of field ``name`` of dataclass ``cls`` (None when it has no annotation),
+    resolved as :func:`typing.get_type_hints` would, but one field at a time and only when
+    first asked for: a section absent from the file never resolves its annotation. Field
+    metadata ``{"types": (module, ...)}`` (see :func:`field`) names the modules whose names
+    the annotation uses, imported only then (so ``config`` need not import the alert, SLO
+    or check specs for a file without those sections)."""
+    key = (cls, name)
+    try:
+        return _HINTS_CACHE[key]
+    except KeyError:
+        pass
+    for base in cls.__mro__:
+        ann = base.__dict__.get("__annotations__", {})
+        if name in ann:
+            break
+    else:
+        return None
+    value = ann[name]
+    if isinstance(value, str):
+        ns = {**vars(base), **vars(sys.modules[base.__module__])}
+        f = base.__dict__.get("__dataclass_fields__", {}).get(name)
+        for module in (f.metadata.get("types", ()) if f is not None else ()):
+            ns.update(vars(importlib.import_module(module)))
+        holder = types.SimpleNamespace(__annotations__={name: value})
+        value = typing.get_type_hints(holder, globalns=ns)[name]
+    elif value is None:
+        value = type(None)
+    _HINTS_CACHE[key] = value
+    return value
 
 
 def _is_union(tp: Any) -> bool:
@@ -155,7 +181,7 @@ def _is_union(tp: Any) -> bool:
 
 
 def _kind_values(cls: type) -> tuple[str, ...]:
-    hint = _hints(cls).get("kind")
+    hint = _hint(cls, "kind")
     if hint is None or get_origin(hint) is not Literal:
         raise TypeError(f"{cls.__name__} in a tagged union needs kind: Literal[...]")
     return tuple(get_args(hint))
@@ -343,7 +369,6 @@ def _convert_tagged(node: Node, classes: list[type], ctx: _Ctx, where: str) -> A
 
 def _convert_dataclass(node: Node, cls: type, ctx: _Ctx, where: str) -> Any:
     items = _mapping_items(node, ctx, where)
-    hints = _hints(cls)
     fields = {
         f.name: f for f in dataclasses.fields(cls) if f.init and not f.metadata.get("internal")
     }
@@ -360,7 +385,7 @@ def _convert_dataclass(node: Node, cls: type, ctx: _Ctx, where: str) -> Any:
             raise ctx.error(knode, f"{_p(where)}unknown key {_short(key)}{tail}")
         f = fields[name]
         sub = f"{where}.{key}" if where != "value" else key
-        val = convert(vnode, hints[name], ctx, sub)
+        val = convert(vnode, _hint(cls, name), ctx, sub)
         check = f.metadata.get("check")
         if check is not None:
             problem = check(val)
@@ -430,13 +455,17 @@ def load_file(path: str | Path, tp: Any, *, limit: int = MAX_FILE_BYTES,
 
 
 def field(default: Any = dataclasses.MISSING, *, yaml_name: str | None = None,
-          check: Any = None, **kw: Any) -> Any:
-    """``dataclasses.field`` with a YAML name and a value check."""
+          check: Any = None, types: tuple[str, ...] = (), **kw: Any) -> Any:
+    """``dataclasses.field`` with a YAML name and a value check. ``types``: the modules
+    whose names the field's (string) annotation uses, when the defining module does not
+    import them at run time; imported when the field is first read from YAML."""
     md = dict(kw.pop("metadata", {}) or {})
     if yaml_name:
         md["yaml"] = yaml_name
     if check:
         md["check"] = check
+    if types:
+        md["types"] = tuple(types)
     if default is not dataclasses.MISSING and isinstance(default, list | dict | set):
         factory = (lambda d=default: type(d)(d))  # noqa: E731
         return dataclasses.field(default_factory=factory, metadata=md, **kw)

@@ -100,3 +100,68 @@ def test_check_with_a_command_check_loads_no_ui_nor_driver(tmp_path: Path) -> No
     loaded = set(got["modules"])  # type: ignore[arg-type]
     unwanted = {*HEAVY, *LATER_UI, "textual", "rich", "opsconsole.ui.app"}
     assert not loaded & unwanted, sorted(loaded & unwanted)
+
+
+# the config sections' specs: loaded when the file has the section (or a rule reads it)
+SECTION_SPECS = ("opsconsole.alerts.spec", "opsconsole.alerts.notify_config",
+                 "opsconsole.alerts.silences", "opsconsole.alerts.sourcerefs",
+                 "opsconsole.alerts.expr", "opsconsole.slo.spec",
+                 "opsconsole.sources.promql_spec", "opsconsole.metrics.queries")
+# nor what only other subcommands need (the parser is built on every run)
+OTHER_COMMANDS = ("opsconsole.incidents.timeline", "opsconsole.incidents.fields",
+                  "opsconsole.events", "sqlite3", "importlib.resources",
+                  "opsconsole.postgres.libpq")
+
+
+def test_check_loads_only_the_specs_of_its_sections(tmp_path: Path) -> None:
+    """``opsconsole check`` with one command check loads neither the alert, notify,
+    silence, SLO nor PromQL specs, nor what the other subcommands need; the same file with
+    an ``alerts:`` and a ``slos:`` section loads theirs (the check is not vacuous)."""
+    plain = "checks:\n  - name: noop\n    kind: command\n    command: /bin/true\n"
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(plain)
+    probe = f"""
+        import json, sys, io, contextlib
+        from opsconsole.cli.main import main
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            code = main(["check", "--config", {str(cfg)!r}, "--data-dir", {str(tmp_path / "d")!r}])
+        print(json.dumps({{"code": code, "out": out.getvalue(), "modules": sorted(sys.modules)}}))
+    """
+    got = _modules_after(probe, tmp_path)
+    assert got["code"] == 0, got["out"]
+    loaded = set(got["modules"])  # type: ignore[arg-type]
+    assert "opsconsole.checks.spec" in loaded
+    assert not loaded & {*SECTION_SPECS, *OTHER_COMMANDS}, sorted(
+        loaded & {*SECTION_SPECS, *OTHER_COMMANDS})
+
+    cfg.write_text(plain + textwrap.dedent("""\
+        alerts:
+          - name: noop-down
+            expr: check.noop.state == CRITICAL
+            for: 1m
+            severity: warning
+        slos:
+          - name: noop-up
+            objective: 99%
+            indicator:
+              check: noop
+    """))
+    got = _modules_after(probe, tmp_path)
+    assert got["code"] == 0, got["out"]
+    loaded = set(got["modules"])  # type: ignore[arg-type]
+    assert {"opsconsole.alerts.spec", "opsconsole.slo.spec"} <= loaded
+
+
+def test_starting_without_config_loads_no_section_spec(tmp_path: Path) -> None:
+    got = _modules_after("""
+        import json, sys
+        from opsconsole.config import load_config
+        cfg = load_config(None)
+        from opsconsole.cli.main import build_parser
+        build_parser().parse_args([])
+        print(json.dumps({"modules": sorted(sys.modules)}))
+    """, tmp_path)
+    loaded = set(got["modules"])  # type: ignore[arg-type]
+    unwanted = {*SECTION_SPECS, *OTHER_COMMANDS, "opsconsole.checks.spec"}
+    assert not loaded & unwanted, sorted(loaded & unwanted)

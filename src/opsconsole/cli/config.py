@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Callable
-from importlib import resources
 from pathlib import Path
 
 EXAMPLE = "config.example.yaml"
@@ -14,6 +13,8 @@ EXAMPLE = "config.example.yaml"
 
 def example_text() -> str:
     """The example config shipped in the package (``opsconsole/data/config.example.yaml``)."""
+    from importlib import resources  # not at the top: the parser is built on every run
+
     return resources.files("opsconsole").joinpath("data", EXAMPLE).read_text(encoding="utf-8")
 
 

@@ -14,8 +14,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from opsconsole.incidents import fields as rf
-from opsconsole.incidents import timeline as tl
+from opsconsole.incidents import words
 
 
 def register(sub: argparse._SubParsersAction, common: Callable[[argparse.ArgumentParser], None]) -> None:  # type: ignore[type-arg]
@@ -64,7 +63,7 @@ def register(sub: argparse._SubParsersAction, common: Callable[[argparse.Argumen
     sp.add_argument("--title", help="the new title")
     sp.add_argument("--services", help="comma-separated; replaces the list ('' for none)")
     sp.add_argument("--tags", help="comma-separated; replaces the list ('' for none)")
-    for name, (label, _p) in rf.FIELDS.items():
+    for name, label in words.RECORD_LABELS.items():
         sp.add_argument("--" + name.replace("_", "-"), dest="rec_" + name, metavar="TEXT",
                         help=f"{label.lower()} ('' clears it)" + (
                             ": yes or no" if name == "postmortem_required" else ""))
@@ -75,13 +74,13 @@ def register(sub: argparse._SubParsersAction, common: Callable[[argparse.Argumen
     sp.add_argument("what", metavar="TEXT|SEQ",
                     help="the new action item; with --status, the #SEQ of an existing one")
     sp.add_argument("--owner", help="who does it")
-    sp.add_argument("--status", choices=rf.ACTION_STATUSES,
+    sp.add_argument("--status", choices=words.ACTION_STATUSES,
                     help="set the status of action item SEQ")
     sp.set_defaults(run=_wrap("cmd_action"))
 
     sp = add("status", "change an incident's status")
     sp.add_argument("id", help="the incident id (see `opsconsole incident list`)")
-    sp.add_argument("status", help="|".join(tl.STATUSES))
+    sp.add_argument("status", help="|".join(words.STATUSES))
     sp.set_defaults(run=_wrap("cmd_status"))
 
     sp = add("severity", "change an incident's severity")
@@ -92,13 +91,13 @@ def register(sub: argparse._SubParsersAction, common: Callable[[argparse.Argumen
 
     sp = add("milestone", "set (or backdate) a milestone")
     sp.add_argument("id", help="the incident id (see `opsconsole incident list`)")
-    sp.add_argument("milestone", help="|".join(tl.MILESTONES))
+    sp.add_argument("milestone", help="|".join(words.MILESTONES))
     sp.add_argument("--at", default="now", help="now, -15m, HH:MM UTC or ISO 8601")
     sp.set_defaults(run=_wrap("cmd_milestone"))
 
     sp = add("assign", "assign or hand over a role")
     sp.add_argument("id", help="the incident id (see `opsconsole incident list`)")
-    sp.add_argument("role", help="|".join(tl.ROLES))
+    sp.add_argument("role", help="|".join(words.ROLES))
     sp.add_argument("person", help="who takes the role")
     sp.set_defaults(run=_wrap("cmd_assign"))
 

@@ -85,9 +85,6 @@ def dsn_from_args(args: argparse.Namespace, process_argv: list[str] | None) -> s
     ``/proc/PID/cmdline``; see :mod:`opsconsole.cli.procargv`) and in ``sys.argv``, and a
     warning points at the ways that never show it (it was visible until opsconsole
     started)."""
-    from opsconsole.postgres.libpq import DsnError, parse
-    from opsconsole.secrets import safe_dsn
-
     if getattr(args, "dsn_file", None):
         path = args.dsn_file
         try:
@@ -104,6 +101,9 @@ def dsn_from_args(args: argparse.Namespace, process_argv: list[str] | None) -> s
     dsn = getattr(args, "dsn", None)
     if not dsn:
         return dsn
+    from opsconsole.postgres.libpq import DsnError, parse
+    from opsconsole.secrets import safe_dsn
+
     try:
         has_password = "password" in parse(dsn)
     except DsnError as exc:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sqlite3
 import sys
 import time
 from collections.abc import Callable
@@ -54,6 +53,8 @@ def _month(text: str | None, now: float) -> tuple[float, float, str]:
 
 
 def cmd_slo(args: argparse.Namespace, clock: Callable[[], float] = time.time) -> int:
+    import sqlite3  # here, not at the top: the parser is built on every opsconsole run
+
     from opsconsole.cli.common import EXIT_USAGE, load_or_exit
     from opsconsole.config import resolve_data_dir
     from opsconsole.incidents.store import NoStoreYet, StoreError, open_store

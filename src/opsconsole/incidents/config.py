@@ -19,7 +19,6 @@ incidents:
 from __future__ import annotations
 
 import re
-import string
 from dataclasses import dataclass
 
 from opsconsole.schema import Duration, field, non_negative, positive
@@ -51,6 +50,8 @@ def spec_error(spec: str) -> str | None:
 
 
 def _templates_check(value: dict[str, str]) -> str | None:
+    import string
+
     from opsconsole.incidents.postmortem import template_error
 
     for name, text in value.items():

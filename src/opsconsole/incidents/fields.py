@@ -14,6 +14,10 @@ from typing import Any
 
 from opsconsole.fmt import age, one_line
 from opsconsole.incidents.timeline import BadInput, IncidentState
+from opsconsole.incidents.words import (  # noqa: F401 - ACTION_STATUSES re-exported
+    ACTION_STATUSES,
+    RECORD_LABELS,
+)
 from opsconsole.secrets import mask_tokens
 
 
@@ -41,16 +45,17 @@ def _yes_no(value: str) -> bool:
 
 
 # field -> (label, parser): in the order the incident screen and the postmortem show them
-FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
-    "impact": ("Impact", _text),
-    "impact_users": ("Users affected", _users),
-    "impact_duration": ("Impact duration", _text),
-    "root_cause": ("Root cause", _text),
-    "resolution": ("Resolution", _text),
-    "prevention": ("Prevention", _text),
-    "postmortem_required": ("Postmortem required", _yes_no),
+_PARSERS: dict[str, Callable[[str], Any]] = {
+    "impact": _text,
+    "impact_users": _users,
+    "impact_duration": _text,
+    "root_cause": _text,
+    "resolution": _text,
+    "prevention": _text,
+    "postmortem_required": _yes_no,
 }
-ACTION_STATUSES = ("open", "done", "wontfix")
+FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
+    name: (label, _PARSERS[name]) for name, label in RECORD_LABELS.items()}
 
 
 def parse_field(name: str, text: str) -> Any:

@@ -37,6 +37,12 @@ from opsconsole.events import (
     utcnow,
 )
 from opsconsole.fmt import duration
+from opsconsole.incidents.words import (  # noqa: F401 - re-exported: the timeline's vocabulary
+    MILESTONES,
+    OPEN_STATUSES,
+    ROLES,
+    STATUSES,
+)
 
 # Every type :meth:`IncidentState.apply` reads beyond the counters: a fold over these alone,
 # with ``event_count``/``last_seq``/``last_event_at`` taken from the whole timeline, is the
@@ -51,10 +57,7 @@ DEGRADED = ("CRITICAL", "WARNING")
 
 
 SEVERITIES = ("SEV1", "SEV2", "SEV3", "SEV4")
-STATUSES = ("investigating", "identified", "monitoring", "resolved", "closed")
-OPEN_STATUSES = ("investigating", "identified", "monitoring")
-MILESTONES = ("started", "detected", "acknowledged", "mitigated", "resolved")
-ROLES = ("commander", "scribe", "communications")
+# STATUSES, OPEN_STATUSES, MILESTONES and ROLES: opsconsole.incidents.words (imported above)
 
 
 class BadInput(ValueError):

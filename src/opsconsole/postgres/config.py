@@ -7,12 +7,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from opsconsole.postgres.libpq import DsnError, check_supported, parse
 from opsconsole.schema import Duration, field, positive
 
 
 def _dsn_check(v: str) -> str | None:
     """At load: what libpq's parser refuses, or what opsconsole cannot honour, by name."""
+    # the DSN parser loads with the first databases: entry, not with every config
+    from opsconsole.postgres.libpq import DsnError, check_supported, parse
+
     if v and "://" in v and v.split("://", 1)[0] not in ("postgresql", "postgres"):
         return "expected a postgresql:// or postgres:// URI, or libpq key=value pairs"
     try:
@@ -41,7 +43,7 @@ class DatabaseTarget:
 def target_name(dsn: str, env: Mapping[str, str] | None = None) -> str:
     """``db@host:port`` as libpq resolves ``dsn`` (its service, ``PG*`` variables) — never
     the user or password. ``postgres`` when nothing names a host or database."""
-    from opsconsole.postgres.libpq import resolve
+    from opsconsole.postgres.libpq import DsnError, parse, resolve
 
     try:
         params = resolve(dsn, env)
