@@ -7,9 +7,11 @@ line on stderr with exit status 2 — never a traceback.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any, NoReturn
 
 from opsconsole import __version__
 from opsconsole.cli.common import (
@@ -21,13 +23,20 @@ from opsconsole.cli.common import (
 )
 from opsconsole.config import resolve_data_dir
 
+# The modules that register subcommands, in the order --help lists them, and the
+# subcommands each registers (tests/unit/test_cli_parser.py keeps the two in step).
+MODULES = ("check", "demo", "incident", "runbook", "alerts", "config", "completion", "slo",
+           "store", "wall", "serve")
+COMMANDS: dict[str, str] = {
+    "check": "check", "demo": "demo", "incident": "incident", "runbook": "runbook",
+    "watch": "alerts", "alerts": "alerts", "silence": "alerts", "config": "config",
+    "completion": "completion", "manpage": "completion", "slo": "slo", "store": "store",
+    "wall": "wall", "serve": "serve",
+}
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="opsconsole",
-        description="Terminal operations console: health, resources, PostgreSQL slow queries "
-                    "and locks, incidents and runbooks on one screen.",
-    )
+
+def _top_level(parser: argparse.ArgumentParser) -> None:
+    """The options given before a subcommand (the console's own)."""
     parser.add_argument("--version", action="version", version=f"opsconsole {__version__}")
     common_options(parser)
     parser.add_argument("--theme", metavar="NAME", help="theme name (opsconsole-dark, "
@@ -50,18 +59,60 @@ def build_parser() -> argparse.ArgumentParser:
                      "it never appears in ps")
     parser.add_argument("--redact-queries", action="store_true",
                         help="mask literals in query text (for shared screens)")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    from opsconsole.cli import alerts, check, completion, demo, incident, runbook
-    from opsconsole.cli import config as config_cmd
-    from opsconsole.cli import serve as serve_cmd
-    from opsconsole.cli import slo as slo_cmd
-    from opsconsole.cli import store as store_cmd
-    from opsconsole.cli import wall as wall_cmd
 
-    for module in (check, demo, incident, runbook, alerts, config_cmd, completion, slo_cmd,
-                   store_cmd, wall_cmd, serve_cmd):
-        module.register(sub, subcommand_options)
+
+_PROG = "opsconsole"
+_DESCRIPTION = ("Terminal operations console: health, resources, PostgreSQL slow queries "
+                "and locks, incidents and runbooks on one screen.")
+
+
+def build_parser(modules: Sequence[str] = MODULES) -> argparse.ArgumentParser:
+    """The parser, with the subcommands of ``modules`` (default: all of them)."""
+    parser = argparse.ArgumentParser(prog=_PROG, description=_DESCRIPTION)
+    _top_level(parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in MODULES:
+        if name in modules:
+            importlib.import_module(f"opsconsole.cli.{name}").register(sub, subcommand_options)
     return parser
+
+
+class _Unsure(Exception):
+    """The probe parser cannot tell (help, version, an error): the whole parser answers."""
+
+
+class _Probe(argparse.ArgumentParser):
+    """Parses the options before the subcommand, and its name, exactly as the real parser
+    does, but prints nothing and exits nowhere."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _Unsure(message)
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        raise _Unsure(message)
+
+    def _print_message(self, message: str, file: Any = None) -> None:
+        raise _Unsure(message)
+
+
+def parser_for(argv: Sequence[str]) -> argparse.ArgumentParser:
+    """The parser for ``argv``: with only the module of the subcommand it names (none for
+    the console), so that a run imports and builds one subcommand's parser, not fourteen
+    (``opsconsole check``: ~25 ms here). Whatever a probe parser cannot settle — help,
+    version, an unknown subcommand, a bad option value — gets the whole parser, so every
+    message and exit status is the whole parser's: that subcommand's parser and the
+    top-level options are built by the same code either way."""
+    probe = _Probe(prog=_PROG, description=_DESCRIPTION)
+    _top_level(probe)
+    stubs = probe.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        stubs.add_parser(name, add_help=False)
+    try:
+        known, _extras = probe.parse_known_args(list(argv))
+    except _Unsure:
+        return build_parser()
+    command = getattr(known, "command", None)
+    return build_parser((COMMANDS[command],) if command else ())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -70,8 +121,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # no control character from outside (arguments, incident fields, step output) reaches
     # the terminal through what the parser and the subcommands print
     with neutralised_stdio():
-        parser = build_parser()
-        args = parser.parse_args(argv)
+        words = sys.argv[1:] if argv is None else list(argv)
+        args = parser_for(words).parse_args(words)
         args.dsn = dsn_from_args(args, sys.argv if argv is None else None)
         if args.command:
             return int(args.run(args) or 0)
