@@ -5,7 +5,11 @@ connection), bytes per second each viewer receives, and PostgreSQL sessions, for
 level measured for ``--seconds`` (default 60) once every viewer shows the incident.
 
     python bench/bench_serve.py                 # --wall and the console, 60 s per level
-    python bench/bench_serve.py --seconds 20 --modes wall
+    python bench/bench_serve.py --seconds 20 --modes wall,wall-fresh
+
+Modes: ``wall`` — an incident open for days (every clock to the minute: the wall's steady
+state); ``wall-fresh`` — one declared as the bench starts (its clocks under ten minutes, drawn
+to the second: the most the wall redraws); ``console`` — the console, served per tab.
 
 Measured on the server side only (the browsers are the viewers' machines): CPU is the
 process tree's user+system time over the window; memory is the sum of the tree's USS
@@ -36,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "tests"))
 
+from opsconsole.incidents.store import open_store  # noqa: E402
 from opsconsole.pgcluster import LocalCluster  # noqa: E402
 from servehelpers import CAPTURE_JS, CHROMEDRIVER, CHROMIUM, free_port  # noqa: E402
 from wallhelpers import TITLE, filled_store  # noqa: E402
@@ -127,7 +132,7 @@ def run_mode(mode: str, data: Path, config: Path, cluster: LocalCluster, levels:
     port = free_port()
     argv = [sys.executable, "-m", "opsconsole", "--config", str(config), "serve", "--host",
             "127.0.0.1", "--port", str(port), "--data-dir", str(data)]
-    if mode == "wall":
+    if mode.startswith("wall"):
         argv.append("--wall")
     log = open(data.parent / f"serve-{mode}.log", "w+b")  # noqa: SIM115
     proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
@@ -161,7 +166,7 @@ def run_mode(mode: str, data: Path, config: Path, cluster: LocalCluster, levels:
             r = measure(server, drivers, seconds)
             r["pg"] = pg_sessions(cluster)
             results[n] = r
-            print(f"  {mode:7} {n:3} viewer(s): {r['cpu']:6.2f} % of a core  "
+            print(f"  {mode:10} {n:3} viewer(s): {r['cpu']:6.2f} % of a core  "
                   f"USS {r['uss']:7.1f} MB  RSS {r['rss']:7.1f} MB  "
                   f"{r['bps']:8.0f} B/s per viewer  {int(r['apps'])} app process(es)  "
                   f"{int(r['pg'])} PostgreSQL session(s)", flush=True)
@@ -200,7 +205,12 @@ def main() -> int:
             config.write_text(f"databases:\n  - {{name: main, dsn: \"{cluster.dsn()}\"}}\n")
             print(f"opsconsole serve: cost per browser viewer, {args.seconds:.0f} s per level "
                   f"(this host: {os.cpu_count()} cores)")
-            all_results = {m: run_mode(m, data, config, cluster, levels, args.seconds)
+            fresh = tmp / "fresh"
+            fresh.mkdir()
+            with open_store(fresh) as store:  # declared now: its clocks tick to the second
+                store.declare(TITLE, "SEV1", ["checkout"])
+            all_results = {m: run_mode(m, fresh if m == "wall-fresh" else data, config,
+                                       cluster, levels, args.seconds)
                            for m in args.modes.split(",")}
         finally:
             cluster.stop()
@@ -214,7 +224,7 @@ def main() -> int:
         rss = (res[hi]["rss"] - res[lo]["rss"]) / n
         pg = (res[hi]["pg"] - res[lo]["pg"]) / n
         per[mode] = (cpu, uss)
-        print(f"  {mode:7}: {cpu:5.2f} % of a core ({ok(cpu < 1.0)} < 1 %), USS {uss:5.1f} MB "
+        print(f"  {mode:10}: {cpu:5.2f} % of a core ({ok(cpu < 1.0)} < 1 %), USS {uss:5.1f} MB "
               f"({ok(uss < 60)} < 60 MB; RSS {rss:5.1f} MB), "
               f"{res[hi]['bps']:.0f} B/s each, {pg:+.1f} PostgreSQL session(s) "
               f"({ok(pg <= 0)})")

@@ -66,7 +66,7 @@ async def test_the_wall_shows_the_incident_step_alert_and_check(tmp_path):
         for want in ("SEV1", "IDENTIFIED", "INC-20261124-1", TITLE, "RESPONSE OVERDUE BY",
                      "bob.okonkwo-smith", "carmen.delacroix-hernandez", "commander none",
                      RUNBOOK_TITLE, f"step 2: {STEP_TITLE}", "by alice.lindqvist@ops-01",
-                     "for 3m00s", f"next: {NEXT_TITLE}", "FIRING", ALERT, "CRITICAL", CHECK,
+                     "for 3m", f"next: {NEXT_TITLE}", "FIRING", ALERT, "CRITICAL", CHECK,
                      "for 14m", "LIVE", "host ops-01", "ALSO OPEN (1)", "INC-20261124-2"):
             assert want in text, want
         # the newest event first
@@ -152,7 +152,7 @@ async def test_an_evaluator_that_stopped_renewing_is_named_on_the_board(tmp_path
     async with app.run_test(size=(160, 40)) as pilot:
         await read_once(pilot)
         text = flat(app)
-        assert re.search(r"ALERTS STALE the evaluator \(pid \d+ on [^)]+\) stopped 7m00s ago",
+        assert re.search(r"ALERTS STALE the evaluator \(pid \d+ on [^)]+\) stopped 7m ago",
                          text), text
 
 
@@ -301,12 +301,11 @@ async def test_ascii_terminals_get_state_in_words(tmp_path):
         glyphs.configure(False)
 
 
-async def test_clocks_past_ten_minutes_redraw_once_a_minute_and_young_ones_each_second(
-        tmp_path):
+async def test_the_wall_redraws_each_second_only_while_a_deadline_is_near(tmp_path):
     """Each redraw costs every browser viewer (bench_serve.py): the wall redraws only when
-    what it shows changes — to the second while a clock or age is under ten minutes (the
-    step running for 3 min, the response overdue by 6 min), to the minute once all are past
-    ten."""
+    what it shows changes — each second while a deadline's clock is under ten minutes (the
+    response overdue by 6 min), else when a clock's minute turns (since start and the step's
+    3 min are to the minute)."""
     from datetime import timedelta
 
     filled_store(tmp_path).close()
@@ -316,7 +315,15 @@ async def test_clocks_past_ten_minutes_redraw_once_a_minute_and_young_ones_each_
     async with app.run_test(size=(200, 50)) as pilot:
         wall = await read_once(pilot)
         assert wall.next_draw_in <= 1.05
-        assert "for 3m00s" in flat(app)
+        assert "for 3m" in flat(app) and "for 3m00s" not in flat(app)
+        assert wall.query_one("#wall-response").value == "-6:00"
+        # 35 min on: the response 41 min overdue, the update 13 min overdue, the other
+        # incident's response 35 min overdue: all to the minute
+        now[0] = FIXED_NOW + timedelta(minutes=35)
+        wall.draw()
+        assert wall.next_draw_in > 1.5, wall.next_draw_in
+        assert wall.query_one("#wall-response").value == "-0:41"
+        assert "RESPONSE OVERDUE BY h:mm" in flat(app)
         now[0] = FIXED_NOW + timedelta(days=2)
         wall.draw()
         assert wall.next_draw_in > 1.5, wall.next_draw_in
@@ -324,9 +331,10 @@ async def test_clocks_past_ten_minutes_redraw_once_a_minute_and_young_ones_each_
         assert "SINCE START h:mm" in flat(app) and "for 2d00h" in flat(app)
 
 
-async def test_a_young_incident_s_clock_ticks_by_itself(tmp_path):
-    """The real clock, an incident declared now: the since-start digits count seconds with
-    no new data (each draw schedules the next)."""
+async def test_a_near_deadline_counts_down_by_itself(tmp_path):
+    """The real clock, a SEV1 declared now (5 min to acknowledge): the response clock counts
+    seconds with no new data (each draw schedules the next); since start is to the
+    minute."""
     from opsconsole.incidents.store import open_store
 
     with open_store(tmp_path) as store:
@@ -334,11 +342,12 @@ async def test_a_young_incident_s_clock_ticks_by_itself(tmp_path):
     app = WallApp(data_dir=tmp_path, hostname="ops-01", host_sample=fixed_sample)
     async with app.run_test(size=(200, 50)) as pilot:
         wall = await read_once(pilot)
-        digits = wall.query_one("#wall-since")
+        digits = wall.query_one("#wall-response")
         seen = {digits.value}
         await wait_for(pilot, lambda: seen.add(digits.value) or len(seen) >= 3, 15,
-                       "the since-start clock counting")
-        assert all(re.fullmatch(r"\d:\d\d", v) for v in seen), seen
+                       "the response clock counting down")
+        assert all(re.fullmatch(r"[0-4]:\d\d", v) for v in seen), seen
+        assert wall.query_one("#wall-since").value == "0:00"
 
 
 async def test_a_read_that_hangs_turns_the_wall_stale(tmp_path):

@@ -1,12 +1,18 @@
-"""The wall's clocks: drawn to the second only while under ten minutes (when seconds
-matter), to the minute beyond, and redrawn only when what they show changes — each second
+"""The wall's clocks: a deadline drawn to the second only while under ten minutes away
+(when seconds matter), every other clock to the minute, and redrawn only when what they show changes — each second
 a wall changes costs every browser viewer a share of a core (bench/bench_serve.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from opsconsole.ui.wall.wall_model import clock_text, clock_unit, elapsed, redraw_in
+from opsconsole.ui.wall.wall_model import (
+    clock_text,
+    clock_unit,
+    countdown_text,
+    elapsed,
+    redraw_in,
+)
 
 
 @pytest.mark.parametrize(("seconds", "text", "unit"), [
@@ -14,15 +20,24 @@ from opsconsole.ui.wall.wall_model import clock_text, clock_unit, elapsed, redra
     (599.5, "9:59", "m:ss"), (600, "0:10", "h:mm"), (3599, "0:59", "h:mm"),
     (3600 + 125, "1:02", "h:mm"), (26 * 3600 + 3 * 60 + 59, "26:03", "h:mm"),
 ])
-def test_clock_text_and_its_unit(seconds, text, unit):
+def test_a_countdown_to_the_second_under_ten_minutes(seconds, text, unit):
+    assert clock_text(seconds, countdown=True) == text
+    assert clock_unit(seconds, countdown=True) == unit
+
+
+@pytest.mark.parametrize(("seconds", "text"), [
+    (0, "0:00"), (61, "0:01"), (599.5, "0:09"), (3600 + 125, "1:02"),
+])
+def test_other_clocks_to_the_minute(seconds, text):
     assert clock_text(seconds) == text
-    assert clock_unit(seconds) == unit
+    assert clock_unit(seconds) == "h:mm"
 
 
-def test_elapsed_to_the_second_under_ten_minutes_then_to_the_minute():
-    assert elapsed(192) == "3m12s"
-    assert elapsed(599) == "9m59s"
-    assert elapsed(600) == "10m"
+def test_deadlines_in_words_to_the_second_under_ten_minutes_ages_to_the_minute():
+    assert countdown_text(250) == "4m10s"
+    assert countdown_text(600) == "10m"
+    assert elapsed(30) == "<1m"
+    assert elapsed(192) == "3m"
     assert elapsed(7500) == "2h05m"
 
 

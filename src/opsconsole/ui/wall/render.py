@@ -47,7 +47,7 @@ def head_text(inc: IncidentView) -> Text:
 def response_label(inc: IncidentView) -> str:
     if inc.response_seconds is None:
         return inc.response_text.upper() if inc.response_text != "–" else "RESPONSE –"
-    unit = clock_unit(abs(inc.response_seconds))
+    unit = clock_unit(abs(inc.response_seconds), countdown=True)
     if inc.overdue:
         return f"RESPONSE OVERDUE BY  {unit}"
     return f"RESPONSE TARGET: LEFT  {unit}"
@@ -62,7 +62,7 @@ def since_label(inc: IncidentView) -> str:
 def response_digits(inc: IncidentView) -> str:
     if inc.response_seconds is None:
         return ""
-    return ("-" if inc.overdue else "") + clock_text(abs(inc.response_seconds))
+    return ("-" if inc.overdue else "") + clock_text(abs(inc.response_seconds), countdown=True)
 
 
 def clocks_text(inc: IncidentView) -> Text:
@@ -193,7 +193,7 @@ def small_print(view: WallView, clock: str) -> Text:
     elif view.live:  # read within STALE_AFTER: an age ticking each second would say nothing
         t.append(f"read within {STALE_AFTER:g}s")
     else:
-        t.append(f"{elapsed(view.data_age)} old")
+        t.append(f"{age(view.data_age)} old")  # stale: to the second
     t.append("  ")
     if view.live:
         t.append(" LIVE ", style="bold reverse green")

@@ -6,7 +6,8 @@ console's other keys and hotkeys are refused while it is shown (``OpsConsoleApp.
 check_action``). A worker thread follows the store (``last_seq()`` every
 :data:`POLL_SECONDS`, the new events only when it moved, see :mod:`.wall_model`); the UI
 loop only draws: when the data changed, and when a shown clock or age changes by itself (each
-second while it is under ten minutes, else each minute: see ``wall_model.redraw_in``). At
+second while a deadline is under ten minutes away, else each minute: see
+``wall_model.redraw_in``). At
 120x36 and larger the clocks are big digits; below, one line of text.
 """
 
@@ -252,8 +253,8 @@ class WallScreen(Screen[None], inherit_bindings=False):
 
     def draw(self) -> None:
         """Draw what the data and the clock say, then wait until something shown changes
-        by itself: the next second while a clock or age is under ten minutes, else the next
-        minute of one (a new read or a resize draws at once)."""
+        by itself: the next second while a deadline is under ten minutes away, else the next
+        minute of a clock (a new read or a resize draws at once)."""
         now = self.clock()
         view = self.view = wall_view(self.data, now, self.incidents_cfg, self.host)
         self.draws += 1
@@ -335,10 +336,10 @@ class WallScreen(Screen[None], inherit_bindings=False):
             self._put(digits, "")
             return
         overdue = due < 0
-        unit = clock_unit(abs(due))
+        unit = clock_unit(abs(due), countdown=True)
         self._put(label, f"UPDATE OVERDUE BY  {unit}" if overdue else
                   f"NEXT UPDATE DUE IN  {unit}")
-        self._put(digits, ("-" if overdue else "") + clock_text(abs(due)))
+        self._put(digits, ("-" if overdue else "") + clock_text(abs(due), countdown=True))
         label.set_class(overdue, "-overdue")
         digits.set_class(overdue, "-overdue")
 

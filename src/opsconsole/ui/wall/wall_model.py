@@ -35,7 +35,7 @@ from opsconsole.ui.glyphs import g
 RECENT = 10  # timeline events kept (and shown, at most) per incident
 PAGE = 5000  # events read per query while catching up
 STALE_AFTER = 5.0  # seconds without a successful read before the wall says STALE
-FINE_UNDER = 600.0  # seconds: clocks and ages under this are drawn to the second
+FINE_UNDER = 600.0  # seconds: a deadline this near (or this overdue) is drawn to the second
 LEASE_EVERY = 5.0  # seconds between reads of who evaluates the alert rules
 # not timeline entries: the evaluator's bookkeeping
 NOT_SHOWN = (EVALUATOR_STATE, ev.ALERT_NOTIFIED)
@@ -94,6 +94,7 @@ class Follower:
         self.next_step = next_step or runbook_next_step
         self._next_cache: dict[tuple[str, str, str], str | None] = {}
         self._lease_read = float("-inf")
+        self.generation = 0  # the store's (see events.view_generation)
 
     def poll(self) -> bool:
         """Read what is new; True when something changed (the caller refolds its view)."""
@@ -102,6 +103,11 @@ class Follower:
         if store is None:
             return False
         try:
+            gen = ev.view_generation(store)
+            if gen != self.generation:  # seqs read before were provisional: from seq 0
+                self.generation = gen
+                d = self.data = Followed(evaluator=d.evaluator, present=d.present,
+                                         read_at=d.read_at, error=d.error)
             last = store.last_seq()
             changed = last != d.last_seq or d.read_at is None
             while last > d.last_seq:
@@ -282,31 +288,36 @@ class WallView:
 
 
 def fine(seconds: float) -> bool:
-    """A clock or age is drawn to the second while under :data:`FINE_UNDER` (its first
-    and last minutes, when seconds matter), to the minute beyond: a wall that changes once
-    a second costs each viewer most of the < 1 % of a core it may cost
-    (bench/bench_serve.py)."""
+    """A deadline's clock is drawn to the second while it is under :data:`FINE_UNDER` away
+    (its last minutes, its first overdue ones), to the minute beyond; every other clock and
+    age is drawn to the minute. Each clock that counts seconds costs every browser viewer
+    about 1 % of a core (bench/bench_serve.py), the whole of what a viewer may cost."""
     return abs(seconds) < FINE_UNDER
 
 
-def clock_text(seconds: float) -> str:
-    """The big digits: ``4:05`` (minutes and seconds) under ten minutes, ``0:12`` or
-    ``26:03`` (hours and minutes) from there; :func:`clock_unit` says which."""
+def clock_text(seconds: float, countdown: bool = False) -> str:
+    """The big digits: ``0:12`` or ``26:03`` (hours and minutes); a countdown under ten
+    minutes ``4:05`` (minutes and seconds). :func:`clock_unit` says which."""
     s = int(max(seconds, 0))
-    if fine(s):
+    if countdown and fine(s):
         return f"{s // 60}:{s % 60:02d}"
     return f"{s // 3600}:{(s % 3600) // 60:02d}"
 
 
-def clock_unit(seconds: float) -> str:
+def clock_unit(seconds: float, countdown: bool = False) -> str:
     """``m:ss`` or ``h:mm``: what :func:`clock_text` of ``seconds`` shows."""
-    return "m:ss" if fine(int(max(seconds, 0))) else "h:mm"
+    return "m:ss" if countdown and fine(int(max(seconds, 0))) else "h:mm"
+
+
+def countdown_text(seconds: float) -> str:
+    """A deadline in words: to the second under ten minutes (``4m10s``), then to the
+    minute (``14m``, ``2h05m``)."""
+    return age(seconds, coarse=not fine(seconds))
 
 
 def elapsed(seconds: float) -> str:
-    """An age on the wall: to the second under ten minutes (``3m12s``), then to the
-    minute (``14m``, ``2h05m``)."""
-    return age(seconds, coarse=not fine(seconds))
+    """An age on the wall, to the minute: ``<1m``, ``14m``, ``2h05m``."""
+    return age(seconds, coarse=True)
 
 
 def redraw_in(anchors: list[tuple[float, bool]], now_ts: float) -> float:
@@ -349,7 +360,7 @@ def wall_view(data: Followed, now: datetime, incidents_cfg: Any, host: str) -> W
     for s in worst_first(list(data.states.values()), order):
         open_ids.add(s.id)
         target = incidents_cfg.for_severity(s.severity)
-        resp, overdue = s.response_clock(now, target, fmt=elapsed)
+        resp, overdue = s.response_clock(now, target, fmt=countdown_text)
         m = s.milestones
         base = m.get("detected") or s.declared_at
         left = None
@@ -414,25 +425,24 @@ def _anchors(data: Followed, views: list[IncidentView], board: list[BoardRow],
     ts = now.timestamp()
     out: list[tuple[float, bool]] = []
     if views:
-        top = views[0]  # the big clocks, its steps: to the second when under ten minutes
+        top = views[0]  # the big clocks
         if top.started_seconds is not None:
-            out.append((ts - top.started_seconds, True))
+            out.append((ts - top.started_seconds, False))
         if top.response_seconds is not None:
             out.append((ts + top.response_seconds, True))
         if top.update_due is not None:
             out.append((top.update_due, True))
-        out += [(r.started_at.timestamp(), True) for r in top.steps]
-        # the others' since: to the minute; their response clocks as the top one's
+        out += [(r.started_at.timestamp(), False) for r in top.steps]
         out += [(ts - v.started_seconds, False) for v in views[1:]
                 if v.started_seconds is not None]
         out += [(ts + v.response_seconds, True) for v in views[1:]
                 if v.response_seconds is not None]
-    out += [(r.started_at.timestamp(), True) for r in others]
-    out += [(ts - row.for_seconds, True) for row in board if row.for_seconds is not None]
+    out += [(r.started_at.timestamp(), False) for r in others]
+    out += [(ts - row.for_seconds, False) for row in board if row.for_seconds is not None]
     if data.state_at is not None and data.alerts:
-        out.append((data.state_at.timestamp(), True))
+        out.append((data.state_at.timestamp(), False))
     if data.evaluator is not None:
-        out.append((data.evaluator[1], True))
+        out.append((data.evaluator[1], False))
     if not live and data.read_at is not None:
         out.append((data.read_at.timestamp(), True))
     return out
