@@ -148,3 +148,28 @@ class EventSink(Protocol):
 ALERT_DECLARED = "alert.declared"
 ALERT_AUTO_RUN = "alert.auto_run"
 ALERT_ACK = "alert.ack"  # an operator acknowledged a firing alert (the evaluator applies it)
+
+# ---------------------------------------------------------------- sequence numbers
+# A store numbers its events: ``seq`` strictly increases in the order a follower reads them
+# (``events_after(last_seen)``). The shared store (issue 17), while PostgreSQL is
+# unreachable, answers from this host's local copy, where an event not yet forwarded has a
+# *provisional* seq: LOCAL_SEQ_BASE + its local journal id, above every shared seq, so a
+# follower's ``events_after(last_seen)`` keeps working. Once PostgreSQL has the event it
+# has its real seq instead, and the store's ``generation`` changes: what a follower read
+# before may carry provisional seqs and another order, so it starts again from seq 0
+# (see opsconsole.sharedstore.localview).
+LOCAL_SEQ_BASE = 1 << 62
+
+
+def is_provisional(seq: int | None) -> bool:
+    """``seq`` was given by a local copy to an event the shared store does not have yet."""
+    return seq is not None and seq >= LOCAL_SEQ_BASE
+
+
+def view_generation(store: object) -> int:
+    """Seqs read from ``store`` compare only within one generation: a follower that sees it
+    change drops what it folded and reads again from seq 0 (the SQLite store: always 0)."""
+    try:
+        return int(getattr(store, "generation", 0) or 0)
+    except (TypeError, ValueError):
+        return 0

@@ -18,9 +18,10 @@ from typing import Any
 
 from opsconsole import events as ev
 from opsconsole.incidents.store import SQLiteStore
-from opsconsole.sharedstore.forward import insert_batch
+from opsconsole.sharedstore.forward import ID_LOCK, insert_batch
+from opsconsole.sharedstore.forward import iso as _iso
 from opsconsole.sharedstore.outbox import Row
-from opsconsole.sharedstore.store import ID_LOCK, PgStore, _iso
+from opsconsole.sharedstore.store import PgStore
 
 NAMESPACE = uuid.UUID("4f7073c0-6e73-6f6c-6517-000000000017")
 

@@ -13,19 +13,19 @@ or a reconnection calls every :meth:`PgStore.subscribe` callback, and the reader
 ``WHERE seq > last_seen`` itself — a reconnected console catches up from its last seq.
 
 Every PostgreSQL call has a timeout and runs on the store's loop (:mod:`.loop`), never on
-the caller's. Reads while the server is unreachable raise :class:`StoreError` at once.
+the caller's. While the server is unreachable, reads answer at once from this host's local
+copy (:mod:`.mirror`, kept by :func:`.mirror.keep_mirror`; :mod:`.localview` says what the
+seqs mean and when ``generation`` changes), or raise :class:`StoreError` without one.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import re
 import secrets
+import sqlite3
 import threading
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,13 +40,14 @@ from opsconsole.postgres.config import DatabaseTarget, PostgresOptions
 from opsconsole.postgres.conn import DsnError, connect
 from opsconsole.schema import Duration
 from opsconsole.secrets import safe_dsn
-from opsconsole.sharedstore import reads
-from opsconsole.sharedstore.forward import insert_batch
+from opsconsole.sharedstore import forward, reads
+from opsconsole.sharedstore.forward import insert_batch, is_outage
+from opsconsole.sharedstore.localview import LocalView, maybe_leave
 from opsconsole.sharedstore.loop import StoreLoop
+from opsconsole.sharedstore.mirror import KEEP_UNATTACHED, MIRROR_NAME, Mirror, keep_mirror
 from opsconsole.sharedstore.outbox import OUTBOX_NAME, Outbox
 from opsconsole.sharedstore.schema import CHANNEL, SchemaError, SchemaRefused, ensure_schema
 
-ID_LOCK = 0x6F7073_0003
 APP_NAME = "opsconsole-store"
 STORE_OPTIONS = PostgresOptions(statement_timeout=Duration(10.0), lock_timeout=Duration(5.0),
                                 connect_timeout=Duration(3.0))
@@ -60,21 +61,6 @@ class SharedStoreRefused(StoreError):
         self.statements = statements
 
 
-def is_outage(exc: BaseException) -> bool:
-    """The server is unreachable (as opposed to a query the server refused)."""
-    return isinstance(exc, (OSError, TimeoutError, asyncpg.InterfaceError,
-                            asyncpg.PostgresConnectionError, asyncpg.OperatorInterventionError,
-                            asyncpg.InternalClientError))
-
-
-def _iso(ts: datetime) -> str:
-    return ts.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def _host_tag(host: str) -> str:
-    return (re.sub(r"[^A-Za-z0-9]+", "", host.split(".")[0]) or "host")[:16]
-
-
 class PgStore(reads.Reads):
     """The shared store (see the module docstring)."""
 
@@ -84,7 +70,7 @@ class PgStore(reads.Reads):
                  options: PostgresOptions = STORE_OPTIONS, read_only: bool = False,
                  op_timeout: float = 5.0, sync_wait: float = 3.0, listen: bool = True,
                  batch: int = 2000, outbox_path: str | Path | None = None,
-                 journal: bool = True) -> None:
+                 journal: bool = True, mirror_keep: int = KEEP_UNATTACHED) -> None:
         self.target = target
         self.options = options
         self.read_only = read_only
@@ -109,6 +95,18 @@ class PgStore(reads.Reads):
         self._cond = threading.Condition()
         self._awaited: set[str] = set()
         self._done: dict[str, int] = {}
+        self._presence_seen: dict[str, list[reads.Presence]] = {}
+        # the local copy (a store with a journal keeps it; a read-only one reads it)
+        self.local: LocalView | None = None
+        self.mirror_error: str | None = None
+        if journal and (self.outbox is not None or read_only):
+            try:
+                self.local = LocalView(Mirror(self.path.with_name(MIRROR_NAME),
+                                              outbox_path=self.path, read_only=read_only,
+                                              keep=mirror_keep))
+            except (OSError, sqlite3.Error) as exc:
+                self.mirror_error = f"local copy: {exc}"
+        self._back_at = 0.0
         self._loop = StoreLoop()
         self._loop.call(self._setup(), 5.0)
         try:
@@ -126,8 +124,12 @@ class PgStore(reads.Reads):
                 self.close()
                 raise StoreError(f"shared store {self.label}: {exc}") from None
             self.error = self._why(exc)
+            if self.local is not None:
+                self.local.enter()
         self._tasks = [self._loop.spawn(self._supervise()),
                        self._loop.spawn(self._forward_loop())]
+        if self.local is not None and not read_only:
+            self._tasks.append(self._loop.spawn(keep_mirror(self)))
 
     # ------------------------------------------------------------------ loop side
     async def _setup(self) -> None:
@@ -135,6 +137,8 @@ class PgStore(reads.Reads):
         self._rlock = asyncio.Lock()
         self._kick = asyncio.Event()
         self._wake = asyncio.Event()
+        self._mkick = asyncio.Event()
+        self._mkick.set()  # a first catch-up once connected
 
     @staticmethod
     def _why(exc: BaseException) -> str:
@@ -145,9 +149,13 @@ class PgStore(reads.Reads):
         return await connect(self.target, self.options, application_name=APP_NAME)
 
     async def _shutdown(self) -> None:
-        for t in getattr(self, "_tasks", []):
+        tasks = getattr(self, "_tasks", [])
+        for t in tasks:
             t.cancel()
-        await asyncio.sleep(0)
+        for _ in range(100):  # until they have seen the cancellation (bounded)
+            await asyncio.sleep(0.002 if _ else 0)
+            if all(t.done() for t in tasks):
+                break
         await self._close_conns()
 
     async def _close_conns(self) -> None:
@@ -182,6 +190,7 @@ class PgStore(reads.Reads):
             self.notified_seq = max(self.notified_seq, int(payload))
         except ValueError:
             pass
+        self._mkick.set()
         self._fire()
 
     def _fire(self) -> None:
@@ -196,6 +205,8 @@ class PgStore(reads.Reads):
         was = self.up
         self.up = False
         self.error = self._why(exc)
+        if self.local is not None:
+            self.local.enter()  # reads answer from this host's copy from now on
         try:
             self._loop.loop.call_soon_threadsafe(self._wake.set)
         except RuntimeError:
@@ -217,9 +228,12 @@ class PgStore(reads.Reads):
                     delay = min(delay * 2, 2.0)
                     continue
                 delay = 0.2
+                self._back_at = time.monotonic()
                 self.up, self.error = True, None
                 self._kick.set()
+                self._mkick.set()
                 self._fire()  # reconnected: every reader reads WHERE seq > its last seen
+            maybe_leave(self)
             self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), 1.0)
@@ -263,6 +277,11 @@ class PgStore(reads.Reads):
                     await asyncio.sleep(1.0)
                 break
             self.outbox.mark(seqs)
+            if self.local is not None:
+                try:
+                    self.local.mirror.add_forwarded(rows, seqs)
+                except (OSError, sqlite3.Error) as exc:
+                    self.mirror_error = f"local copy: {exc}"
             sent += len(rows)
             self._waiting = max(self._waiting - len(rows), 0)
             if len(rows) < self.batch:
@@ -274,6 +293,7 @@ class PgStore(reads.Reads):
                 self._cond.notify_all()
             if not self._waiting:
                 self._fire()  # the header's "N waiting" went away
+                maybe_leave(self)
         return sent
 
     # ------------------------------------------------------------------ calling the loop
@@ -311,12 +331,6 @@ class PgStore(reads.Reads):
             else None
 
     # ------------------------------------------------------------------ writing
-    def _rows(self, items: list[tuple[str, dict[str, Any], str | None]], actor: Actor,
-              ts: datetime) -> list[tuple[Any, ...]]:
-        return [(str(uuid.uuid4()), iid, typ, _iso(ts), actor.user, actor.client, actor.tty,
-                 actor.host, json.dumps(data, default=str, sort_keys=True))
-                for typ, data, iid in items]
-
     def _write(self, rows: list[tuple[Any, ...]]) -> int | None:
         """Into the outbox (durable), then wait (bounded) for the forward of the last one:
         its shared seq, or None while the shared store is unreachable."""
@@ -369,9 +383,10 @@ class PgStore(reads.Reads):
         actor = actor or current_actor()
         ts = ts or utcnow()
         data = dict(data)
+        forward.no_provisional_references(data)
         if incident_id is not None:
             self._check_incident(incident_id)
-        seq = self._write(self._rows([(type, data, incident_id)], actor, ts))
+        seq = self._write(forward.event_rows([(type, data, incident_id)], actor, ts))
         return Event(type=type, data=data, actor=actor, ts=ts, incident_id=incident_id, seq=seq)
 
     def declare(self, title: str, severity: str, services: list[str] | None = None, *,
@@ -391,12 +406,12 @@ class PgStore(reads.Reads):
         iid = None
         if self.up:
             try:
-                iid = self._run("w", lambda c: reserve_id(c, day, actor.host),
+                iid = self._run("w", lambda c: forward.reserve_id(c, day, actor.host),
                                 "allocating an incident id")
             except StoreError:
                 iid = None
         if iid is None:
-            iid = f"INC-{day}-{_host_tag(actor.host)}-{secrets.token_hex(2)}"
+            iid = f"INC-{day}-{forward.host_tag(actor.host)}-{secrets.token_hex(2)}"
         context: list[Event] = []
         if attach_window > 0 and self.up:
             try:
@@ -407,14 +422,14 @@ class PgStore(reads.Reads):
         for orig in context:
             a = orig.actor
             items.append((ev.CONTEXT_ATTACHED, {
-                "seq": orig.seq, "type": orig.type, "ts": _iso(orig.ts),
+                "seq": orig.seq, "type": orig.type, "ts": forward.iso(orig.ts),
                 "actor": {"user": a.user, "client": a.client, "tty": a.tty, "host": a.host},
                 "data": orig.data}, iid))
         if context:
             data["context_attached"] = len(context)
         items.append((ev.DECLARED, data, iid))
         self._known.add(iid)
-        seq = self._write(self._rows(items, actor, ts))
+        seq = self._write(forward.event_rows(items, actor, ts))
         return Event(type=ev.DECLARED, data=data, actor=actor, ts=ts, incident_id=iid, seq=seq)
 
     # ------------------------------------------------------------------ status
@@ -423,11 +438,25 @@ class PgStore(reads.Reads):
         """Events in the local journal not yet in the shared store (no I/O: a counter)."""
         return self._waiting
 
+    @property
+    def generation(self) -> int:
+        """Changes when PostgreSQL's answers replace the local copy's (see localview)."""
+        return self.local.generation if self.local is not None else 0
+
+    @property
+    def showing_local(self) -> bool:
+        """Reads answer from this host's local copy (PostgreSQL unreachable)."""
+        return self.local is not None and self.local.active
+
     def status_line(self) -> str | None:
-        """For the console's header: None while everything is forwarded."""
+        """For the console's header: None while PostgreSQL answers."""
+        local = " · showing local copy" if self.showing_local else ""
         if self.up:
-            return None
-        return f"shared store unreachable — recording locally ({self._waiting} waiting)"
+            return f"shared store back — forwarding ({self._waiting} waiting){local}" \
+                if local else None
+        if self.outbox is None:
+            return f"shared store unreachable{local}"
+        return f"shared store unreachable — recording locally ({self._waiting} waiting){local}"
 
     def flush(self, timeout: float = 10.0) -> int:
         """Forward what waits now (bounded); returns how many are still waiting."""
@@ -454,21 +483,11 @@ class PgStore(reads.Reads):
             self._loop.stop()
             if self.outbox is not None:
                 self.outbox.close()
+            if self.local is not None:
+                self.local.mirror.close()
 
     def __enter__(self) -> PgStore:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-async def reserve_id(conn: Any, day: str, host: str) -> str:
-    """The next ``INC-<day>-<n>``, allocated under a transaction-scoped lock."""
-    async with conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", ID_LOCK)
-        n = int(await conn.fetchval("SELECT coalesce(max(n), 0) + 1 FROM "
-                                    "opsconsole_incident_ids WHERE day = $1", day))
-        iid = f"INC-{day}-{n}"
-        await conn.execute("INSERT INTO opsconsole_incident_ids (id, day, n, host) "
-                           "VALUES ($1, $2, $3, $4)", iid, day, n, host)
-    return iid
