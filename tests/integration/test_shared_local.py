@@ -5,14 +5,16 @@ its real seq, in the shared order."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 from eventually import eventually_sync
 from opsconsole import events as ev
-from opsconsole.events import Actor, is_provisional
+from opsconsole.events import Actor, is_provisional, view_generation
 from opsconsole.postgres.config import DatabaseTarget
 from opsconsole.sharedstore.mirror import MIRROR_NAME
 from opsconsole.sharedstore.store import PgStore
+from opsconsole.ui.wall.wall_model import Follower
 
 BOB = Actor("bob", None, None, "db1")
 
@@ -85,6 +87,74 @@ def test_reads_answer_from_the_local_copy_and_show_a_note_written_in_the_outage(
         assert "showing local copy" in (a.status_line() or "")
     finally:
         a.close()
+
+
+def test_a_follower_through_the_outage_ends_with_every_event_once_real_seqs_in_order(
+        pg_cluster_private, tmp_path):
+    a = _store(pg_cluster_private, tmp_path / "a")
+    b = _store(pg_cluster_private, tmp_path / "b")
+    wall = Follower(lambda: a, lambda: datetime.now(UTC))
+    seen: list = []  # a follower as the contract says (view_generation)
+    blind: list = []  # one that never looks at the generation
+    cursor = {"seen": 0, "blind": 0, "gen": 0}
+
+    def follow() -> None:
+        wall.poll()
+        if view_generation(a) != cursor["gen"]:
+            cursor["gen"], cursor["seen"] = view_generation(a), 0
+            seen.clear()
+        for e in a.events_after(cursor["seen"]):
+            seen.append(e)
+            cursor["seen"] = e.seq or cursor["seen"]
+        for e in a.events_after(cursor["blind"]):
+            blind.append(e)
+            cursor["blind"] = e.seq or cursor["blind"]
+
+    try:
+        iid = a.declare("replica lag", "SEV2").incident_id
+        b.append(ev.NOTE, {"text": "b: lag 40s"}, incident_id=iid, actor=BOB)
+        _mirrored(a)
+        follow()
+        assert _texts(seen) == ["incident.declared", "b: lag 40s"]
+        gen = view_generation(a)
+        _stop(pg_cluster_private, a, b)
+        for i in range(3):
+            a.append(ev.NOTE, {"text": f"a: outage {i}"}, incident_id=iid)
+            b.append(ev.NOTE, {"text": f"b: outage {i}"}, incident_id=iid, actor=BOB)
+        follow()
+        # this host's notes, shown while the store is down (the other host's are not here)
+        assert _texts(seen) == ["incident.declared", "b: lag 40s", "a: outage 0",
+                                "a: outage 1", "a: outage 2"]
+        assert all(is_provisional(e.seq) for e in seen[2:])
+        assert wall.data.states[iid].event_count == 5
+        assert view_generation(a) == gen
+
+        pg_cluster_private.start()
+        for s in (a, b):
+            eventually_sync(lambda s=s: s.up and s.flush(5.0) == 0, 60,
+                            what="everything forwarded", last=lambda s=s: s.status_line())
+        eventually_sync(lambda: view_generation(a) != gen, 30, what="a new generation",
+                        last=a.status_line)
+        shared = _shared(pg_cluster_private, tmp_path)
+        want = [(e.seq, e.data.get("text", e.type)) for e in shared]
+        assert len(want) == 8 and not any(is_provisional(s) for s, _t in want)
+
+        def caught_up() -> bool:
+            follow()
+            return [(e.seq, e.data.get("text", e.type)) for e in seen] == want
+
+        eventually_sync(caught_up, 30, what="the follower on the shared order",
+                        last=lambda: [(e.seq, _texts([e])) for e in seen])
+        st = wall.data.states[iid]
+        assert st.event_count == 8 and wall.data.last_seq == want[-1][0]
+        assert [(e.seq, e.data.get("text", e.type)) for e in wall.data.recent[iid]] == want
+        assert wall.data.error is None
+        # the blind follower: every event once (its provisional rows keep their seqs)
+        assert sorted(_texts(blind)) == sorted(t for _s, t in want)
+        assert a.status_line() is None and not a.showing_local
+    finally:
+        a.close()
+        b.close()
 
 
 def test_a_store_opened_during_the_outage_shows_the_mirrored_incident(pg_cluster_private,

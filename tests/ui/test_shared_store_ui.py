@@ -131,3 +131,59 @@ async def test_the_wall_says_who_has_the_incident_open_from_which_host(pg_cluste
     finally:
         writer.close()
         wall_store.close()
+
+
+async def test_the_incident_screen_shows_a_note_written_in_the_outage_then_its_real_seq(
+        pg_cluster_private, tmp_path):
+    from opsconsole.events import is_provisional
+    from opsconsole.ui.widgets import TimelineView
+
+    target = DatabaseTarget("shared", pg_cluster_private.dsn())
+    mine = PgStore(target, tmp_path / "mine", op_timeout=2.0)
+    iid = mine.declare("db1 disk full", "SEV2").incident_id
+    mine.append(ev.NOTE, {"text": "pg_wal at 97%"}, incident_id=iid)
+    top = mine.last_seq()
+    assert mine.local is not None
+    app = _app(tmp_path / "mine", mine)
+    try:
+        async with app.run_test(size=(140, 40)) as pilot:
+            flows.open_incident(app, iid)
+            await eventually(lambda: getattr(app.screen, "loaded", False), 15, pilot=pilot,
+                             what="the incident screen")
+            screen = app.screen
+            view = screen.query_one(TimelineView)
+            status = screen.query_one("#incident-status-line")
+            await eventually(lambda: mine.local.mirror.upto() >= top, 30, pilot=pilot,
+                             what="the mirror caught up")
+            assert pg_cluster_private.stop("fast")
+            await eventually(lambda: "local copy" in str(status.render()), 30, pilot=pilot,
+                             what="the status line says local copy",
+                             last=lambda: str(status.render()))
+            await pilot.press("n")
+            await eventually(lambda: isinstance(app.screen, TextModal), 10, pilot=pilot)
+            await pilot.press(*"freed 20 GB", "enter")
+            await eventually(lambda: "freed 20 GB" in view.plain, 30, pilot=pilot,
+                             what="the note written in the outage on screen",
+                             last=lambda: view.plain)
+            assert is_provisional(view.seqs[-1]) and len(view.seqs) == 3
+
+            def header() -> str:
+                app.update_header()
+                return app.main.query_one("#console-header").render().plain  # type: ignore
+
+            assert "showing local copy" in header()
+            pg_cluster_private.start()
+            await eventually(lambda: not mine.showing_local, 60, pilot=pilot,
+                             what="back on the shared store", last=mine.status_line)
+            shared = [e.seq for e in mine.events(iid)]
+            await eventually(lambda: view.seqs == shared, 30, pilot=pilot,
+                             what="the timeline with the real seqs",
+                             last=lambda: (view.seqs, shared))
+            assert len(set(shared)) == 3 and not any(is_provisional(s) for s in shared)
+            assert view.plain.count("freed 20 GB") == 1
+            await eventually(lambda: "live" in str(status.render()), 10, pilot=pilot,
+                             what="the status line says live again",
+                             last=lambda: str(status.render()))
+            assert screen.state.event_count == 3
+    finally:
+        mine.close()

@@ -27,7 +27,7 @@ from opsconsole.alerts.rules import Evaluator, Transition
 from opsconsole.alerts.signals import SignalSet
 from opsconsole.alerts.silencelog import SilenceLog
 from opsconsole.alerts.silences import silenced_by
-from opsconsole.events import ALERT_ACK, ALERT_NOTIFIED, host_name
+from opsconsole.events import ALERT_ACK, ALERT_NOTIFIED, host_name, view_generation
 from opsconsole.incidents.lease import LeaseError
 from opsconsole.incidents.store import StoreError, all_states, worst_first
 from opsconsole.sharedstore.choose import lease_for
@@ -73,6 +73,7 @@ class EvaluationCore:
         self.io = io or (lambda fn: fn())  # how a delivery's record is written
         self._incident_id: str | None = None  # where this batch's events go (see record)
         self._ack_seq = 0
+        self._ack_gen = 0  # the store's generation (events.view_generation)
         self._standing_by: str | None = None
         self.lost = False  # set by holds() when the lease was just lost
         self.actions = actions  # declare: and auto_run: (once per firing episode)
@@ -147,6 +148,9 @@ class EvaluationCore:
         """The acknowledgements recorded since the last look, applied to the alerts they
         name (only to the firing they were made on)."""
         out: list[Transition] = []
+        gen = view_generation(self.store)
+        if gen != self._ack_gen:  # the shared store's seqs were provisional: replay (harmless)
+            self._ack_gen, self._ack_seq = gen, 0
         for e in self.store.events_after(self._ack_seq, types=(ALERT_ACK,)):
             self._ack_seq = max(self._ack_seq, e.seq or 0)
             d = e.data if isinstance(e.data, dict) else {}

@@ -9,16 +9,20 @@ from datetime import datetime
 from typing import Any
 
 from opsconsole.alerts.silences import Silence
-from opsconsole.events import SILENCE_ADDED, SILENCE_EXPIRED
+from opsconsole.events import SILENCE_ADDED, SILENCE_EXPIRED, view_generation
 
 
 class SilenceLog:
     def __init__(self) -> None:
         self.silences: dict[str, Silence] = {}
         self.last_seq = 0
+        self.generation = 0  # the store's (a change: replayed from seq 0)
 
     def update(self, store: Any) -> dict[str, Silence]:
         """Apply the silence events recorded since the last call; returns every silence."""
+        gen = view_generation(store)
+        if gen != self.generation:  # the shared store's seqs were provisional
+            self.generation, self.last_seq, self.silences = gen, 0, {}
         for e in store.events_after(self.last_seq, types=(SILENCE_ADDED, SILENCE_EXPIRED)):
             self.last_seq = max(self.last_seq, e.seq or 0)
             try:

@@ -30,7 +30,7 @@ from opsconsole.alerts.rules import Evaluator
 from opsconsole.alerts.signals import PgReadings, SignalSet
 from opsconsole.alerts.silencelog import SilenceLog
 from opsconsole.alerts.silences import silenced_by
-from opsconsole.events import ALERT_ACK, ALERT_TRANSITION, current_actor
+from opsconsole.events import ALERT_ACK, ALERT_TRANSITION, current_actor, view_generation
 from opsconsole.fmt import duration
 from opsconsole.incidents.lease import LeaseError
 from opsconsole.sharedstore.choose import lease_for
@@ -98,6 +98,7 @@ class ConsoleAlerts:
         self._display: Evaluator | None = None  # following: the holder's recorded state
         self._state_seq = 0
         self._trans_seq = 0
+        self._generation = 0  # the store's: on a change, follow again from seq 0
         self._params: dict[str, dict[str, str]] = {}  # alert -> the last transition's params
         self._silences = SilenceLog()
         self._busy = False
@@ -208,6 +209,9 @@ class ConsoleAlerts:
 
     def _tick(self, store: Any, signals: SignalSet) -> AlertsView:
         with self._lock:
+            gen = view_generation(store)
+            if gen != self._generation:  # the shared store's seqs were provisional
+                self._generation, self._state_seq, self._trans_seq, self._params = gen, 0, 0, {}
             if self.rules is None:
                 self.rules = console_rules(self.app)
             writable = not self.app.read_only and not getattr(store, "read_only", False)

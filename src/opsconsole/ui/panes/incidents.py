@@ -104,6 +104,7 @@ class IncidentsPane(PolledPane):
         self.poll_interval = poll_interval
         self.states: dict[str, tl.IncidentState] = {}
         self.seen_seq = 0
+        self.generation = 0  # the store's: on a change, read again from seq 0
         self._work: dict[str, tl.IncidentState] = {}
         self._app_ref: Any = None
 
@@ -134,6 +135,9 @@ class IncidentsPane(PolledPane):
             if err:
                 raise OSError(err)
             return self.states  # still opening (a moment at start-up)
+        gen = ev.view_generation(store)
+        if gen != self.generation:  # the shared store's seqs were provisional: refold
+            self.generation, self.seen_seq, self._work = gen, 0, {}
         last = store.last_seq()
         if last != self.seen_seq or not self._work:
             known = set(self._work)

@@ -21,7 +21,7 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from opsconsole import events as ev
-from opsconsole.events import Event
+from opsconsole.events import Event, view_generation
 from opsconsole.files import ensure_private_dir
 from opsconsole.fmt import age, one_line
 from opsconsole.incidents import fields as rf
@@ -131,9 +131,10 @@ class IncidentScreen(Screen[None]):
         """The first read: every sequence number, the newest page and the folded state."""
 
         def __init__(self, seqs: list[int], page: list[Event], state: tl.IncidentState,
-                     width: int) -> None:
+                     width: int, generation: int = 0) -> None:
             super().__init__()
             self.seqs, self.page, self.state, self.width = seqs, page, state, width
+            self.generation = generation  # the store's then (read whole again on a change)
 
     class EventsRead(Message, bubble=False):
         """The events after the last one seen (maybe none), and the state with them."""
@@ -168,6 +169,7 @@ class IncidentScreen(Screen[None]):
         self.incident_id = incident_id
         self.state = tl.IncidentState(id=incident_id)
         self.last_seq = 0
+        self.generation, self._local = 0, False  # the store's; "local copy" shown
         self.loaded = False
         self.poll_interval = poll_interval
         self.error: str | None = None
@@ -230,9 +232,11 @@ class IncidentScreen(Screen[None]):
 
     def _read(self) -> None:
         """(thread) The first time: every sequence number, the lifecycle events (enough to
-        fold the state) and the newest page. Later: the events after the last one seen."""
+        fold the state) and the newest page. Later: the events after the last one seen
+        (again from the start when the store's generation changed: seqs were provisional)."""
         try:
-            if not self.loaded:
+            gen = view_generation(self.store)
+            if not self.loaded or gen != self.generation:
                 seqs = self.store.seqs(self.incident_id)
                 page = self.store.events(self.incident_id, newest=PAGE)
                 state = tl.fold(self.store.events(self.incident_id, types=_HEAD_TYPES),
@@ -241,7 +245,8 @@ class IncidentScreen(Screen[None]):
                 state.last_seq = seqs[-1] if seqs else 0
                 if page:
                     state.last_event_at = page[-1].ts
-                self.post_message(self.TimelineRead(seqs, page, state, timeline_width(page)))
+                self.post_message(self.TimelineRead(seqs, page, state, timeline_width(page),
+                                                    gen))
                 return
             events = self.store.events(self.incident_id, after=self.last_seq)
             state = self.state
@@ -290,6 +295,7 @@ class IncidentScreen(Screen[None]):
         self._failed(message.error)
 
     def on_incident_screen_timeline_read(self, message: TimelineRead) -> None:
+        self.generation = message.generation
         self._got_first(message.seqs, message.page, message.state, message.width)
 
     def on_incident_screen_events_read(self, message: EventsRead) -> None:
@@ -303,10 +309,12 @@ class IncidentScreen(Screen[None]):
 
     def _status_line(self) -> None:
         n = self.state.event_count
-        if n == 0:
-            msg = f"no incident {self.incident_id} in the store"
-        else:
-            msg = (f"{n} events · live · n note · s status · v severity · m milestone · "
+        # the shared store, unreachable: what this host has (its waiting events included)
+        self._local = getattr(self.store, "showing_local", False)
+        where = "local copy, shared store unreachable" if self._local else "live"
+        msg = f"no incident {self.incident_id} in the {where if self._local else 'store'}"
+        if n:
+            msg = (f"{n} events · {where} · n note · s status · v severity · m milestone · "
                    f"o roles · e export{presence.line(getattr(self, 'people', []))}")
         self.query_one("#incident-status-line", Static).update(rich_text(msg))
 
@@ -326,12 +334,13 @@ class IncidentScreen(Screen[None]):
 
     def _got(self, events: list[Event], state: tl.IncidentState, width: int) -> None:
         self._polling = False
-        self.error = None
+        stale, self.error = self.error, None
         if events:
             self.state = state
             self.last_seq = events[-1].seq or self.last_seq
             self.query_one(TimelineView).add(events, width)
             self.draw_summary()
+        if events or stale or self._local != getattr(self.store, "showing_local", False):
             self._status_line()
 
     # ------------------------------------------------------------------ actions
