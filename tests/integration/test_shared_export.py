@@ -66,3 +66,46 @@ def test_the_cli_exports_from_the_shared_store(shared_dsn, tmp_path, run_cli):
     assert [e["text"] for e in doc["events"]][-1].endswith("pg_wal at 97%")
     r = run_cli("--config", str(cfg), "incident", "export", iid, "--format", "json")
     assert r.returncode == 0 and json.loads(r.stdout)["incident"]["id"] == iid
+
+
+def test_the_markdown_export_from_the_shared_store_has_this_host_s_slo_impact(
+        shared_dsn, tmp_path, run_cli):
+    from opsconsole.checks.engine import CheckResult
+    from opsconsole.config import parse_config
+    from opsconsole.incidents.store import open_store
+    from opsconsole.slo.history import HistoryDB, history_file
+    from opsconsole.slo.runner import SloRunner
+
+    cfg_file = tmp_path / "c.yaml"
+    cfg_file.write_text(f"""
+incidents:
+  store: {shared_dsn!r}
+checks:
+  - {{name: api, kind: http, url: "http://127.0.0.1:9/health"}}
+slos:
+  - {{name: api-availability, objective: 99%, window: 30d, indicator: {{check: api}}}}
+""")
+    cfg = parse_config(cfg_file.read_text())
+    data = tmp_path / "cli-data"  # the CLI's data directory (run_cli)
+    shared = PgStore(DatabaseTarget("shared", shared_dsn), data)
+    # the watcher records the history in this host's SQLite file, never the journal
+    hist = history_file(shared, create=True)
+    assert hist == str(data / "incidents.db") and hist != str(shared.path)
+    t = [datetime.now(UTC).timestamp() - 7200]
+    runner = SloRunner([], list(cfg.slos), HistoryDB(hist), clock=lambda: t[0])
+    iid = None
+    for i in range(100):  # the 10 failures happen during the incident
+        if i == 50:
+            iid = shared.declare("api down", "SEV2", ["api"],
+                                 ts=datetime.fromtimestamp(t[0], UTC)).incident_id
+        runner.recorder.add_result(CheckResult(
+            "api", "CRITICAL" if 50 <= i < 60 else "OK", "", 0.1,
+            checked_at=datetime.fromtimestamp(t[0], UTC)))
+        t[0] += 60
+    runner.flush()
+    shared.close()
+    open_store(data).close()
+    r = run_cli("--config", str(cfg_file), "incident", "export", str(iid))
+    assert r.returncode == 0, r.stderr
+    assert "## SLO impact" in r.stdout
+    assert "| api-availability | 10 | 50 | 1000.0% |" in r.stdout

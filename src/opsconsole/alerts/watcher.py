@@ -60,11 +60,13 @@ class Watcher:
         # the default rules cover each real filesystem mounted now
         mounts = [fs.mountpoint for fs in self.collector.collect().filesystems]
         from opsconsole.slo.engine import slo_rules
-        from opsconsole.slo.history import HistoryDB
+        from opsconsole.slo.history import HistoryDB, history_file
         from opsconsole.slo.runner import SloRunner
 
-        # issue 15: SLO burn-rate rules, metrics scrapes and per-minute check history
-        self.slo = SloRunner(list(cfg.metrics), list(cfg.slos), HistoryDB(store.path), clock)
+        # issue 15: SLO burn-rate rules, metrics scrapes and per-minute check history (in
+        # the SQLite file, also next to the shared store: not in its journal)
+        hist = history_file(store, create=True) or str(store.path)
+        self.slo = SloRunner(list(cfg.metrics), list(cfg.slos), HistoryDB(hist), clock)
         self.slo.load()
         self.rules = effective_rules(default_rules(cfg.thresholds, mounts),
                                      [*slo_rules(cfg.slos), *cfg.alerts])

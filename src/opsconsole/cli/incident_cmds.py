@@ -373,10 +373,13 @@ def cmd_export(args: argparse.Namespace, cfg: AppConfig, data_dir: Path) -> int:
         return 0
     state, events = _get(store, args.id)
     impact = ""
-    if cfg.slos and getattr(store, "path", None):  # issue 15: the budget it burned
+    if cfg.slos:  # issue 15: the budget it burned, from this host's history file (the
+        from opsconsole.slo.history import history_file  # SQLite one, never the outbox)
         from opsconsole.slo.impact import impact_markdown, incident_impact
 
-        impact = impact_markdown(incident_impact(cfg, str(store.path), state, now.timestamp()))
+        hist = history_file(store)
+        if hist:
+            impact = impact_markdown(incident_impact(cfg, hist, state, now.timestamp()))
     text = postmortem.markdown(state, events, generated_at=now, template=args.pm_template,
                                slo_impact=impact)
     if args.output:

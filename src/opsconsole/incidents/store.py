@@ -126,6 +126,7 @@ class SQLiteStore:
     def __init__(self, path: str | Path, *, busy_timeout: float = 5.0,
                  read_only: bool = False) -> None:
         self.path = Path(path)
+        self.history_path = self.path  # the per-minute check and SLO history (schema v3)
         self.busy_timeout = busy_timeout
         self.read_only = read_only
         self._lock = threading.RLock()
@@ -457,10 +458,14 @@ class SQLiteStore:
 def open_store(data_dir: str | Path, path: str | Path | None = None, *,
                read_only: bool = False) -> SQLiteStore:
     """The store for a data directory (``incidents.db`` unless ``path`` says otherwise)."""
+    return SQLiteStore(store_file(data_dir, path), read_only=read_only)
+
+
+def store_file(data_dir: str | Path, path: str | Path | None = None) -> Path:
+    """The SQLite store's file: ``path`` (relative: in the data directory), else
+    ``incidents.db`` there."""
     p = Path(path).expanduser() if path else Path(data_dir) / DB_NAME
-    if not p.is_absolute():
-        p = Path(data_dir) / p
-    return SQLiteStore(p, read_only=read_only)
+    return p if p.is_absolute() else Path(data_dir) / p
 
 
 def load_state(store: Store, incident_id: str) -> tuple[tl.IncidentState, list[Event]]:

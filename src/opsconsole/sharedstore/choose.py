@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from opsconsole.incidents.lease import EVALUATOR, Lease
-from opsconsole.incidents.store import Store, StoreError, open_store
+from opsconsole.incidents.store import Store, StoreError, open_store, store_file
 from opsconsole.postgres.config import DatabaseTarget
 
 if TYPE_CHECKING:
@@ -41,6 +41,7 @@ def open_configured(cfg: AppConfig, data_dir: str | Path, *, read_only: bool = F
         return open_store(data_dir, cfg.incidents.database, read_only=read_only)
     from opsconsole.sharedstore.store import PgStore
 
+    kw.setdefault("history_path", store_file(data_dir, cfg.incidents.database))
     return PgStore(target, data_dir, read_only=read_only, **kw)
 
 

@@ -35,7 +35,7 @@ import asyncpg
 
 from opsconsole import events as ev
 from opsconsole.events import Actor, Event, current_actor, utcnow
-from opsconsole.incidents.store import StoreError, UnknownIncident
+from opsconsole.incidents.store import StoreError, UnknownIncident, store_file
 from opsconsole.postgres.config import DatabaseTarget, PostgresOptions
 from opsconsole.postgres.conn import DsnError, connect
 from opsconsole.schema import Duration
@@ -70,7 +70,8 @@ class PgStore(reads.Reads):
                  options: PostgresOptions = STORE_OPTIONS, read_only: bool = False,
                  op_timeout: float = 5.0, sync_wait: float = 3.0, listen: bool = True,
                  batch: int = 2000, outbox_path: str | Path | None = None,
-                 journal: bool = True, mirror_keep: int = KEEP_UNATTACHED) -> None:
+                 journal: bool = True, mirror_keep: int = KEEP_UNATTACHED,
+                 history_path: str | Path | None = None) -> None:
         self.target = target
         self.options = options
         self.read_only = read_only
@@ -80,6 +81,8 @@ class PgStore(reads.Reads):
         self.listen = listen
         self.label = safe_dsn(target.dsn) if target.dsn else target.name
         self.path = Path(outbox_path) if outbox_path else Path(data_dir) / OUTBOX_NAME
+        # the per-minute check and SLO history: per host, in the SQLite store's file
+        self.history_path = Path(history_path) if history_path else store_file(data_dir)
         # journal=False: no local journal (``store status``/``migrate`` only read and copy)
         self.outbox: Outbox | None = Outbox(self.path) if journal and not read_only else None
         self.holder_id = f"{current_actor().host}:{os.getpid()}:{secrets.token_hex(4)}"

@@ -156,3 +156,20 @@ class MinuteRecorder:
             del self._hours[hk]  # hours that are over are not written again
         self.rows_written += n
         return n
+
+
+def history_file(store: Any, *, create: bool = False) -> str | None:
+    """The SQLite file where ``store`` keeps the per-minute history (its
+    ``history_path``): the SQLite store's own file; next to the shared PostgreSQL store,
+    this host's SQLite store file (checks run per host; ``opsconsole slo`` reads it there
+    too), never the shared store's journal. ``create``: made with its schema when missing
+    (the watcher records there). None when there is none."""
+    p = getattr(store, "history_path", None)
+    if p is None:
+        return None
+    p = Path(p)
+    if create and not getattr(store, "read_only", False) and p != getattr(store, "path", None):
+        from opsconsole.incidents.store import SQLiteStore
+
+        SQLiteStore(p).close()  # created, or its schema brought up to date (history_hours)
+    return str(p) if p.exists() else None

@@ -36,8 +36,9 @@ class ScreenActions:
         if isinstance(self.screen, SloScreen):
             self.screen.dismiss(None)
             return
-        path = getattr(self.incident_store, "path", None)
-        self.push_screen(SloScreen(self.config, None if path is None else str(path), {},
+        from opsconsole.slo.history import history_file
+
+        self.push_screen(SloScreen(self.config, history_file(self.incident_store), {},
                                    _time.time()))
 
     def action_wall(self) -> None:

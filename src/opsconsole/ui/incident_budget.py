@@ -40,9 +40,10 @@ def start(screen: Any) -> None:
         return
 
     def work() -> None:
+        from opsconsole.slo.history import history_file
         from opsconsole.slo.impact import incident_impact
 
-        path = getattr(screen.store, "path", None)
+        path = history_file(screen.store)  # the SQLite file (the shared store's: this host's)
         if path is None or not screen.loaded:
             return
         try:
