@@ -165,7 +165,7 @@ async def test_the_incident_screen_shows_a_note_written_in_the_outage_then_its_r
             await eventually(lambda: "freed 20 GB" in view.plain, 30, pilot=pilot,
                              what="the note written in the outage on screen",
                              last=lambda: view.plain)
-            assert is_provisional(view.seqs[-1]) and len(view.seqs) == 3
+            assert is_provisional(view.seqs[-1])
 
             def header() -> str:
                 app.update_header()
@@ -175,15 +175,21 @@ async def test_the_incident_screen_shows_a_note_written_in_the_outage_then_its_r
             pg_cluster_private.start()
             await eventually(lambda: not mine.showing_local, 60, pilot=pilot,
                              what="back on the shared store", last=mine.status_line)
-            shared = [e.seq for e in mine.events(iid)]
-            await eventually(lambda: view.seqs == shared, 30, pilot=pilot,
-                             what="the timeline with the real seqs",
-                             last=lambda: (view.seqs, shared))
-            assert len(set(shared)) == 3 and not any(is_provisional(s) for s in shared)
+            def real() -> list[int] | None:
+                seqs = mine.seqs(iid)
+                return seqs if view.seqs == seqs else None
+
+            shared = await eventually(real, 30, pilot=pilot,
+                                      what="the timeline with the real seqs",
+                                      last=lambda: (view.seqs, mine.seqs(iid)))
+            # (the console's evaluator may attach alert transitions of the fixed host data)
+            assert len(set(shared)) == len(shared) >= 3
+            assert not any(is_provisional(s) for s in shared)
             assert view.plain.count("freed 20 GB") == 1
             await eventually(lambda: "live" in str(status.render()), 10, pilot=pilot,
                              what="the status line says live again",
                              last=lambda: str(status.render()))
-            assert screen.state.event_count == 3
+            await eventually(lambda: screen.state.event_count == len(view.seqs), 10,
+                             pilot=pilot, what="the state folded from the same events")
     finally:
         mine.close()
