@@ -332,15 +332,14 @@ async def keep_mirror(store: PgStore) -> None:
         store._mkick.clear()
         if not store.up or store.local.active:
             continue
+        async def step(conn: Any) -> tuple[bool, str]:
+            nonlocal identity, seen
+            if conn is not seen:  # a new connection: is it the same database?
+                identity, seen = None, conn
+            return await catch_up(conn, store.local.mirror, identity)
+
         try:
-            async with store._rlock:
-                conn = store._conns.get("r")
-                if conn is None or conn.is_closed():
-                    continue
-                if conn is not seen:  # a new connection: is it the same database?
-                    identity, seen = None, conn
-                more, identity = await asyncio.wait_for(
-                    catch_up(conn, store.local.mirror, identity), store.op_timeout)
+            more, identity = await store._on_conn("r", step, store.op_timeout)
             store.mirror_error = None
         except Exception as exc:
             if is_outage(exc):

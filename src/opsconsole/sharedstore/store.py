@@ -266,12 +266,8 @@ class PgStore(reads.Reads):
             if not rows:
                 break
             try:
-                async with self._wlock:
-                    conn = self._conns.get("w")
-                    if conn is None or conn.is_closed():
-                        raise ConnectionError("not connected")
-                    seqs, _n = await asyncio.wait_for(insert_batch(conn, rows),
-                                                      self.op_timeout)
+                seqs, _n = await self._on_conn("w", lambda c, rows=rows: insert_batch(c, rows),
+                                               self.op_timeout)
             except Exception as exc:
                 if is_outage(exc):
                     self._set_down(exc)
@@ -300,6 +296,16 @@ class PgStore(reads.Reads):
         return sent
 
     # ------------------------------------------------------------------ calling the loop
+    async def _on_conn(self, which: str, fn: Callable[[Any], Awaitable[Any]],
+                       timeout: float | None = None) -> Any:
+        """(the store's loop) ``fn(conn)`` on the read (``r``) or write (``w``) connection,
+        holding its lock; ConnectionError when it is not connected."""
+        async with self._rlock if which == "r" else self._wlock:
+            conn = self._conns.get(which)
+            if conn is None or conn.is_closed():
+                raise ConnectionError("not connected")
+            return await asyncio.wait_for(fn(conn), timeout)
+
     def _run(self, which: str, fn: Callable[[Any], Awaitable[Any]], doing: str) -> Any:
         """Run ``fn(conn)`` on the read (``r``) or write (``w``) connection, bounded."""
         if self._closed:
@@ -308,15 +314,8 @@ class PgStore(reads.Reads):
             raise StoreError(f"shared store {self.label} unreachable ({self.error}); "
                              f"{doing} is not possible now")
 
-        async def go() -> Any:
-            async with self._rlock if which == "r" else self._wlock:
-                conn = self._conns.get(which)
-                if conn is None or conn.is_closed():
-                    raise ConnectionError("not connected")
-                return await fn(conn)
-
         try:
-            return self._loop.call(go(), self.op_timeout)
+            return self._loop.call(self._on_conn(which, fn), self.op_timeout)
         except Exception as exc:
             if is_outage(exc):
                 self._set_down(exc)
